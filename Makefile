@@ -1,0 +1,34 @@
+# The two set-up commands: `make run` and `make test`. Each creates or reuses .venv and installs
+# the project with its dependencies, so a fresh clone needs nothing but python3 (3.11+).
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-dev
+RUNDIR ?= .run
+
+.PHONY: run test lint bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
+
+# The main job: poll every bundled offline sample feed once, evaluate the default rule pack,
+# and print the alerts. Works with no network.
+run: $(STAMP)
+	@mkdir -p $(RUNDIR)
+	$(BIN)/monitor --db $(RUNDIR)/monitor.db watch --once --feeds feeds/default.yaml --rules rules/
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: lint
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
+	$(BIN)/python -m pytest benchmarks --benchmark-only --benchmark-columns=min,mean,median,ops,rounds -p no:randomly $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) $(RUNDIR) .pytest_cache .benchmarks

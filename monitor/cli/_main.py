@@ -1,0 +1,90 @@
+"""The `monitor` command group: global options, error handling, exit codes.
+
+Exit codes scripts can rely on:
+  0  success
+  1  the command ran and found a problem (verify failed, rule tests failed, check errors)
+  2  usage error (click's own)
+  3  the log could not be opened or used (locked, read-only, corrupted, foreign)
+  4  invalid input files (rule files, feed lists, item files)
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+import attrs
+import click
+
+from ..errors import ConfigError, LogError, MonitorError, RuleError
+
+__all__ = ["CliContext", "cli", "main"]
+
+EXIT_PROBLEM = 1
+EXIT_LOG = 3
+EXIT_INPUT = 4
+
+
+@attrs.define
+class CliContext:
+    """What the group's options give every command."""
+
+    db: str
+    verbose: int = 0
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--db",
+    default="monitor.db",
+    show_default=True,
+    envvar="MONITOR_DB",
+    help="Event log: a file path, sqlite:///PATH, memory: or postgresql://... (env MONITOR_DB).",
+)
+@click.option("-v", "--verbose", count=True, help="Log more (-v info, -vv debug).")
+@click.version_option(package_name="news-monitor", prog_name="monitor")
+@click.pass_context
+def cli(ctx: click.Context, db: str, verbose: int) -> None:
+    """Watch news feeds, keep every item in an event log, flag what matters with rules."""
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    ctx.obj = CliContext(db=db, verbose=verbose)
+
+
+def _register_commands() -> None:
+    """Attach every command module's commands to the group (each module has `register`)."""
+    for module in ():
+        module.register(cli)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the command; turn library errors into one clear line and a documented exit code."""
+    _register_commands()
+    try:
+        code = cli.main(args=argv, prog_name="monitor", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except LogError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_LOG)
+    except (RuleError, ConfigError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_INPUT)
+    except MonitorError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_PROBLEM)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except BrokenPipeError:
+        # `monitor events | head`: the reader went away; that is not an error.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(0)
+    sys.exit(code if isinstance(code, int) else 0)

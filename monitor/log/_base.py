@@ -1,0 +1,297 @@
+"""The event log's interface: what every backend promises, and the helpers built on it.
+
+A backend implements a handful of primitives (`append`, `read_page`, `head`, `wait`, the
+checkpoint and projection-state calls, `close`); everything users call beyond those (`read`,
+`follow`, `append_events`, `iter_events`, `verify`) is written once here over the primitives, so
+the memory, SQLite and PostgreSQL logs behave alike by construction and one contract test suite
+checks them all.
+
+Guarantees every backend keeps:
+
+* Positions start at 1 and are gap-free and strictly increasing; a batch is atomic.
+* A record with a dedupe key that is already stored is not stored again; `append` reports it as a
+  duplicate (position None). The first copy of a key within one batch wins.
+* Each record stores ``hash = sha256(previous hash + canonical record bytes)``; `verify` walks it.
+* Records are never updated or deleted.
+* Projection state and its checkpoint commit in one transaction (`commit_projection`).
+"""
+
+from __future__ import annotations
+
+import abc
+import threading
+import time
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import attrs
+
+from ..events import Event, decode, encode
+
+__all__ = [
+    "AppendResult",
+    "EventLog",
+    "NewRecord",
+    "ProjectionState",
+    "Record",
+    "VerifyResult",
+]
+
+DEFAULT_PAGE_SIZE = 1000
+
+
+@attrs.frozen
+class NewRecord:
+    """A record to append: event type and schema version, its canonical bytes, a dedupe key."""
+
+    type: str
+    version: int
+    data: bytes
+    dedupe_key: str | None = None
+
+    @classmethod
+    def from_event(cls, evt: Event) -> NewRecord:
+        """Encode `evt` canonically, with its natural dedupe key."""
+        return cls(evt.type_name, evt.schema_version, encode(evt), evt.dedupe_key())
+
+
+@attrs.frozen
+class Record:
+    """A stored record. `recorded_at` is microseconds since the Unix epoch, UTC."""
+
+    position: int
+    type: str
+    version: int
+    data: bytes
+    dedupe_key: str | None
+    recorded_at: int
+    hash: bytes
+
+    def event(self) -> Event:
+        """Decode the stored bytes into their event class (upcasting old versions)."""
+        return decode(self.type, self.version, self.data)
+
+    @property
+    def recorded_time(self) -> datetime:
+        """`recorded_at` as an aware UTC datetime."""
+        return datetime.fromtimestamp(self.recorded_at / 1_000_000, tz=UTC)
+
+
+@attrs.frozen
+class AppendResult:
+    """What an append did, in input order: the new position of each record, or None for a
+    duplicate of a dedupe key already stored (or repeated earlier in the same batch)."""
+
+    positions: tuple[int | None, ...]
+
+    @property
+    def stored(self) -> tuple[int, ...]:
+        """Positions of the records actually stored."""
+        return tuple(p for p in self.positions if p is not None)
+
+    @property
+    def duplicates(self) -> int:
+        """How many records were not stored because their dedupe key already existed."""
+        return sum(1 for p in self.positions if p is None)
+
+
+@attrs.frozen
+class VerifyResult:
+    """The outcome of walking the hash chain: `first_bad` is the first record that fails."""
+
+    ok: bool
+    checked: int
+    first_bad: int | None = None
+    reason: str | None = None
+
+
+@attrs.frozen
+class ProjectionState:
+    """A projection's stored version and checkpoint (last position folded)."""
+
+    version: int
+    position: int
+
+
+class EventLog(abc.ABC):
+    """An append-only log of records. Thread-safe: one instance may be shared by threads."""
+
+    #: A URL that reopens this log (``sqlite:///path``, ``memory:``, ``postgresql://...``).
+    url: str
+
+    # --- primitives every backend implements -------------------------------------------------
+
+    @abc.abstractmethod
+    def append(
+        self, records: Sequence[NewRecord], *, checkpoint: tuple[str, int] | None = None
+    ) -> AppendResult:
+        """Append `records` atomically; duplicates by dedupe key are skipped and reported.
+
+        With `checkpoint=(name, position)` the subscriber checkpoint `name` is set to
+        `position` in the same transaction, so a subscriber that appends what it derives from
+        records up to `position` has exactly-once effect after any crash.
+        """
+
+    @abc.abstractmethod
+    def read_page(
+        self, after: int, limit: int, types: Collection[str] | None = None
+    ) -> list[Record]:
+        """Return up to `limit` records with position > `after`, in order, optionally of
+        the given types only."""
+
+    @abc.abstractmethod
+    def head(self) -> int:
+        """Return the position of the last record, 0 when the log is empty."""
+
+    @abc.abstractmethod
+    def get_checkpoint(self, name: str) -> int:
+        """Return subscriber `name`'s checkpoint: the last position it finished, 0 if none."""
+
+    @abc.abstractmethod
+    def set_checkpoint(self, name: str, position: int) -> None:
+        """Store subscriber `name`'s checkpoint."""
+
+    @abc.abstractmethod
+    def projection_state(self, name: str) -> ProjectionState | None:
+        """Return the stored version and checkpoint of projection `name`, None if never run."""
+
+    @abc.abstractmethod
+    def projection_get(self, name: str, key: str) -> Any | None:
+        """Return the JSON value stored under `key` by projection `name`, None if absent."""
+
+    @abc.abstractmethod
+    def projection_scan(
+        self,
+        name: str,
+        prefix: str = "",
+        *,
+        reverse: bool = False,
+        limit: int | None = None,
+        after: str | None = None,
+    ) -> list[tuple[str, Any]]:
+        """Return (key, value) pairs of projection `name` whose key starts with `prefix`, in key
+        order (or reverse), starting after key `after` (exclusive) when given: a page."""
+
+    @abc.abstractmethod
+    def commit_projection(
+        self, name: str, version: int, position: int, changes: Mapping[str, Any | None]
+    ) -> None:
+        """Write `changes` (None deletes a key) and the checkpoint in one transaction."""
+
+    @abc.abstractmethod
+    def drop_projection(self, name: str) -> None:
+        """Delete every key and the checkpoint of projection `name`."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release the backend's resources. The log must not be used afterwards."""
+
+    def wait(self, after: int, timeout: float) -> bool:
+        """Block until a record with position > `after` exists or `timeout` seconds pass;
+        return whether one exists. Backends override this with something better than polling."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.head() > after:
+                return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            time.sleep(min(0.05, remaining))
+
+    # --- helpers written once over the primitives --------------------------------------------
+
+    def read(
+        self,
+        after: int = 0,
+        *,
+        types: Collection[str] | None = None,
+        until: int | None = None,
+        page_size: int = DEFAULT_PAGE_SIZE,
+    ) -> Iterator[Record]:
+        """Stream records with `after` < position <= `until` (default: the head when called),
+        reading `page_size` at a time so memory stays bounded however long the log is."""
+        stop = self.head() if until is None else until
+        position = after
+        while position < stop:
+            page = self.read_page(position, page_size, types)
+            if not page:
+                return
+            for record in page:
+                if record.position > stop:
+                    return
+                yield record
+            position = page[-1].position
+
+    def follow(
+        self,
+        after: int = 0,
+        *,
+        types: Collection[str] | None = None,
+        stop: threading.Event | None = None,
+        poll_interval: float = 0.5,
+        page_size: int = DEFAULT_PAGE_SIZE,
+    ) -> Iterator[Record]:
+        """Catch up from `after`, then keep yielding new records as they are appended, until
+        `stop` is set. Never skips a record, even one committed after a later one was read."""
+        position = after
+        while stop is None or not stop.is_set():
+            head = self.head()  # taken before the read, so the read has seen all up to it
+            page = self.read_page(position, page_size, types)
+            if page:
+                yield from page
+                position = page[-1].position
+                continue
+            if head > position:
+                # Nothing of the wanted types up to `head`: skip ahead without re-scanning.
+                position = head
+                continue
+            self.wait(position, poll_interval)
+
+    def append_events(
+        self, events: Sequence[Event], *, checkpoint: tuple[str, int] | None = None
+    ) -> AppendResult:
+        """Encode `events` canonically and append them with their natural dedupe keys."""
+        return self.append([NewRecord.from_event(e) for e in events], checkpoint=checkpoint)
+
+    def iter_events(
+        self, after: int = 0, *, types: Collection[str] | None = None, until: int | None = None
+    ) -> Iterator[tuple[Record, Event]]:
+        """Stream (record, decoded event) pairs; see `read`."""
+        for record in self.read(after, types=types, until=until):
+            yield record, record.event()
+
+    def verify(self, *, page_size: int = DEFAULT_PAGE_SIZE) -> VerifyResult:
+        """Recompute the hash chain from the first record; report the first record that breaks
+        it (a changed byte, a missing or reordered record)."""
+        from ._chain import GENESIS, record_hash
+
+        previous = GENESIS
+        expected_position = 1
+        checked = 0
+        for record in self.read(0, page_size=page_size):
+            if record.position != expected_position:
+                return VerifyResult(
+                    False,
+                    checked,
+                    expected_position,
+                    f"record {expected_position} is missing (next stored is {record.position})",
+                )
+            computed = record_hash(previous, record)
+            if computed != record.hash:
+                return VerifyResult(
+                    False, checked, record.position, "stored hash does not match its content"
+                )
+            previous = record.hash
+            expected_position += 1
+            checked += 1
+        return VerifyResult(True, checked)
+
+    def __enter__(self) -> EventLog:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.url}>"

@@ -1,0 +1,166 @@
+"""`MemoryLog`: the event log held in this process's memory (alias ``memory:``).
+
+For tests, `monitor rules test` dry runs and short-lived scripts. It keeps every guarantee of
+the interface except durability: everything is gone when the process ends.
+"""
+
+from __future__ import annotations
+
+import bisect
+import copy
+import json
+import threading
+import time
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
+
+from ._base import AppendResult, EventLog, NewRecord, ProjectionState, Record
+from ._chain import GENESIS, chain_hash
+
+__all__ = ["MemoryLog"]
+
+
+class MemoryLog(EventLog):
+    """An in-memory log. Thread-safe; `wait` wakes as soon as another thread appends."""
+
+    def __init__(self) -> None:
+        self.url = "memory:"
+        self._records: list[Record] = []
+        self._keys: set[str] = set()
+        self._checkpoints: dict[str, int] = {}
+        self._projections: dict[str, ProjectionState] = {}
+        self._rows: dict[str, dict[str, str]] = {}
+        self._lock = threading.Lock()
+        self._appended = threading.Condition(self._lock)
+
+    def append(
+        self, records: Sequence[NewRecord], *, checkpoint: tuple[str, int] | None = None
+    ) -> AppendResult:
+        with self._lock:
+            previous = self._records[-1].hash if self._records else GENESIS
+            position = len(self._records)
+            now = time.time_ns() // 1000
+            batch_keys: set[str] = set()
+            new: list[Record] = []
+            positions: list[int | None] = []
+            for rec in records:
+                key = rec.dedupe_key
+                if key is not None and (key in self._keys or key in batch_keys):
+                    positions.append(None)
+                    continue
+                if key is not None:
+                    batch_keys.add(key)
+                position += 1
+                digest = chain_hash(previous, position, rec.type, rec.version, key, now, rec.data)
+                new.append(
+                    Record(position, rec.type, rec.version, bytes(rec.data), key, now, digest)
+                )
+                positions.append(position)
+                previous = digest
+            self._records.extend(new)
+            self._keys |= batch_keys
+            if checkpoint is not None:
+                self._checkpoints[checkpoint[0]] = checkpoint[1]
+            if new:
+                self._appended.notify_all()
+        return AppendResult(tuple(positions))
+
+    def read_page(
+        self, after: int, limit: int, types: Collection[str] | None = None
+    ) -> list[Record]:
+        with self._lock:
+            records = self._records
+            if types is None:
+                return records[max(after, 0) : max(after, 0) + limit]
+            wanted = set(types)
+            page: list[Record] = []
+            for record in records[max(after, 0) :]:
+                if record.type in wanted:
+                    page.append(record)
+                    if len(page) >= limit:
+                        break
+            return page
+
+    def head(self) -> int:
+        with self._lock:
+            return len(self._records)
+
+    def wait(self, after: int, timeout: float) -> bool:
+        with self._appended:
+            return self._appended.wait_for(lambda: len(self._records) > after, timeout)
+
+    def get_checkpoint(self, name: str) -> int:
+        with self._lock:
+            return self._checkpoints.get(name, 0)
+
+    def set_checkpoint(self, name: str, position: int) -> None:
+        with self._lock:
+            self._checkpoints[name] = position
+
+    def projection_state(self, name: str) -> ProjectionState | None:
+        with self._lock:
+            return self._projections.get(name)
+
+    def projection_get(self, name: str, key: str) -> Any | None:
+        with self._lock:
+            raw = self._rows.get(name, {}).get(key)
+        return None if raw is None else json.loads(raw)
+
+    def projection_scan(
+        self,
+        name: str,
+        prefix: str = "",
+        *,
+        reverse: bool = False,
+        limit: int | None = None,
+        after: str | None = None,
+    ) -> list[tuple[str, Any]]:
+        with self._lock:
+            keys = sorted(k for k in self._rows.get(name, {}) if k.startswith(prefix))
+            if after is not None:
+                if reverse:
+                    keys = keys[: bisect.bisect_left(keys, after)]
+                else:
+                    keys = keys[bisect.bisect_right(keys, after) :]
+            if reverse:
+                keys.reverse()
+            if limit is not None:
+                keys = keys[:limit]
+            rows = self._rows.get(name, {})
+            return [(k, json.loads(rows[k])) for k in keys]
+
+    def commit_projection(
+        self, name: str, version: int, position: int, changes: Mapping[str, Any | None]
+    ) -> None:
+        # Values are stored as JSON text, as the database backends do, so a projection cannot
+        # depend on sharing mutable objects with its store.
+        encoded = {
+            k: None if v is None else json.dumps(v, sort_keys=True, separators=(",", ":"))
+            for k, v in changes.items()
+        }
+        with self._lock:
+            rows = self._rows.setdefault(name, {})
+            for key, value in encoded.items():
+                if value is None:
+                    rows.pop(key, None)
+                else:
+                    rows[key] = value
+            self._projections[name] = ProjectionState(version, position)
+
+    def drop_projection(self, name: str) -> None:
+        with self._lock:
+            self._rows.pop(name, None)
+            self._projections.pop(name, None)
+
+    def close(self) -> None:
+        """Nothing to release; the records stay readable until the object is dropped."""
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> MemoryLog:
+        clone = MemoryLog()
+        with self._lock:
+            clone._records = list(self._records)
+            clone._keys = set(self._keys)
+            clone._checkpoints = dict(self._checkpoints)
+            clone._projections = dict(self._projections)
+            clone._rows = copy.deepcopy(self._rows, memo)
+        return clone
