@@ -29,6 +29,8 @@ from .errors import EventError, UnknownEventTypeError
 
 __all__ = [
     "AlertRaised",
+    "AlertSuppressed",
+    "EntitiesExtracted",
     "Event",
     "Evidence",
     "FeedDisabled",
@@ -420,6 +422,38 @@ class AlertRaised(Event):
 
     def dedupe_key(self) -> str:
         return f"alert:{self.alert_id}"
+
+
+@event("AlertSuppressed", 1)
+@attrs.frozen(kw_only=True)
+class AlertSuppressed(Event):
+    """A rule fired again for a group inside its throttle window: recorded, folded into the
+    earlier alert `folded_into`, and not delivered again."""
+
+    alert_id: str
+    folded_into: str
+    rule_id: str
+    group_key: str | None = None
+    item_ids: tuple[str, ...] = attrs.field(default=(), converter=_str_tuple)
+    event_time: datetime = attrs.field(converter=_required_time)
+
+    def dedupe_key(self) -> str:
+        return f"suppressed:{self.alert_id}"
+
+
+@event("EntitiesExtracted", 1)
+@attrs.frozen(kw_only=True)
+class EntitiesExtracted(Event):
+    """The places and actors (lexicon canonical ids) a rule set found in an item."""
+
+    item_id: str
+    feed_id: str
+    entities: tuple[str, ...] = attrs.field(converter=_str_tuple)
+    event_time: datetime = attrs.field(converter=_required_time)
+    ruleset_hash: str | None = None
+
+    def dedupe_key(self) -> str:
+        return f"entities:{self.item_id}:{self.ruleset_hash or ''}"
 
 
 def event_time(evt: ItemReceived) -> datetime:
