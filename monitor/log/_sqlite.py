@@ -1,0 +1,457 @@
+"""`SQLiteLog`: the default backend: one SQLite file in WAL mode.
+
+Why these choices:
+
+* **Positions.** SQLite allows one writer at a time; an append takes the write lock with
+  ``BEGIN IMMEDIATE``, reads the last position and hash, and assigns the next positions itself.
+  Positions are therefore gap-free and a reader can never see position n+1 before n.
+* **Durability.** ``journal_mode=WAL`` with ``synchronous=NORMAL`` (the default here): a commit
+  is in the WAL file before `append` returns, so an acknowledged append survives the crash of the
+  process (what the crash test checks). It may be lost on power failure or an OS crash before the
+  next checkpoint; pass ``synchronous=full`` (``sqlite:///x.db?synchronous=full``) to trade
+  about 2x append speed for that too.
+* **Locks.** Two processes appending to one file wait for each other (``busy_timeout``);
+  only a lock held longer than `timeout` seconds becomes a `LogLockedError`.
+* **Identity.** ``PRAGMA application_id`` marks the file as ours, so a database of another
+  program is refused instead of being written into.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from ..errors import (
+    LogCorruptedError,
+    LogError,
+    LogLockedError,
+    LogReadOnlyError,
+    LogSchemaError,
+)
+from ._base import AppendResult, EventLog, NewRecord, ProjectionState, Record
+from ._chain import GENESIS, chain_hash
+
+__all__ = ["SQLiteLog"]
+
+#: "NMON" as a 32-bit integer, stored in the SQLite header of every log file.
+APPLICATION_ID = 0x4E4D4F4E
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS monitor_meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS events (
+    position    INTEGER PRIMARY KEY,
+    type        TEXT    NOT NULL,
+    version     INTEGER NOT NULL,
+    dedupe_key  TEXT,
+    recorded_at INTEGER NOT NULL,
+    data        BLOB    NOT NULL,
+    hash        BLOB    NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS events_dedupe_key
+    ON events (dedupe_key) WHERE dedupe_key IS NOT NULL;
+CREATE TABLE IF NOT EXISTS checkpoints (
+    name     TEXT PRIMARY KEY,
+    position INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS projections (
+    name     TEXT PRIMARY KEY,
+    version  INTEGER NOT NULL,
+    position INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS projection_rows (
+    name  TEXT NOT NULL,
+    key   TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (name, key)
+) WITHOUT ROWID;
+"""
+
+_OUR_TABLES = frozenset({"monitor_meta", "events", "checkpoints", "projections", "projection_rows"})
+_INSERT = (
+    "INSERT INTO events (position, type, version, dedupe_key, recorded_at, data, hash) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+_SELECT = "SELECT position, type, version, data, dedupe_key, recorded_at, hash FROM events "
+_KEY_CHUNK = 500  # stays under SQLite's default limit of bound parameters per statement
+
+
+class SQLiteLog(EventLog):
+    """The event log in one SQLite file. Thread-safe (one connection behind a lock).
+
+    Args:
+        path: the database file; created, with its schema, if it does not exist.
+        timeout: seconds to wait for another process's write lock before `LogLockedError`.
+        synchronous: ``normal`` (default) or ``full``; see the module docstring.
+        create: when False, a missing file is an error instead of a new log.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        timeout: float | str = 30.0,
+        synchronous: str = "normal",
+        create: bool | str = True,
+    ) -> None:
+        self.path = Path(path)
+        self.url = f"sqlite:///{self.path}"
+        self._timeout = float(timeout)
+        if str(synchronous).lower() not in ("normal", "full", "extra"):
+            raise LogError(f"synchronous must be normal, full or extra, not {synchronous!r}")
+        self._lock = threading.RLock()
+        self._appended = threading.Condition(self._lock)
+        self._conn = self._connect(str(create).lower() not in ("false", "0", "no"))
+        try:
+            self._prepare(str(synchronous).upper())
+        except BaseException:
+            self._conn.close()
+            raise
+
+    # --- opening --------------------------------------------------------------------------
+
+    def _connect(self, create: bool) -> sqlite3.Connection:
+        path = self.path
+        if path.is_dir():
+            raise LogError(f"{path} is a directory; give the path of a log file inside it")
+        exists = path.exists()
+        if exists and path.stat().st_size == 0:
+            raise LogCorruptedError(
+                f"{path} is an empty file, not a monitor log (a truncated copy?); "
+                "move it away to start a new log there"
+            )
+        if not exists:
+            if not create:
+                raise LogError(f"{path} does not exist")
+            parent = path.parent if str(path.parent) else Path(".")
+            if not parent.is_dir():
+                raise LogError(f"cannot create {path}: directory {parent} does not exist")
+            if not os.access(parent, os.W_OK | os.X_OK):
+                raise LogReadOnlyError(f"cannot create {path}: directory {parent} is not writable")
+        try:
+            conn = sqlite3.connect(
+                str(path),
+                timeout=self._timeout,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+        except sqlite3.Error as exc:
+            raise _translate(exc, path) from exc
+        return conn
+
+    def _prepare(self, synchronous: str) -> None:
+        conn = self._conn
+        try:
+            app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+            tables = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT name FROM sqlite_master WHERE type='table' ORDER BY name"
+                )
+            ]
+        except sqlite3.Error as exc:
+            raise _translate(exc, self.path) from exc
+        foreign = [t for t in tables if t not in _OUR_TABLES and not t.startswith("sqlite_")]
+        if app_id not in (0, APPLICATION_ID) or (app_id == 0 and foreign):
+            shown = ", ".join(tables[:5]) + (" ..." if len(tables) > 5 else "")
+            raise LogSchemaError(
+                f"{self.path} is an SQLite database of another application "
+                f"(tables: {shown or 'none'}); choose another path for the log"
+            )
+        try:
+            if conn.execute("PRAGMA journal_mode=WAL").fetchone()[0].lower() != "wal":
+                raise LogError(f"{self.path}: could not switch the database to WAL mode")
+            conn.execute(f"PRAGMA synchronous={synchronous}")
+            conn.execute("PRAGMA foreign_keys=OFF")
+            if app_id == 0:
+                with self._write():
+                    for statement in _SCHEMA.split(";"):
+                        if statement.strip():
+                            conn.execute(statement)
+                    conn.execute(
+                        "INSERT OR IGNORE INTO monitor_meta VALUES ('schema_version', ?)",
+                        (str(SCHEMA_VERSION),),
+                    )
+                    conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
+            row = conn.execute(
+                "SELECT value FROM monitor_meta WHERE key='schema_version'"
+            ).fetchone()
+        except sqlite3.Error as exc:
+            raise _translate(exc, self.path) from exc
+        if row is None:
+            raise LogCorruptedError(f"{self.path}: log metadata is missing (damaged file?)")
+        if int(row[0]) > SCHEMA_VERSION:
+            raise LogSchemaError(
+                f"{self.path} was written by a newer news-monitor (log schema {row[0]}, "
+                f"this program knows {SCHEMA_VERSION}); upgrade news-monitor"
+            )
+
+    # --- transactions ---------------------------------------------------------------------
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """Hold the process lock and SQLite's write lock; commit on success, else roll back."""
+        with self._lock:
+            conn = self._conn
+            self._begin_immediate(conn)
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            else:
+                try:
+                    conn.execute("COMMIT")
+                except sqlite3.Error:
+                    conn.execute("ROLLBACK")
+                    raise
+
+    def _begin_immediate(self, conn: sqlite3.Connection) -> None:
+        # busy_timeout already waits inside SQLite; this loop only covers the cases where
+        # SQLite returns BUSY at once (e.g. a WAL recovery in progress in another process).
+        deadline = time.monotonic() + self._timeout
+        while True:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc):
+                    raise _translate(exc, self.path) from exc
+                if time.monotonic() >= deadline:
+                    raise LogLockedError(
+                        f"{self.path} is locked by another process (waited "
+                        f"{self._timeout:g}s); is another writer stuck? raise the timeout "
+                        "with sqlite:///PATH?timeout=SECONDS"
+                    ) from exc
+                time.sleep(0.01)
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        with self._lock:
+            try:
+                return self._conn.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise _translate(exc, self.path) from exc
+
+    # --- the log --------------------------------------------------------------------------
+
+    def append(
+        self, records: Sequence[NewRecord], *, checkpoint: tuple[str, int] | None = None
+    ) -> AppendResult:
+        records = list(records)
+        if not records and checkpoint is None:
+            return AppendResult(())
+        try:
+            with self._write() as conn:
+                existing = self._existing_keys(conn, records)
+                row = conn.execute(
+                    "SELECT position, hash FROM events ORDER BY position DESC LIMIT 1"
+                ).fetchone()
+                position, previous = (row[0], row[1]) if row else (0, GENESIS)
+                now = time.time_ns() // 1000
+                rows: list[tuple[Any, ...]] = []
+                positions: list[int | None] = []
+                for rec in records:
+                    key = rec.dedupe_key
+                    if key is not None:
+                        if key in existing:
+                            positions.append(None)
+                            continue
+                        existing.add(key)
+                    position += 1
+                    previous = chain_hash(
+                        previous, position, rec.type, rec.version, key, now, rec.data
+                    )
+                    rows.append((position, rec.type, rec.version, key, now, rec.data, previous))
+                    positions.append(position)
+                if rows:
+                    conn.executemany(_INSERT, rows)
+                if checkpoint is not None:
+                    conn.execute(
+                        "INSERT INTO checkpoints VALUES (?, ?) "
+                        "ON CONFLICT(name) DO UPDATE SET position = excluded.position",
+                        checkpoint,
+                    )
+        except sqlite3.Error as exc:
+            raise _translate(exc, self.path) from exc
+        if rows:
+            with self._appended:
+                self._appended.notify_all()
+        return AppendResult(tuple(positions))
+
+    @staticmethod
+    def _existing_keys(conn: sqlite3.Connection, records: Sequence[NewRecord]) -> set[str]:
+        keys = list({r.dedupe_key for r in records if r.dedupe_key is not None})
+        found: set[str] = set()
+        for start in range(0, len(keys), _KEY_CHUNK):
+            chunk = keys[start : start + _KEY_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            found.update(
+                r[0]
+                for r in conn.execute(
+                    f"SELECT dedupe_key FROM events WHERE dedupe_key IN ({marks})", chunk
+                )
+            )
+        return found
+
+    def read_page(
+        self, after: int, limit: int, types: Collection[str] | None = None
+    ) -> list[Record]:
+        if types is None:
+            rows = self._query(
+                _SELECT + "WHERE position > ? ORDER BY position LIMIT ?", (after, limit)
+            )
+        else:
+            wanted = sorted(types)
+            marks = ",".join("?" * len(wanted))
+            rows = self._query(
+                _SELECT + f"WHERE position > ? AND type IN ({marks}) ORDER BY position LIMIT ?",
+                (after, *wanted, limit),
+            )
+        return [Record(*row) for row in rows]
+
+    def head(self) -> int:
+        return self._query("SELECT coalesce(max(position), 0) FROM events")[0][0]
+
+    def wait(self, after: int, timeout: float) -> bool:
+        # Appends from this process wake us at once; appends from other processes are seen
+        # by polling, since SQLite has no cross-process notification.
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.head() > after:
+                return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            with self._appended:
+                self._appended.wait(min(0.1, remaining))
+
+    # --- checkpoints and projection state -------------------------------------------------
+
+    def get_checkpoint(self, name: str) -> int:
+        rows = self._query("SELECT position FROM checkpoints WHERE name = ?", (name,))
+        return rows[0][0] if rows else 0
+
+    def set_checkpoint(self, name: str, position: int) -> None:
+        self.append([], checkpoint=(name, position))
+
+    def projection_state(self, name: str) -> ProjectionState | None:
+        rows = self._query("SELECT version, position FROM projections WHERE name = ?", (name,))
+        return ProjectionState(*rows[0]) if rows else None
+
+    def projection_get(self, name: str, key: str) -> Any | None:
+        rows = self._query(
+            "SELECT value FROM projection_rows WHERE name = ? AND key = ?", (name, key)
+        )
+        return json.loads(rows[0][0]) if rows else None
+
+    def projection_scan(
+        self,
+        name: str,
+        prefix: str = "",
+        *,
+        reverse: bool = False,
+        limit: int | None = None,
+        after: str | None = None,
+    ) -> list[tuple[str, Any]]:
+        sql = "SELECT key, value FROM projection_rows WHERE name = ?"
+        params: list[Any] = [name]
+        if prefix:
+            # Keys starting with `prefix` sort between prefix and prefix + U+10FFFF.
+            sql += " AND key >= ? AND key < ?"
+            params += [prefix, prefix + "\U0010ffff"]
+        if after is not None:
+            sql += " AND key < ?" if reverse else " AND key > ?"
+            params.append(after)
+        sql += " ORDER BY key DESC" if reverse else " ORDER BY key"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [(k, json.loads(v)) for k, v in self._query(sql, params)]
+
+    def commit_projection(
+        self, name: str, version: int, position: int, changes: Mapping[str, Any | None]
+    ) -> None:
+        upserts = [
+            (name, k, json.dumps(v, sort_keys=True, separators=(",", ":")))
+            for k, v in changes.items()
+            if v is not None
+        ]
+        deletes = [(name, k) for k, v in changes.items() if v is None]
+        try:
+            with self._write() as conn:
+                if deletes:
+                    conn.executemany(
+                        "DELETE FROM projection_rows WHERE name = ? AND key = ?", deletes
+                    )
+                if upserts:
+                    conn.executemany(
+                        "INSERT INTO projection_rows VALUES (?, ?, ?) "
+                        "ON CONFLICT(name, key) DO UPDATE SET value = excluded.value",
+                        upserts,
+                    )
+                conn.execute(
+                    "INSERT INTO projections VALUES (?, ?, ?) ON CONFLICT(name) DO UPDATE "
+                    "SET version = excluded.version, position = excluded.position",
+                    (name, version, position),
+                )
+        except sqlite3.Error as exc:
+            raise _translate(exc, self.path) from exc
+
+    def drop_projection(self, name: str) -> None:
+        try:
+            with self._write() as conn:
+                conn.execute("DELETE FROM projection_rows WHERE name = ?", (name,))
+                conn.execute("DELETE FROM projections WHERE name = ?", (name,))
+        except sqlite3.Error as exc:
+            raise _translate(exc, self.path) from exc
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
+def _is_busy(exc: sqlite3.Error) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+    text = str(exc)
+    return "locked" in text or "busy" in text
+
+
+def _translate(exc: sqlite3.Error, path: Path) -> LogError:
+    """Turn an sqlite3 error into the `LogError` that tells the user what to do."""
+    text = str(exc)
+    if isinstance(exc, LogError):
+        return exc
+    if _is_busy(exc):
+        return LogLockedError(f"{path} is locked by another process: {text}")
+    if "readonly" in text or "read-only" in text:
+        return LogReadOnlyError(
+            f"{path} cannot be written ({text}); check the permissions of the file and of "
+            "its directory (SQLite needs to create the -wal and -shm files beside it)"
+        )
+    if "unable to open" in text:
+        parent = path.parent if str(path.parent) else Path(".")
+        if not os.access(parent, os.W_OK):
+            return LogReadOnlyError(f"cannot open {path}: directory {parent} is not writable")
+        return LogError(f"cannot open {path}: {text}")
+    if "not a database" in text or "file is encrypted" in text:
+        return LogCorruptedError(f"{path} is not a monitor log (not an SQLite database)")
+    if "malformed" in text or "corrupt" in text:
+        return LogCorruptedError(
+            f"{path} is damaged ({text}); restore it from a backup, or run `monitor verify` "
+            "on a copy to find the last good record"
+        )
+    if "disk is full" in text or "database or disk is full" in text:
+        return LogError(f"{path}: the disk is full; nothing was written ({text})")
+    return LogError(f"{path}: {text}")
