@@ -419,6 +419,8 @@ class AlertRaised(Event):
     labels: dict[str, str] = attrs.field(factory=dict, converter=_mapping, hash=False)
     annotations: dict[str, str] = attrs.field(factory=dict, converter=_mapping, hash=False)
     ruleset_hash: str | None = None
+    #: The item's source (publisher, else feed id): what ``value_count`` correlations count.
+    source: str | None = None
 
     def dedupe_key(self) -> str:
         return f"alert:{self.alert_id}"
@@ -436,6 +438,9 @@ class AlertSuppressed(Event):
     group_key: str | None = None
     item_ids: tuple[str, ...] = attrs.field(default=(), converter=_str_tuple)
     event_time: datetime = attrs.field(converter=_required_time)
+    #: Entities and source of the repeat, so correlation state rebuilt from the log counts it.
+    entities: tuple[str, ...] = attrs.field(default=(), converter=_str_tuple)
+    source: str | None = None
 
     def dedupe_key(self) -> str:
         return f"suppressed:{self.alert_id}"
