@@ -62,7 +62,6 @@ def _register_commands() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Run the command; turn library errors into one clear line and a documented exit code."""
-    _register_commands()
     try:
         code = cli.main(args=argv, prog_name="monitor", standalone_mode=False)
     except click.exceptions.Abort:
@@ -88,3 +87,6 @@ def main(argv: list[str] | None = None) -> None:
         os.dup2(devnull, sys.stdout.fileno())
         sys.exit(0)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+_register_commands()
