@@ -419,8 +419,9 @@ class AlertRaised(Event):
     labels: dict[str, str] = attrs.field(factory=dict, converter=_mapping, hash=False)
     annotations: dict[str, str] = attrs.field(factory=dict, converter=_mapping, hash=False)
     ruleset_hash: str | None = None
-    #: The item's source (publisher, else feed id): what ``value_count`` correlations count.
-    source: str | None = None
+    #: The item's keyword fields (source, feed, lang, author) that correlations group by and
+    #: count distinct values of, kept so correlation state can be rebuilt from the log alone.
+    facets: dict[str, str] = attrs.field(factory=dict, converter=_mapping, hash=False)
 
     def dedupe_key(self) -> str:
         return f"alert:{self.alert_id}"
@@ -438,9 +439,9 @@ class AlertSuppressed(Event):
     group_key: str | None = None
     item_ids: tuple[str, ...] = attrs.field(default=(), converter=_str_tuple)
     event_time: datetime = attrs.field(converter=_required_time)
-    #: Entities and source of the repeat, so correlation state rebuilt from the log counts it.
+    #: Entities and facets of the repeat, so correlation state rebuilt from the log counts it.
     entities: tuple[str, ...] = attrs.field(default=(), converter=_str_tuple)
-    source: str | None = None
+    facets: dict[str, str] = attrs.field(factory=dict, converter=_mapping, hash=False)
 
     def dedupe_key(self) -> str:
         return f"suppressed:{self.alert_id}"
