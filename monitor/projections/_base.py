@@ -154,10 +154,11 @@ def iter_scan(
     *,
     after: str | None = None,
     reverse: bool = False,
-    page: int = SCAN_PAGE,
+    page: int | None = None,
 ) -> Iterator[tuple[str, Any]]:
-    """Stream projection `name`'s (key, value) pairs under `prefix`, `page` keys per query, so
-    a query over millions of keys holds only one page in memory."""
+    """Stream projection `name`'s (key, value) pairs under `prefix`, `page` keys per query
+    (default `SCAN_PAGE`), so a query over millions of keys holds only one page in memory."""
+    page = page or SCAN_PAGE
     while True:
         rows = log.projection_scan(name, prefix, reverse=reverse, limit=page, after=after)
         yield from rows
