@@ -1,0 +1,369 @@
+"""Feed lists: the YAML file an operator edits, validated into frozen `FeedConfig` values.
+
+A feed list looks like::
+
+    defaults:            # optional; every key a feed may have except id/url/path/title
+      interval: 15m
+      jitter: 30s
+      tags: [wire]
+    feeds:
+      - id: euphrates-wire
+        url: https://example.org/rss.xml   # http(s) only
+        interval: 10m
+      - id: levant-desk
+        path: samples/levant_desk.atom     # a local file, relative to this YAML file
+
+Every mistake is reported as a `ConfigError` that names the file, line and column (taken from
+the YAML node marks) and says what to change; nothing is half-loaded.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import attrs
+import yaml
+
+from ..errors import ConfigError, SourceLocation
+
+__all__ = [
+    "DEFAULT_INTERVAL",
+    "FeedConfig",
+    "FeedList",
+    "check_feed_url",
+    "feeds_to_yaml",
+    "load_feeds",
+    "parse_duration",
+]
+
+#: Seconds between polls when neither the feed nor `defaults:` says otherwise (15 minutes).
+DEFAULT_INTERVAL = 900.0
+
+_FEED_KEYS = ("id", "url", "path", "interval", "jitter", "tags", "enabled", "title")
+_DEFAULT_KEYS = ("interval", "jitter", "tags", "enabled")
+_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$", re.I)
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def parse_duration(value: object) -> float:
+    """Return `value` in seconds: a number (seconds) or text like ``90s``, ``15m``, ``1h``, ``1d``.
+
+    Raises ValueError with a message that shows the accepted forms.
+    """
+    if isinstance(value, bool):
+        raise ValueError(f"expected a duration like 90s, 15m or 1h, got {value!r}")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    else:
+        match = _DURATION_RE.match(str(value))
+        if not match:
+            raise ValueError(f"expected a duration like 90s, 15m or 1h, got {value!r}")
+        seconds = float(match.group(1)) * _UNITS[(match.group(2) or "s").lower()]
+    if seconds < 0:
+        raise ValueError(f"a duration cannot be negative: {value!r}")
+    return seconds
+
+
+def check_feed_url(url: str) -> str:
+    """Return `url` stripped if it is an absolute http(s) URL with a host, else raise ValueError.
+
+    Only http(s) is fetched: ``file://`` would read the watcher's disk, ``ftp:`` and
+    ``javascript:`` have no business in a feed list. Local files are configured with ``path:``.
+    """
+    text = url.strip()
+    try:
+        parts = urlsplit(text)
+    except ValueError as exc:
+        raise ValueError(f"not a valid URL: {text!r} ({exc})") from exc
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        hint = " (use `path:` for a local file)" if scheme == "file" else ""
+        raise ValueError(
+            f"only http:// and https:// feed URLs are fetched, not {scheme or 'no scheme'!r}"
+            f"{hint}: {text!r}"
+        )
+    if not parts.hostname:
+        raise ValueError(f"the URL has no host name: {text!r}")
+    return text
+
+
+@attrs.frozen(kw_only=True)
+class FeedConfig:
+    """One configured feed. Exactly one of `url` (http/https) and `path` (a local file) is set.
+
+    `interval` and `jitter` are seconds; the watcher polls every `interval` plus a random delay
+    of up to `jitter`, which spreads many feeds on one host over time.
+    """
+
+    id: str
+    url: str | None = None
+    path: Path | None = None
+    interval: float = DEFAULT_INTERVAL
+    jitter: float = 0.0
+    tags: tuple[str, ...] = ()
+    enabled: bool = True
+    title: str | None = None
+
+    @property
+    def location(self) -> str:
+        """The URL, or the local path as text: what events record as the feed's `url`."""
+        return self.url if self.url is not None else str(self.path)
+
+
+@attrs.frozen(kw_only=True)
+class FeedList:
+    """A loaded feed list: the feeds in file order, the file they came from, and its defaults."""
+
+    feeds: tuple[FeedConfig, ...]
+    path: Path | None = None
+    defaults: Mapping[str, Any] = attrs.field(factory=dict, hash=False)
+
+    def get(self, feed_id: str) -> FeedConfig | None:
+        """Return the feed with id `feed_id`, or None."""
+        return next((f for f in self.feeds if f.id == feed_id), None)
+
+    @property
+    def enabled(self) -> tuple[FeedConfig, ...]:
+        """The feeds that are switched on, in file order."""
+        return tuple(f for f in self.feeds if f.enabled)
+
+
+# --- YAML with locations -------------------------------------------------------------------
+
+
+class _Marked(dict):  # type: ignore[type-arg]
+    """A mapping that remembers where it and each of its values started in the file."""
+
+    mark: yaml.Mark | None = None
+    marks: dict[str, yaml.Mark]
+
+
+class _MarkedList(list):  # type: ignore[type-arg]
+    mark: yaml.Mark | None = None
+    marks: list[yaml.Mark]
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that keeps node marks, so errors can point at a line and column."""
+
+
+def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> _Marked:
+    loader.flatten_mapping(node)
+    result = _Marked()
+    result.mark = node.start_mark
+    result.marks = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if not isinstance(key, str):
+            raise ConfigError(
+                f"keys must be text, got {key!r}", source=_loc(loader.name, key_node.start_mark)
+            )
+        if key in result:
+            raise ConfigError(
+                f"key {key!r} appears twice in this mapping; keep one",
+                source=_loc(loader.name, key_node.start_mark),
+            )
+        result[key] = loader.construct_object(value_node, deep=True)
+        result.marks[key] = value_node.start_mark
+    return result
+
+
+def _construct_sequence(loader: _Loader, node: yaml.SequenceNode) -> _MarkedList:
+    result = _MarkedList(loader.construct_object(child, deep=True) for child in node.value)
+    result.mark = node.start_mark
+    result.marks = [child.start_mark for child in node.value]
+    return result
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
+
+
+def _loc(path: str, mark: yaml.Mark | None) -> SourceLocation:
+    if mark is None:
+        return SourceLocation(str(path))
+    return SourceLocation(str(path), mark.line + 1, mark.column + 1)
+
+
+def load_feeds(path: str | Path) -> FeedList:
+    """Load and validate the feed list at `path`.
+
+    Raises:
+        ConfigError: the file cannot be read, is not YAML, or a feed is wrong (unknown key,
+            missing id, duplicate id, both or neither of url/path, a URL that is not http(s),
+            a bad interval). The error carries file:line:column and says what to fix.
+    """
+    path = Path(path)
+    name = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError("feed list not found", source=SourceLocation(name)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read the feed list: {exc}", source=SourceLocation(name)) from exc
+    loader = _Loader(text)
+    loader.name = name
+    try:
+        doc = loader.get_single_data()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise ConfigError(f"not valid YAML: {problem}", source=_loc(name, mark)) from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"not valid YAML: {exc}", source=SourceLocation(name)) from exc
+    finally:
+        loader.dispose()
+    if not isinstance(doc, _Marked):
+        raise ConfigError(
+            "a feed list is a mapping with a `feeds:` list (and optional `defaults:`)",
+            source=SourceLocation(name, 1, 1),
+        )
+    _check_keys(doc, ("defaults", "feeds"), name, "top level")
+    defaults = doc.get("defaults") or _Marked()
+    if not isinstance(defaults, _Marked):
+        raise ConfigError("`defaults:` must be a mapping", source=_loc(name, doc.marks["defaults"]))
+    if "defaults" in doc:
+        _check_keys(defaults, _DEFAULT_KEYS, name, "defaults")
+    raw_feeds = doc.get("feeds")
+    if not isinstance(raw_feeds, _MarkedList):
+        raise ConfigError(
+            "`feeds:` must be a list of feeds, each with an `id` and a `url` or `path`",
+            source=_loc(name, doc.marks.get("feeds", doc.mark)),
+        )
+    base = path.parent
+    feeds: list[FeedConfig] = []
+    seen: dict[str, int] = {}
+    for index, raw in enumerate(raw_feeds):
+        mark = raw_feeds.marks[index]
+        if not isinstance(raw, _Marked):
+            raise ConfigError(
+                "each feed must be a mapping with `id` and `url` or `path`", source=_loc(name, mark)
+            )
+        feed = _feed_from(raw, defaults, base, name)
+        if feed.id in seen:
+            raise ConfigError(
+                f"duplicate feed id {feed.id!r} (first used on line {seen[feed.id]}); "
+                "feed ids must be unique",
+                source=_loc(name, raw.marks["id"]),
+            )
+        seen[feed.id] = raw.marks["id"].line + 1
+        feeds.append(feed)
+    return FeedList(feeds=tuple(feeds), path=path, defaults=dict(defaults))
+
+
+def _check_keys(mapping: _Marked, allowed: tuple[str, ...], name: str, where: str) -> None:
+    for key in mapping:
+        if key not in allowed:
+            close = difflib.get_close_matches(key, allowed, n=1)
+            hint = (
+                f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(allowed)}"
+            )
+            raise ConfigError(
+                f"unknown key {key!r} in {where}{hint}", source=_loc(name, mapping.mark)
+            )
+
+
+def _feed_from(raw: _Marked, defaults: _Marked, base: Path, name: str) -> FeedConfig:
+    _check_keys(raw, _FEED_KEYS, name, "a feed")
+
+    def where(key: str) -> SourceLocation:
+        return _loc(name, raw.marks.get(key) or defaults.marks.get(key) or raw.mark)
+
+    def value(key: str, fallback: Any = None) -> Any:
+        if key in raw:
+            return raw[key]
+        return defaults.get(key, fallback)
+
+    feed_id = raw.get("id")
+    if feed_id is None:
+        raise ConfigError("this feed has no `id`; give it a short unique name", source=where("id"))
+    feed_id = str(feed_id)
+    if not _ID_RE.match(feed_id):
+        raise ConfigError(
+            f"feed id {feed_id!r} must start with a letter or digit and use only letters, "
+            "digits, '.', '_' and '-' (at most 100)",
+            source=where("id"),
+        )
+    url, path = raw.get("url"), raw.get("path")
+    if (url is None) == (path is None):
+        raise ConfigError(
+            f"feed {feed_id!r} needs exactly one of `url:` (http/https) or `path:` (a local file)",
+            source=_loc(name, raw.mark),
+        )
+    local: Path | None = None
+    if url is not None:
+        try:
+            url = check_feed_url(str(url))
+        except ValueError as exc:
+            raise ConfigError(str(exc), source=where("url")) from None
+    else:
+        local = Path(str(path)).expanduser()
+        if not local.is_absolute():
+            local = base / local
+        if not local.is_file():
+            raise ConfigError(f"feed file {str(local)!r} does not exist", source=where("path"))
+    try:
+        interval = parse_duration(value("interval", DEFAULT_INTERVAL))
+    except ValueError as exc:
+        raise ConfigError(f"bad `interval`: {exc}", source=where("interval")) from None
+    if interval < 1:
+        raise ConfigError("`interval` must be at least 1s", source=where("interval"))
+    try:
+        jitter = parse_duration(value("jitter", 0))
+    except ValueError as exc:
+        raise ConfigError(f"bad `jitter`: {exc}", source=where("jitter")) from None
+    tags = value("tags", [])
+    if isinstance(tags, str):
+        tags = [tags]
+    if not isinstance(tags, list) or not all(isinstance(t, str | int) for t in tags):
+        raise ConfigError("`tags` must be a list of words", source=where("tags"))
+    enabled = value("enabled", True)
+    if not isinstance(enabled, bool):
+        raise ConfigError("`enabled` must be true or false", source=where("enabled"))
+    title = raw.get("title")
+    return FeedConfig(
+        id=feed_id,
+        url=url,
+        path=local,
+        interval=interval,
+        jitter=jitter,
+        tags=tuple(str(t) for t in tags),
+        enabled=enabled,
+        title=None if title is None else str(title),
+    )
+
+
+def _duration_text(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
+
+
+def feeds_to_yaml(feeds: FeedList | list[FeedConfig] | tuple[FeedConfig, ...]) -> str:
+    """Render feeds as a feed-list YAML document that `load_feeds` reads back."""
+    items = feeds.feeds if isinstance(feeds, FeedList) else tuple(feeds)
+    out: list[dict[str, Any]] = []
+    for feed in items:
+        entry: dict[str, Any] = {"id": feed.id}
+        if feed.title:
+            entry["title"] = feed.title
+        if feed.url is not None:
+            entry["url"] = feed.url
+        else:
+            entry["path"] = str(feed.path)
+        entry["interval"] = _duration_text(feed.interval)
+        if feed.jitter:
+            entry["jitter"] = _duration_text(feed.jitter)
+        if feed.tags:
+            entry["tags"] = list(feed.tags)
+        if not feed.enabled:
+            entry["enabled"] = False
+        out.append(entry)
+    return yaml.safe_dump({"feeds": out}, sort_keys=False, allow_unicode=True, width=100)

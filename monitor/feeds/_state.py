@@ -1,0 +1,74 @@
+"""`FeedState`: what the poller must remember about a feed between polls.
+
+The feed-status projection folds `FeedPolled` / `FeedFailed` / `FeedMoved` / `FeedDisabled`
+events into one JSON object per feed with exactly these fields, and the application rebuilds
+the state with ``FeedState(**stored)``; `to_dict` is the inverse. Converters accept the JSON
+forms (ISO-8601 strings), so both directions are lossless.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+from ..events import format_time, parse_time
+
+__all__ = ["FeedState"]
+
+
+def _opt_int(value: object) -> int | None:
+    return None if value is None else int(value)  # type: ignore[call-overload]
+
+
+def _opt_float(value: object) -> float | None:
+    return None if value is None else float(value)  # type: ignore[arg-type]
+
+
+def _opt_str(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+@attrs.frozen(kw_only=True)
+class FeedState:
+    """A feed's remembered state. Only `feed_id` is required; the rest default to "never polled".
+
+    Attributes:
+        url: the URL to fetch now (after permanent redirects), None for "as configured".
+        last_poll / last_success: when the feed was last polled / last polled successfully.
+        last_status: HTTP status of the last poll (0 for a local file), None if never polled.
+        etag / last_modified: validators for the next conditional GET.
+        items: total new items stored from this feed; polls: number of polls.
+        failures: consecutive failed polls (0 after a success); drives the backoff.
+        last_error / last_error_kind: message and kind of the last failure.
+        retry_after: seconds the server asked us to wait (429/503), None if not asked.
+        disabled / disabled_reason: the feed is gone (HTTP 410) and must not be polled.
+        degraded / problem: the last poll parsed a malformed feed in part, and why.
+    """
+
+    feed_id: str
+    url: str | None = attrs.field(default=None, converter=_opt_str)
+    last_poll: datetime | None = attrs.field(default=None, converter=parse_time)
+    last_success: datetime | None = attrs.field(default=None, converter=parse_time)
+    last_status: int | None = attrs.field(default=None, converter=_opt_int)
+    etag: str | None = attrs.field(default=None, converter=_opt_str)
+    last_modified: str | None = attrs.field(default=None, converter=_opt_str)
+    items: int = attrs.field(default=0, converter=int)
+    polls: int = attrs.field(default=0, converter=int)
+    failures: int = attrs.field(default=0, converter=int)
+    last_error: str | None = attrs.field(default=None, converter=_opt_str)
+    last_error_kind: str | None = attrs.field(default=None, converter=_opt_str)
+    retry_after: float | None = attrs.field(default=None, converter=_opt_float)
+    disabled: bool = attrs.field(default=False, converter=bool)
+    disabled_reason: str | None = attrs.field(default=None, converter=_opt_str)
+    degraded: bool = attrs.field(default=False, converter=bool)
+    problem: str | None = attrs.field(default=None, converter=_opt_str)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON-ready mapping that ``FeedState(**mapping)`` turns back into `self`."""
+        out = attrs.asdict(self)
+        for key in ("last_poll", "last_success"):
+            if out[key] is not None:
+                out[key] = format_time(out[key])
+        return out
