@@ -1,0 +1,67 @@
+"""The rule engine: YAML rule files in, matches with evidence out.
+
+Load a folder of rule files with `load_rules` (all-or-nothing; `check_rules` reports every
+fault without raising), then call `RuleSet.match(item)` for each item. The rule language is
+described in the README ("Rules"); the hot path in ``_compile`` and ``_match``.
+"""
+
+from ..errors import RuleError, RuleSetError
+from ._build import parse_duration
+from ._explain import Explanation, FieldExplanation, SelectionExplanation
+from ._load import CheckReport, check_rules, load_rules, rule_files
+from ._match import MAX_FIELD_CHARS, Match, item_fields
+from ._model import (
+    FIELDS,
+    KEYWORD_FIELDS,
+    LEVELS,
+    TEXT_FIELDS,
+    CorrelationRule,
+    CorrelationTest,
+    FieldMatch,
+    Lexicon,
+    Rule,
+    RuleTestCase,
+    Selection,
+    Slot,
+    Term,
+)
+from ._modifiers import MODIFIERS
+from ._normalize import normalize, normalize_tokens
+from ._ruleset import RuleSet
+from ._testing import TestReport, TestResult, run_rule_tests
+
+__all__ = [
+    "FIELDS",
+    "KEYWORD_FIELDS",
+    "LEVELS",
+    "MAX_FIELD_CHARS",
+    "MODIFIERS",
+    "TEXT_FIELDS",
+    "CheckReport",
+    "CorrelationRule",
+    "CorrelationTest",
+    "Explanation",
+    "FieldExplanation",
+    "FieldMatch",
+    "Lexicon",
+    "Match",
+    "Rule",
+    "RuleError",
+    "RuleSet",
+    "RuleSetError",
+    "RuleTestCase",
+    "Selection",
+    "SelectionExplanation",
+    "Slot",
+    "Term",
+    "TestReport",
+    "TestResult",
+    "check_rules",
+    "item_fields",
+    "load_rules",
+    "normalize",
+    "normalize_tokens",
+    "parse_duration",
+    "rule_files",
+    "run_rule_tests",
+]

@@ -1,0 +1,188 @@
+"""Load a folder of rule files: all or nothing, every fault reported with its location.
+
+`check_rules` never raises for content problems: it returns a `CheckReport` with every error
+and warning of every file, in file order, so one bad file never hides the faults of another.
+`load_rules` raises `RuleSetError` holding all of them when there is any error, so a watcher
+that reloads keeps its old rule set rather than running half of a new one.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from ..errors import RuleError, RuleSetError, SourceLocation
+from ._build import Builder, did_you_mean
+from ._documents import build_correlation, build_rule
+from ._model import CorrelationRule, Rule
+from ._ruleset import RuleSet
+from ._yaml import LocMap, read_documents
+
+__all__ = ["CheckReport", "check_rules", "load_rules", "rule_files"]
+
+_SUFFIXES = (".yaml", ".yml")
+
+
+@attrs.frozen
+class CheckReport:
+    """The result of validating a rule folder: errors (load refused) and warnings."""
+
+    errors: tuple[RuleError, ...]
+    warnings: tuple[RuleError, ...]
+    files: tuple[str, ...] = ()
+    ruleset: RuleSet | None = attrs.field(default=None, eq=False, repr=False)
+
+    @property
+    def ok(self) -> bool:
+        """True when the rule set would load."""
+        return not self.errors
+
+
+def rule_files(path: str | os.PathLike[str]) -> list[Path]:
+    """Return the rule files under `path` (a file, or a folder searched recursively), sorted."""
+    root = Path(path)
+    if root.is_file():
+        return [root]
+    return sorted(p for p in root.rglob("*") if p.suffix in _SUFFIXES and p.is_file())
+
+
+def _documents(files: Iterable[Path], builder: Builder) -> list[tuple[LocMap, str]]:
+    docs: list[tuple[LocMap, str]] = []
+    for file in files:
+        path = str(file)
+        try:
+            data = file.read_bytes()
+        except OSError as exc:
+            builder.error(f"cannot read the file: {exc.strerror or exc}", SourceLocation(path))
+            continue
+        try:
+            for doc, start in read_documents(data, path):
+                if doc is None:
+                    continue
+                if not isinstance(doc, LocMap):
+                    builder.error(
+                        "a document must be a mapping (a rule, a correlation rule or a lexicon)",
+                        start,
+                    )
+                    continue
+                kind = (
+                    "lexicon"
+                    if "lexicon" in doc
+                    else "correlation"
+                    if "correlation" in doc
+                    else "rule"
+                    if "detection" in doc
+                    else None
+                )
+                if kind is None:
+                    guess = (
+                        did_you_mean(next(iter(doc), ""), ["detection", "correlation", "lexicon"])
+                        if doc
+                        else ""
+                    )
+                    builder.error(
+                        "not a rule, a correlation rule or a lexicon: a document "
+                        f"needs 'detection', 'correlation' or 'lexicon'{guess}",
+                        start,
+                    )
+                    continue
+                docs.append((doc, kind))
+        except RuleError as exc:
+            builder.errors.append(exc)
+    return docs
+
+
+def _check(path: str | os.PathLike[str]) -> CheckReport:
+    builder = Builder()
+    root = Path(path)
+    if not root.exists():
+        builder.error("no such file or folder", SourceLocation(str(path)))
+        return CheckReport(tuple(builder.errors), ())
+    files = rule_files(root)
+    if not files:
+        builder.error("no rule files (*.yaml, *.yml) found here", SourceLocation(str(path)))
+    docs = _documents(files, builder)
+    lexicons = [
+        lex
+        for doc, kind in docs
+        if kind == "lexicon"
+        if (lex := builder.build_lexicon(doc)) is not None
+    ]
+    rules: list[Rule] = []
+    correlations: list[CorrelationRule] = []
+    seen: dict[str, Any] = {}
+    for doc, kind in docs:
+        if kind == "lexicon":
+            continue
+        built = build_rule(builder, doc) if kind == "rule" else build_correlation(builder, doc)
+        if built is None:
+            continue
+        if built.id in seen:
+            builder.error(
+                f"duplicate id {built.id!r}, first defined at {seen[built.id].location};"
+                " ids must be unique across all files",
+                doc.value_loc("id"),
+            )
+            continue
+        seen[built.id] = built
+        (rules if isinstance(built, Rule) else correlations).append(built)
+    for corr in correlations:
+        for ref in corr.rules:
+            if ref not in seen:
+                loc = corr.location
+                doc_body = next(
+                    (
+                        d["correlation"]
+                        for d, k in docs
+                        if k == "correlation" and d.get("id") == corr.id
+                    ),
+                    None,
+                )
+                if isinstance(doc_body, LocMap):
+                    loc = doc_body.value_loc("rules")
+                builder.error(
+                    f"correlation {corr.id!r} refers to unknown rule {ref!r}"
+                    f"{did_you_mean(ref, seen)}",
+                    loc,
+                )
+    ruleset = None
+    if not builder.errors:
+        ruleset = RuleSet(rules, correlations, lexicons)
+        for rule in ruleset.unindexed():
+            builder.warn(
+                f"rule {rule.id!r} has no term that can be indexed (only regexes, "
+                "keyword fields or negations); it is evaluated for every item",
+                rule.location,
+            )
+        for rule in rules:
+            if not rule.tests:
+                builder.warn(
+                    f"rule {rule.id!r} has no tests; add 'tests: {{match: [...], "
+                    "no_match: [...]}}'",
+                    rule.location,
+                )
+    return CheckReport(
+        tuple(builder.errors), tuple(builder.warnings), tuple(str(f) for f in files), ruleset
+    )
+
+
+def check_rules(path: str | os.PathLike[str]) -> CheckReport:
+    """Validate every rule file under `path`; never raises for content problems."""
+    return _check(path)
+
+
+def load_rules(path: str | os.PathLike[str]) -> RuleSet:
+    """Load and compile every rule file under `path` (a folder or one file).
+
+    Raises:
+        RuleSetError: any file has any error; ``.errors`` lists them all with locations.
+            Nothing is half-loaded.
+    """
+    report = _check(path)
+    if report.errors or report.ruleset is None:
+        raise RuleSetError(report.errors)
+    return report.ruleset
