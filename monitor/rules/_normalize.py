@@ -1,0 +1,219 @@
+"""Text normalization: the one definition both rule terms and item text go through.
+
+Normalization is defined per character: each character ``c`` becomes ``fold(c)``: Unicode NFKC,
+case-folded, decomposed with every combining mark (diacritics, Arabic harakat) and the Arabic
+tatweel dropped; anything that is not a letter, a digit or a spacing mark becomes a space. So
+every dash, quote, apostrophe and punctuation variant separates words the same way, and
+``al-Tanf`` = ``Al Tanf`` = ``AL‑TANF`` = ``al Tanf``. The text is then split into words.
+
+Because the definition is per character, the fast path (one ``str.translate``, one split) and
+the slow path that maps words back to character offsets in the original text always agree;
+the offsets are only built when evidence is needed (`NormText.span`).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from bisect import bisect_right
+from itertools import accumulate
+
+__all__ = ["NormText", "fold_char", "normalize", "normalize_tokens", "sentence_breaks"]
+
+_TATWEEL = "\u0640"
+
+
+def _fold_once(text: str, casefold: bool) -> str:
+    out = unicodedata.normalize("NFKC", text)
+    if casefold:
+        out = out.casefold()
+    parts: list[str] = []
+    for ch in unicodedata.normalize("NFD", out):
+        cat = unicodedata.category(ch)
+        if cat in ("Mn", "Me") or ch == _TATWEEL:
+            continue
+        parts.append(ch if cat[0] in "LN" or cat == "Mc" else " ")
+    return "".join(parts)
+
+
+def fold_char(ch: str, casefold: bool = True) -> str:
+    """Return the normalized form of one character (a fixpoint: folding it again changes
+    nothing). May be empty (a dropped mark), a space (a separator) or several characters."""
+    out = _fold_once(ch, casefold)
+    for _ in range(4):
+        again = "".join(_fold_once(c, casefold) for c in out)
+        if again == out:
+            break
+        out = again
+    return out
+
+
+class _FoldTable(dict):  # type: ignore[type-arg]
+    """``str.translate`` table filled on first use of each character (bounded by Unicode)."""
+
+    def __init__(self, casefold: bool) -> None:
+        super().__init__()
+        self.casefold = casefold
+
+    def __missing__(self, key: int) -> str:
+        value = fold_char(chr(key), self.casefold)
+        self[key] = value
+        return value
+
+
+_FOLD = _FoldTable(casefold=True)
+_FOLD_CASED = _FoldTable(casefold=False)
+# ASCII fast path: one bytes.translate lower-cases and turns every non-alphanumeric into space.
+_ASCII = bytes(
+    c + 32 if 65 <= c <= 90 else (c if chr(c).isalnum() else 32) for c in range(128)
+) + bytes(range(128, 256))
+_ASCII_CASED = bytes(c if chr(c).isalnum() else 32 for c in range(128)) + bytes(range(128, 256))
+
+
+def _folded(text: str, cased: bool = False) -> str:
+    """Return `text` with every character folded (same length only for ASCII input)."""
+    if text.isascii():
+        return text.encode("ascii").translate(_ASCII_CASED if cased else _ASCII).decode("ascii")
+    return text.translate(_FOLD_CASED if cased else _FOLD)
+
+
+def normalize_tokens(text: str, cased: bool = False) -> list[str]:
+    """Return the normalized words of `text` (``cased`` keeps letter case)."""
+    return _folded(text, cased).split()
+
+
+def normalize(text: str) -> str:
+    """Return `text` normalized: folded words joined by single spaces. Idempotent."""
+    return " ".join(_folded(text).split())
+
+
+_SENTENCE_END = re.compile(r"[.!?]+[\"'”’)\]]*\s+|\n\s*\n")
+_ABBREV = frozenset(
+    {
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "gen",
+        "maj",
+        "col",
+        "lt",
+        "capt",
+        "sgt",
+        "st",
+        "no",
+        "vs",
+        "jan",
+        "feb",
+        "mar",
+        "apr",
+        "jun",
+        "jul",
+        "aug",
+        "sep",
+        "sept",
+        "oct",
+        "nov",
+        "dec",
+        "adm",
+        "brig",
+        "cmdr",
+        "gov",
+        "sen",
+        "rep",
+        "fig",
+        "approx",
+    }
+)
+
+
+def sentence_breaks(text: str) -> list[int]:
+    """Return the character offsets in `text` where a new sentence starts.
+
+    A sentence ends at ``.``, ``!`` or ``?`` (and closing quotes) followed by white space, or at
+    a blank line; a period after a known abbreviation ("Gen.") or a single letter ("U.S.") does
+    not end one. Good enough for "these words are in one sentence", not a linguistic parser.
+    """
+    breaks = []
+    for m in _SENTENCE_END.finditer(text):
+        if m.group().startswith("."):
+            word_start = m.start()
+            while word_start > 0 and (
+                text[word_start - 1].isalpha() or text[word_start - 1] == "."
+            ):
+                word_start -= 1
+            word = text[word_start : m.start()].rstrip(".").lower()
+            if word in _ABBREV or (len(word.replace(".", "")) <= 1 and word):
+                continue
+            nxt = text[m.end() : m.end() + 1]
+            if nxt and nxt.islower():
+                continue
+        breaks.append(m.end())
+    return breaks
+
+
+class NormText:
+    """One field of one item, normalized once.
+
+    ``joined`` is the normalized words separated by single spaces and padded with a space at
+    each end, the string the term automaton scans: a term ``t`` is found as ``" t "``, so it
+    matches on word boundaries only. Token positions, character offsets in the original text
+    and sentence numbers are computed lazily, on first use.
+    """
+
+    __slots__ = ("_origins", "_sentences", "_spans", "_starts", "joined", "original")
+
+    def __init__(self, original: str) -> None:
+        self.original = original
+        words = _folded(original).split()
+        self.joined = " " + " ".join(words) + " " if words else " "
+        self._starts: list[int] | None = None
+        self._spans: list[tuple[int, int]] | None = None
+        self._sentences: list[int] | None = None
+
+    def token_index(self, joined_pos: int) -> int:
+        """Return the index of the word that starts at (or contains) `joined_pos`."""
+        if self._starts is None:
+            words = self.joined.split()
+            self._starts = [p + 1 for p in accumulate((len(w) + 1 for w in words), initial=0)][
+                : len(words)
+            ]
+        return bisect_right(self._starts, joined_pos) - 1
+
+    def spans(self) -> list[tuple[int, int]]:
+        """Return, per word, its ``(start, end)`` character offsets in the original text."""
+        if self._spans is None:
+            text = self.original
+            if text.isascii():
+                folded = _folded(text)
+                self._spans = [m.span() for m in re.finditer(r"\S+", folded)]
+            else:
+                origins: list[int] = []
+                pieces: list[str] = []
+                for i, ch in enumerate(text):
+                    out = _FOLD[ord(ch)]
+                    pieces.append(out)
+                    origins.extend([i] * len(out))
+                folded = "".join(pieces)
+                self._spans = [
+                    (origins[m.start()], origins[m.end() - 1] + 1)
+                    for m in re.finditer(r"\S+", folded)
+                ]
+        return self._spans
+
+    def span(self, first: int, last: int) -> tuple[int, int]:
+        """Return the original character span covering words `first` .. `last` (inclusive)."""
+        spans = self.spans()
+        return spans[first][0], spans[last][1]
+
+    def sentence_of(self, token: int) -> int:
+        """Return the number of the sentence word `token` belongs to."""
+        if self._sentences is None:
+            breaks = sentence_breaks(self.original)
+            self._sentences = [bisect_right(breaks, start) for start, _ in self.spans()]
+        return self._sentences[token]
+
+    def cased_words(self, first: int, last: int) -> list[str]:
+        """Return words `first` .. `last` as written (folded but not case-folded)."""
+        start, end = self.span(first, last)
+        return normalize_tokens(self.original[start:end], cased=True)
