@@ -1,0 +1,449 @@
+"""The hot path: one item in, the matching rules with their evidence out.
+
+Per item: each text field is normalized once and scanned once by the term automaton
+(`ItemView`); the presearcher picks candidate rules from the hit terms; only candidates'
+conditions are evaluated, with small pure functions over the hits. Token positions, original
+character offsets and sentence numbers are only computed when a condition or the evidence
+needs them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from functools import lru_cache
+from typing import Any
+
+import attrs
+
+from ..events import Evidence, ItemReceived, format_time
+from ._compile import ENTITY_FIELDS, CField, CompiledRules, CRule, CSlot
+from ._model import And, Node, Not, Or, Ref, Term
+from ._normalize import NormText, normalize_tokens
+
+__all__ = [
+    "MAX_FIELD_CHARS",
+    "ItemView",
+    "Match",
+    "eval_field",
+    "eval_node",
+    "field_evidence",
+    "item_fields",
+    "match_item",
+]
+
+#: Text beyond this many characters per field is not scanned: a 100 MB "summary" is junk, and
+#: the limit keeps one item's cost bounded (about a second at worst) instead of unbounded.
+MAX_FIELD_CHARS = 2_000_000
+_EVIDENCE_PER_FIELD = 20
+_TEXTUAL = ("title", "summary", "content", "author", "url")
+
+
+@attrs.frozen
+class Match:
+    """One rule that matched one item, with what it found and where."""
+
+    rule_id: str
+    rule_version: int
+    level: str
+    title: str
+    entities: tuple[str, ...]
+    evidence: tuple[Evidence, ...]
+    labels: dict[str, str] = attrs.field(factory=dict, hash=False)
+    annotations: dict[str, str] = attrs.field(factory=dict, hash=False)
+    throttle: int | None = None
+
+
+def _as_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        text = value
+    elif isinstance(value, bytes):
+        text = value.decode("utf-8", "replace")
+    elif isinstance(value, list | tuple):
+        text = "; ".join(_as_text(v) for v in value)
+    else:
+        text = str(value)
+    return text[:MAX_FIELD_CHARS]
+
+
+def item_fields(item: Mapping[str, Any] | ItemReceived) -> dict[str, Any]:
+    """Return the item's fields as plain values (texts, and a tuple for ``tags``).
+
+    Accepts a mapping with any of id, title, summary, content, author (or authors), tags, feed
+    (or feed_id), source, url, lang, published, or an `ItemReceived` event.
+    """
+    if isinstance(item, ItemReceived):
+        raw: Mapping[str, Any] = {
+            "id": item.item_id,
+            "title": item.title,
+            "summary": item.summary,
+            "content": item.content,
+            "author": list(item.authors),
+            "tags": list(item.tags),
+            "feed": item.feed_id,
+            "source": item.source,
+            "url": item.url,
+            "lang": item.lang,
+            "published": format_time(item.published) if item.published else None,
+        }
+    elif isinstance(item, Mapping):
+        raw = item
+    else:
+        raise TypeError(f"an item is a mapping or an ItemReceived, not {type(item).__name__}")
+    fields: dict[str, Any] = {}
+    for name in ("id", "title", "summary", "content", "url", "lang", "source", "published"):
+        fields[name] = _as_text(raw.get(name))
+    fields["author"] = _as_text(raw.get("author", raw.get("authors")))
+    fields["feed"] = _as_text(raw.get("feed", raw.get("feed_id")))
+    tags = raw.get("tags") or ()
+    fields["tags"] = (tags,) if isinstance(tags, str) else tuple(_as_text(t) for t in tags)
+    return fields
+
+
+class ItemView:
+    """One item prepared for matching: normalized fields and automaton hits per field.
+
+    ``hits[field][term_id]`` lists the positions (in ``norm[field].joined``) of the space
+    before each occurrence of that term.
+    """
+
+    __slots__ = ("fields", "hits", "keywords", "norm")
+
+    def __init__(self, fields: dict[str, Any], compiled: CompiledRules) -> None:
+        self.fields = fields
+        self.norm: dict[str, NormText] = {}
+        self.hits: dict[str, dict[int, list[int]]] = {}
+        automaton = compiled.automaton
+        for name in compiled.scan_fields:
+            text = fields.get(name)
+            if not text:
+                continue
+            nt = NormText(text)
+            self.norm[name] = nt
+            if automaton is None:
+                continue
+            found: dict[int, list[int]] = {}
+            for end, (tid, length) in automaton.iter(nt.joined):
+                starts = found.get(tid)
+                if starts is None:
+                    found[tid] = [end - length + 1]
+                else:
+                    starts.append(end - length + 1)
+            if found:
+                self.hits[name] = found
+        self.keywords: dict[str, tuple[str, ...]] = {}
+
+    def keyword_values(self, name: str) -> tuple[str, ...]:
+        """The values of a keyword field as written (``tags`` may hold several)."""
+        value = self.fields.get(name)
+        if name == "tags":
+            return tuple(v for v in value or () if v)
+        return (value,) if value else ()
+
+
+@lru_cache(maxsize=4096)
+def _cased_tokens(text: str) -> tuple[str, ...]:
+    return tuple(normalize_tokens(text, cased=True))
+
+
+def _case_ok(nt: NormText, first: int, last: int, term: Term) -> bool:
+    want = _cased_tokens(term.text)
+    got = nt.cased_words(first, last)
+    if len(got) != len(want):
+        return False
+    if term.prefix:
+        return got[:-1] == list(want[:-1]) and got[-1].startswith(want[-1])
+    return got == list(want)
+
+
+def _phrase_occurrences(view: ItemView, name: str, tid: int, term: Term) -> list[tuple[int, int]]:
+    """Word spans ``(first, last)`` of `term` in field `name` (case-checked when cased)."""
+    starts = view.hits.get(name, {}).get(tid)
+    if not starts:
+        return []
+    nt = view.norm[name]
+    width = len(term.tokens) - 1
+    spans = []
+    for pos in starts:
+        first = nt.token_index(pos + 1)
+        if term.cased and not _case_ok(nt, first, first + width, term):
+            continue
+        spans.append((first, first + width))
+    return spans
+
+
+def _keyword_hits(view: ItemView, name: str, term: Term) -> list[str]:
+    hits = []
+    for value in view.keyword_values(name):
+        have = value if term.cased else value.strip().casefold()
+        if have == term.text or (term.prefix and have.startswith(term.text)):
+            hits.append(value)
+    return hits
+
+
+def _regex_targets(view: ItemView, name: str) -> tuple[str, ...]:
+    if name in _TEXTUAL:
+        text = view.fields.get(name)
+        return (text,) if text else ()
+    return view.keyword_values(name)
+
+
+def _slot_count(view: ItemView, cf: CField, slot: CSlot, enough: int) -> int:
+    """Count occurrences of `slot` in `cf`'s fields, stopping once `enough` are seen."""
+    count = 0
+    for name in cf.fields:
+        hits = view.hits.get(name)
+        if hits:
+            for tid, term in slot.phrases:
+                if tid in hits:
+                    count += (
+                        len(_phrase_occurrences(view, name, tid, term))
+                        if term.cased
+                        else len(hits[tid])
+                    )
+                    if count >= enough:
+                        return count
+        for text in _regex_targets(view, name) if slot.regexes else ():
+            for regex in slot.regexes:
+                if enough == 1:
+                    count += regex.search(text) is not None
+                else:
+                    count += sum(1 for _ in regex.finditer(text))
+                if count >= enough:
+                    return count
+        for term in slot.keywords:
+            count += len(_keyword_hits(view, name, term))
+            if count >= enough:
+                return count
+    return count
+
+
+def _occurrences(view: ItemView, name: str, slot: CSlot) -> list[tuple[int, int]]:
+    spans: list[tuple[int, int]] = []
+    for tid, term in slot.phrases:
+        spans.extend(_phrase_occurrences(view, name, tid, term))
+    spans.sort()
+    return spans
+
+
+def _near(per_slot: list[list[tuple[int, int]]], window: int) -> list[tuple[int, int]] | None:
+    """Smallest window holding one occurrence of every slot, any order, starts <= window apart."""
+    events = sorted((span[0], i, span) for i, spans in enumerate(per_slot) for span in spans)
+    need = len(per_slot)
+    counts = [0] * need
+    covered = 0
+    left = 0
+    best: tuple[int, int, int] | None = None
+    for right, (pos, slot, _) in enumerate(events):
+        counts[slot] += 1
+        if counts[slot] == 1:
+            covered += 1
+        while covered == need:
+            lpos, lslot, _ = events[left]
+            if pos - lpos <= window and (best is None or pos - lpos < best[0]):
+                best = (pos - lpos, left, right)
+            counts[lslot] -= 1
+            if counts[lslot] == 0:
+                covered -= 1
+            left += 1
+    if best is None:
+        return None
+    chosen: dict[int, tuple[int, int]] = {}
+    for _, slot, span in events[best[1] : best[2] + 1]:
+        chosen.setdefault(slot, span)
+    return list(chosen.values())
+
+
+def _onear(per_slot: list[list[tuple[int, int]]], window: int) -> list[tuple[int, int]] | None:
+    """One occurrence per slot in the listed order, each after the previous, within window."""
+    for first in per_slot[0]:
+        chain = [first]
+        for spans in per_slot[1:]:
+            nxt = next((s for s in spans if s[0] > chain[-1][0]), None)
+            if nxt is None:
+                break
+            chain.append(nxt)
+        if len(chain) == len(per_slot) and chain[-1][0] - first[0] <= window:
+            return chain
+    return None
+
+
+def _sentence(
+    view: ItemView, name: str, per_slot: list[list[tuple[int, int]]]
+) -> list[tuple[int, int]] | None:
+    nt = view.norm[name]
+    by_sentence: list[dict[int, tuple[int, int]]] = [
+        {nt.sentence_of(span[0]): span for span in reversed(spans)} for spans in per_slot
+    ]
+    common = set(by_sentence[0]).intersection(*by_sentence[1:])
+    if not common:
+        return None
+    sentence = min(common)
+    return [d[sentence] for d in by_sentence]
+
+
+def proximity(view: ItemView, cf: CField) -> tuple[str, list[tuple[int, int]]] | None:
+    """For near/onear/sentence: the field and word spans that satisfy it, or None."""
+    fm = cf.source
+    for name in cf.fields:
+        if name not in view.hits:
+            continue
+        per_slot = [_occurrences(view, name, slot) for slot in cf.slots]
+        if not all(per_slot):
+            continue
+        if fm.mode == "near":
+            found = _near(per_slot, fm.window or 0)
+        elif fm.mode == "onear":
+            found = _onear(per_slot, fm.window or 0)
+        else:
+            found = _sentence(view, name, per_slot)
+        if found:
+            return name, found
+    return None
+
+
+def eval_field(view: ItemView, cf: CField) -> bool:
+    """Whether one ``field|modifiers: values`` entry holds for the item."""
+    fm = cf.source
+    mode = fm.mode
+    if mode == "any":
+        need = fm.min_count
+        total = 0
+        for slot in cf.slots:
+            total += _slot_count(view, cf, slot, need - total)
+            if total >= need:
+                return True
+        return False
+    if mode == "all":
+        return all(_slot_count(view, cf, s, fm.min_count) >= fm.min_count for s in cf.slots)
+    if mode == "score":
+        score = sum(s.weight for s in cf.slots if _slot_count(view, cf, s, 1))
+        return score >= (fm.score or 0.0)
+    return proximity(view, cf) is not None
+
+
+def eval_node(node: Node, crule: CRule, view: ItemView, memo: dict[str, bool]) -> bool:
+    """Evaluate a condition tree; selection results are memoized in `memo`."""
+    if isinstance(node, Ref):
+        value = memo.get(node.name)
+        if value is None:
+            value = memo[node.name] = any(
+                all(eval_field(view, cf) for cf in group) for group in crule.selections[node.name]
+            )
+        return value
+    if isinstance(node, Not):
+        return not eval_node(node.arg, crule, view, memo)
+    if isinstance(node, And):
+        return all(eval_node(a, crule, view, memo) for a in node.args)
+    if isinstance(node, Or):
+        return any(eval_node(a, crule, view, memo) for a in node.args)
+    raise TypeError(f"unresolved condition node {node!r}")
+
+
+def _spans_evidence(
+    view: ItemView, name: str, spans: list[tuple[int, int]], selection: str
+) -> Iterator[Evidence]:
+    nt = view.norm[name]
+    for first, last in spans[:_EVIDENCE_PER_FIELD]:
+        start, end = nt.span(first, last)
+        yield Evidence(
+            field=name, start=start, end=end, text=nt.original[start:end], selection=selection
+        )
+
+
+def field_evidence(view: ItemView, cf: CField, selection: str) -> list[Evidence]:
+    """Where one entry matched: every occurrence it used, as original character spans."""
+    out: list[Evidence] = []
+    if cf.source.mode in ("near", "onear", "sentence"):
+        found = proximity(view, cf)
+        if found:
+            out.extend(_spans_evidence(view, found[0], sorted(found[1]), selection))
+        return out
+    for name in cf.fields:
+        if name in view.hits:
+            spans = sorted({s for slot in cf.slots for s in _occurrences(view, name, slot)})
+            out.extend(_spans_evidence(view, name, spans, selection))
+        for slot in cf.slots:
+            for text in _regex_targets(view, name) if slot.regexes else ():
+                for regex in slot.regexes:
+                    for i, m in enumerate(regex.finditer(text)):
+                        if i >= _EVIDENCE_PER_FIELD:
+                            break
+                        out.append(
+                            Evidence(
+                                field=name,
+                                start=m.start(),
+                                end=m.end(),
+                                text=m.group(0),
+                                selection=selection,
+                            )
+                        )
+            for term in slot.keywords:
+                out.extend(
+                    Evidence(field=name, start=0, end=len(v), text=v, selection=selection)
+                    for v in _keyword_hits(view, name, term)
+                )
+    return out
+
+
+def item_entities(view: ItemView, compiled: CompiledRules) -> tuple[str, ...]:
+    """Canonical ids of every place/actor lexicon found in the item's title, summary, content."""
+    found: set[str] = set()
+    for name in ENTITY_FIELDS:
+        hits = view.hits.get(name)
+        if not hits:
+            continue
+        for tid in hits:
+            for canonical, term in compiled.tid_entities.get(tid, ()):
+                if canonical in found:
+                    continue
+                if term.cased and not _phrase_occurrences(view, name, tid, term):
+                    continue
+                found.add(canonical)
+    return tuple(sorted(found))
+
+
+def rule_evidence(view: ItemView, crule: CRule, memo: dict[str, bool]) -> tuple[Evidence, ...]:
+    """Evidence of a matched rule: occurrences from its true, non-negated selections."""
+    out: list[Evidence] = []
+    for name in sorted(crule.positive):
+        if not memo.get(name):
+            continue
+        for group in crule.selections[name]:
+            if all(eval_field(view, cf) for cf in group):
+                for cf in group:
+                    out.extend(field_evidence(view, cf, name))
+                break
+    order = {name: i for i, name in enumerate(("title", "summary", "content", "author", "url"))}
+    unique = {(e.field, e.start, e.end, e.selection): e for e in out}
+    return tuple(
+        sorted(
+            unique.values(),
+            key=lambda e: (order.get(e.field, 9), e.field, e.start, e.end, e.selection),
+        )
+    )
+
+
+def candidates(view: ItemView, compiled: CompiledRules) -> list[int]:
+    """Indexes of the rules worth evaluating: reached from a hit term, or always evaluated."""
+    found = set(compiled.always)
+    tid_rules = compiled.tid_rules
+    for hits in view.hits.values():
+        for tid in hits:
+            rules = tid_rules[tid]
+            if rules:
+                found.update(rules)
+    return sorted(found)
+
+
+def match_item(view: ItemView, compiled: CompiledRules) -> list[tuple[CRule, dict[str, bool]]]:
+    """The compiled rules whose condition holds, with their selection results."""
+    matched = []
+    rules = compiled.rules
+    for index in candidates(view, compiled):
+        crule = rules[index]
+        memo: dict[str, bool] = {}
+        if eval_node(crule.condition, crule, view, memo):
+            matched.append((crule, memo))
+    return matched

@@ -1,0 +1,154 @@
+"""`RuleSet`: loaded rules, compiled once, matched against items."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import attrs
+
+from ..events import ItemReceived
+from ._compile import CompiledRules, compile_rules
+from ._explain import Explanation, explain
+from ._match import ItemView, Match, item_entities, item_fields, match_item, rule_evidence
+from ._model import CorrelationRule, Lexicon, Rule
+from ._render import render
+
+__all__ = ["RuleSet"]
+
+Item = Mapping[str, Any] | ItemReceived
+
+
+def _canonical(obj: Any) -> Any:
+    return attrs.asdict(obj, filter=lambda a, _: a.name not in ("location", "source", "column"))
+
+
+class RuleSet:
+    """An immutable, compiled set of rules, correlation rules and lexicons.
+
+    Build it with `load_rules` (validated, all-or-nothing) or directly from model objects.
+    Matching is thread-safe: the compiled automaton and plans are never modified after
+    construction, and each call keeps its per-item state to itself.
+    """
+
+    def __init__(
+        self,
+        rules: Iterable[Rule],
+        correlations: Iterable[CorrelationRule] = (),
+        lexicons: Iterable[Lexicon] = (),
+    ) -> None:
+        self.rules: tuple[Rule, ...] = tuple(sorted(rules, key=lambda r: r.id))
+        self.correlations: tuple[CorrelationRule, ...] = tuple(
+            sorted(correlations, key=lambda c: c.id)
+        )
+        self.lexicons: tuple[Lexicon, ...] = tuple(sorted(lexicons, key=lambda x: x.name))
+        self._by_id = {r.id: r for r in self.rules}
+        self._corr_by_id = {c.id: c for c in self.correlations}
+        self._compiled: CompiledRules = compile_rules(self.rules, self.lexicons)
+        self._index = {c.rule.id: c for c in self._compiled.rules}
+        content = {
+            "rules": [_canonical(r) for r in self.rules],
+            "correlations": [_canonical(c) for c in self.correlations],
+            "lexicons": [_canonical(x) for x in self.lexicons],
+        }
+        blob = json.dumps(
+            content, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+        )
+        self.hash: str = hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+    def __repr__(self) -> str:
+        return (
+            f"RuleSet({len(self.rules)} rules, {len(self.correlations)} correlations, "
+            f"{len(self.lexicons)} lexicons, hash={self.hash[:12]})"
+        )
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+    def rule(self, rule_id: str) -> Rule:
+        """Return the detection rule `rule_id` (KeyError when there is none)."""
+        return self._by_id[rule_id]
+
+    def correlation(self, rule_id: str) -> CorrelationRule:
+        """Return the correlation rule `rule_id` (KeyError when there is none)."""
+        return self._corr_by_id[rule_id]
+
+    def lexicon(self, name: str) -> Lexicon:
+        """Return the lexicon `name` (KeyError when there is none)."""
+        for lex in self.lexicons:
+            if lex.name == name:
+                return lex
+        raise KeyError(name)
+
+    def unindexed(self) -> tuple[Rule, ...]:
+        """Rules with no indexable term: evaluated for every item (``rules check`` warns)."""
+        return tuple(self._compiled.rules[i].rule for i in self._compiled.always)
+
+    def _view(self, item: Item) -> tuple[dict[str, Any], ItemView]:
+        fields = item_fields(item)
+        return fields, ItemView(fields, self._compiled)
+
+    def match(self, item: Item) -> list[Match]:
+        """Return the rules that match `item`, in rule-id order, with evidence and entities.
+
+        `item` is a mapping with any of id, title, summary, content, author, tags, feed,
+        source, url, lang, published, or an `ItemReceived`. Never raises for odd content:
+        empty, huge (fields are cut at `MAX_FIELD_CHARS`) or binary junk give a clean result.
+        """
+        fields, view = self._view(item)
+        matched = match_item(view, self._compiled)
+        if not matched:
+            return []
+        entities = item_entities(view, self._compiled)
+        context: dict[str, Any] | None = None
+        result = []
+        for crule, memo in matched:
+            rule = crule.rule
+            annotations = {}
+            if rule.annotations:
+                if context is None:
+                    context = dict(fields)
+                    context["text"] = "\n".join(
+                        t for t in (fields["title"], fields["summary"], fields["content"]) if t
+                    )
+                ctx = {
+                    "item": context,
+                    "entities": list(entities),
+                    "labels": rule.labels,
+                    "rule": {
+                        "id": rule.id,
+                        "title": rule.title,
+                        "level": rule.level,
+                        "version": rule.version,
+                        "description": rule.description,
+                    },
+                }
+                annotations = {k: render(v, ctx) for k, v in rule.annotations.items()}
+            result.append(
+                Match(
+                    rule_id=rule.id,
+                    rule_version=rule.version,
+                    level=rule.level,
+                    title=rule.title,
+                    entities=entities,
+                    evidence=rule_evidence(view, crule, memo),
+                    labels=dict(rule.labels),
+                    annotations=annotations,
+                    throttle=rule.throttle,
+                )
+            )
+        return result
+
+    def entities(self, item: Item) -> tuple[str, ...]:
+        """Canonical ids of the place/actor lexicons found in the item's text, sorted."""
+        _, view = self._view(item)
+        return item_entities(view, self._compiled)
+
+    def explain(self, rule_id: str, item: Item) -> Explanation:
+        """Say which selections of `rule_id` matched `item`, where, and why the condition
+        held or failed (KeyError when the rule does not exist)."""
+        crule = self._index[rule_id]
+        _, view = self._view(item)
+        return explain(crule, view, self._compiled)
