@@ -24,7 +24,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -138,6 +138,7 @@ class SQLiteLog(EventLog):
                 raise LogError(f"cannot create {path}: directory {parent} does not exist")
             if not os.access(parent, os.W_OK | os.X_OK):
                 raise LogReadOnlyError(f"cannot create {path}: directory {parent} is not writable")
+            _create_atomically(path)
         try:
             conn = sqlite3.connect(
                 str(path),
@@ -418,6 +419,42 @@ class SQLiteLog(EventLog):
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+
+def _create_atomically(path: Path) -> None:
+    """Create a new, empty log at `path` so that no other process ever sees it half made.
+
+    `sqlite3.connect` creates a 0-byte file that gets its header only at the first write; a
+    second process opening the path in between (two watchers started at once) would find an
+    empty file, which is refused as damaged. So the new log is built in a private file beside
+    it and hard-linked into place: the path either does not exist or holds a complete log. If
+    another process links its file first, ours is dropped and theirs is used. Where hard links
+    are not supported, SQLite creates the file in place as before.
+    """
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}.new")
+    try:
+        conn = sqlite3.connect(str(tmp), isolation_level=None)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.executescript(_SCHEMA)
+            conn.execute(
+                "INSERT INTO monitor_meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            )
+            conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
+        finally:
+            conn.close()  # the last connection folds the WAL into the file and removes it
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass  # another process created the log first; use theirs
+        except OSError:
+            pass  # no hard links here: sqlite3.connect will create the file in place
+    except sqlite3.Error as exc:
+        raise _translate(exc, path) from exc
+    finally:
+        for suffix in ("", "-wal", "-shm"):
+            with suppress(FileNotFoundError):
+                os.unlink(f"{tmp}{suffix}")
 
 
 def _is_busy(exc: sqlite3.Error) -> bool:
