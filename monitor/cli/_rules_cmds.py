@@ -1,0 +1,256 @@
+"""``monitor rules check|test|explain`` and ``monitor match``: work on rule files, no log needed.
+
+Exit codes follow `monitor.cli._main`: 0 fine, 1 a problem found (failing rule tests),
+4 invalid input (rule files with errors, unreadable or malformed item lines).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import IO, Any
+
+import click
+from rich.console import Console
+from rich.markup import escape
+
+from ..errors import RuleSetError
+from ..rules import RuleSet, check_rules, load_rules, run_rule_tests
+from ..rules._build import did_you_mean
+from ._main import EXIT_INPUT, EXIT_PROBLEM
+
+__all__ = ["match_command", "register", "rules_group"]
+
+_RULES_HELP = "Rule file or folder (searched recursively for *.yaml, *.yml)."
+
+
+def _console(err: bool = False) -> Console:
+    return Console(stderr=err, highlight=False, soft_wrap=True)
+
+
+def _load(path: str) -> RuleSet:
+    """Load rules or print every error (file:line:col) and exit 4."""
+    try:
+        return load_rules(path)
+    except RuleSetError as exc:
+        err = _console(err=True)
+        for error in exc.errors:
+            err.print(
+                f"{escape(str(error.source or path))}: [red]error[/]: {escape(error.message)}"
+            )
+        err.print(f"[red]{len(exc.errors)} error(s)[/]: the rule set was not loaded")
+        sys.exit(EXIT_INPUT)
+
+
+@click.group("rules")
+def rules_group() -> None:
+    """Check, test and explain rule files (see the README, "Rules")."""
+
+
+@rules_group.command("check")
+@click.argument("directory", default="rules", type=click.Path())
+@click.option("--strict", is_flag=True, help="Treat warnings as errors (exit 4).")
+def check_command(directory: str, strict: bool) -> None:
+    """Validate every rule file in DIRECTORY [default: rules].
+
+    Prints each error and warning as FILE:LINE:COLUMN: message, then a summary. Exits 0 when
+    the rule set would load, 4 when it has errors (or warnings, with --strict).
+    """
+    report = check_rules(directory)
+    out = _console()
+    for error in report.errors:
+        out.print(f"{escape(str(error.source))}: [red]error[/]: {escape(error.message)}")
+    for warning in report.warnings:
+        out.print(f"{escape(str(warning.source))}: [yellow]warning[/]: {escape(warning.message)}")
+    if report.errors:
+        out.print(
+            f"[red]{len(report.errors)} error(s)[/], {len(report.warnings)} warning(s) in "
+            f"{len(report.files)} file(s): the rule set would NOT load"
+        )
+        sys.exit(EXIT_INPUT)
+    rs = report.ruleset
+    assert rs is not None
+    out.print(
+        f"[green]OK[/]: {len(report.files)} file(s), {len(rs.rules)} rule(s), "
+        f"{len(rs.correlations)} correlation rule(s), {len(rs.lexicons)} lexicon(s), "
+        f"{len(report.warnings)} warning(s); hash {rs.hash[:16]}"
+    )
+    if strict and report.warnings:
+        sys.exit(EXIT_INPUT)
+
+
+@rules_group.command("test")
+@click.argument("directory", default="rules", type=click.Path())
+@click.option("--rule", "only", multiple=True, help="Only test this rule id (repeatable).")
+@click.option("-v", "--verbose", is_flag=True, help="List every test, not only failures.")
+def test_command(directory: str, only: tuple[str, ...], verbose: bool) -> None:
+    """Run every rule's embedded tests in DIRECTORY [default: rules], like a test runner.
+
+    A rule's `match` items must raise it and its `no_match` items must not. Failures show the
+    item text and why (the evaluated condition and each selection). Exits 1 when any test
+    fails, 4 when the rules do not load.
+    """
+    ruleset = _load(directory)
+    report = run_rule_tests(ruleset)
+    results = [r for r in report.results if not only or r.rule_id in only]
+    out = _console()
+    by_rule: dict[str, list[Any]] = {}
+    for result in results:
+        by_rule.setdefault(result.rule_id, []).append(result)
+    for rule_id, rule_results in by_rule.items():
+        marks = "".join(
+            {"passed": "[green].[/]", "failed": "[red]F[/]", "not run": "[yellow]s[/]"}[r.outcome]
+            for r in rule_results
+        )
+        out.print(f"{escape(rule_id)} {marks}")
+        if verbose:
+            for r in rule_results:
+                out.print(f"    {escape(r.name)}: {r.outcome}")
+    failures = [r for r in results if r.outcome == "failed"]
+    for r in failures:
+        out.print(
+            f"\n[red]FAILED[/] {escape(r.rule_id)} {escape(r.name)}"
+            f" ({escape(str(r.location or ''))})"
+        )
+        out.print(f"  item: {escape(r.text)}")
+        for line in r.reason.splitlines():
+            out.print(f"  {escape(line)}")
+    passed = sum(r.outcome == "passed" for r in results)
+    not_run = sum(r.outcome == "not run" for r in results)
+    colour = "red" if failures else "green"
+    summary = f"[{colour}]{passed} passed, {len(failures)} failed[/]"
+    if not_run:
+        summary += (
+            f", [yellow]{not_run} not run[/] (correlation tests: no correlation test "
+            "runner is available in this build)"
+        )
+    out.print("\n" + summary)
+    if only and not results:
+        out.print(f"[yellow]no tests for {', '.join(only)}[/]")
+    if failures:
+        sys.exit(EXIT_PROBLEM)
+
+
+@rules_group.command("explain")
+@click.argument("rule_id")
+@click.argument("text", required=False, default="")
+@click.option("--rules", "rules_dir", default="rules", show_default=True, help=_RULES_HELP)
+@click.option("--title", default="", help="The item's title.")
+@click.option("--content", default="", help="The item's content (body).")
+@click.option("--source", default=None, help="The item's source (publisher).")
+@click.option("--feed", default=None, help="The item's feed id.")
+def explain_command(
+    rule_id: str,
+    text: str,
+    rules_dir: str,
+    title: str,
+    content: str,
+    source: str | None,
+    feed: str | None,
+) -> None:
+    """Explain why rule RULE_ID does or does not match TEXT (the item's summary).
+
+    Shows the condition as evaluated, each selection's result, what was found where
+    (character offsets in each field) and the entities found in the item.
+    """
+    ruleset = _load(rules_dir)
+    try:
+        ruleset.rule(rule_id)
+    except KeyError:
+        click.echo(
+            f"error: no rule {rule_id!r} in {rules_dir}"
+            f"{did_you_mean(rule_id, [r.id for r in ruleset.rules])}",
+            err=True,
+        )
+        sys.exit(EXIT_INPUT)
+    item = {"title": title, "summary": text, "content": content, "source": source, "feed": feed}
+    explanation = ruleset.explain(rule_id, item)
+    out = _console()
+    for line in explanation.lines():
+        colour = (
+            "green"
+            if "true" in line.split(" - ")[0] or "MATCH" in line
+            else "red"
+            if line.endswith("false") or "no match" in line
+            else None
+        )
+        out.print(f"[{colour}]{escape(line)}[/]" if colour else escape(line))
+
+
+def _match_lines(stream: IO[bytes], name: str, ruleset: RuleSet) -> int:
+    """Match each JSON line of `stream`, print one JSON line per item; return bad line count."""
+    bad = 0
+    write = sys.stdout.write
+    for number, raw in enumerate(stream, start=1):
+        if not raw.strip():
+            continue
+        try:
+            item = json.loads(raw.decode("utf-8"))
+            if not isinstance(item, dict):
+                raise ValueError(f"expected a JSON object, got {type(item).__name__}")
+        except (UnicodeDecodeError, ValueError) as exc:
+            bad += 1
+            click.echo(f"{name}:{number}: skipped, not a JSON object: {exc}", err=True)
+            continue
+        matches = ruleset.match(item)
+        record = {
+            "id": item.get("id"),
+            "matches": [
+                {
+                    "rule": m.rule_id,
+                    "level": m.level,
+                    "entities": list(m.entities),
+                    "evidence": [
+                        {
+                            "field": e.field,
+                            "start": e.start,
+                            "end": e.end,
+                            "text": e.text,
+                            "selection": e.selection,
+                        }
+                        for e in m.evidence
+                    ],
+                }
+                for m in matches
+            ],
+        }
+        write(json.dumps(record, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+    return bad
+
+
+@click.command("match")
+@click.argument("file", type=click.Path(allow_dash=True))
+@click.option("--rules", "rules_dir", default="rules", show_default=True, help=_RULES_HELP)
+def match_command(file: str, rules_dir: str) -> None:
+    """Match the items of FILE (JSON lines; '-' reads stdin) against the rules.
+
+    Each input line is a JSON object with any of id, title, summary, content, author, tags,
+    feed, source, url, lang, published. For each one, in order, prints one JSON line:
+    {"id": ..., "matches": [{"rule", "level", "entities", "evidence": [{"field", "start",
+    "end", "text", "selection"}]}]}. Offsets are characters in the original field text.
+    A line that is not a JSON object is reported on stderr with its line number and skipped
+    (no output line); the command goes on and exits 4 at the end.
+    """
+    ruleset = _load(rules_dir)
+    if file == "-":
+        bad = _match_lines(sys.stdin.buffer, "<stdin>", ruleset)
+    else:
+        path = Path(file)
+        try:
+            stream = path.open("rb")
+        except OSError as exc:
+            click.echo(f"error: cannot read {file}: {exc.strerror or exc}", err=True)
+            sys.exit(EXIT_INPUT)
+        with stream:
+            bad = _match_lines(stream, file, ruleset)
+    if bad:
+        click.echo(f"{bad} line(s) skipped", err=True)
+        sys.exit(EXIT_INPUT)
+
+
+def register(group: click.Group) -> None:
+    """Attach ``rules`` (check, test, explain) and ``match`` to the ``monitor`` group."""
+    group.add_command(rules_group)
+    group.add_command(match_command)
