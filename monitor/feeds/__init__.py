@@ -26,6 +26,7 @@ from ._opml import export_opml, import_opml
 from ._parse import ParsedFeed, parse_feed, strip_dtd
 from ._poll import MAX_BACKOFF, PollReport, backoff_delay, poll_feed
 from ._state import FeedState
+from ._watcher import Watcher
 
 __all__ = [
     "DEFAULT_INTERVAL",
@@ -38,6 +39,7 @@ __all__ = [
     "Fetcher",
     "ParsedFeed",
     "PollReport",
+    "Watcher",
     "backoff_delay",
     "check_feed_url",
     "export_opml",

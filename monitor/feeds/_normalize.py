@@ -34,6 +34,7 @@ _BLOCK = frozenset(
 _SKIP = frozenset({"script", "style", "noscript", "template", "iframe", "object", "svg"})
 _MARKUP = re.compile(r"<[A-Za-z/!?]|&(?:#\d+|#x[0-9A-Fa-f]+|[A-Za-z][A-Za-z0-9]{1,31});")
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0\u2000-\u200b\u202f\u205f\u3000]+")
+_RSS_AUTHOR = re.compile(r"^\s*[^\s@()]+@[^\s()]+\s*\(([^()]+)\)\s*$")
 _PLAIN_TYPES = frozenset({"text/plain", ""})
 
 
@@ -123,6 +124,11 @@ def _when(entry: Mapping[str, Any]) -> datetime | None:
 
 
 def _authors(entry: Mapping[str, Any]) -> tuple[str, ...]:
+    # RSS 2.0 writes "email (Name)"; feedparser splits that wrongly for some domains (it cut
+    # "desk@x.example (Desk)" into email "desk@x.exam" and name "ple (Desk"), so we do it here.
+    match = _RSS_AUTHOR.match(str(entry.get("author") or ""))
+    if match:
+        return (html_to_text(match.group(1), single_line=True),)
     names: list[str] = []
     for author in entry.get("authors") or ():
         name = (author.get("name") or author.get("email") or "").strip()
