@@ -7,6 +7,9 @@ described in the README ("Rules"); the hot path in ``_compile`` and ``_match``.
 
 from ..errors import RuleError, RuleSetError
 from ._build import parse_duration
+from ._correlate import Contribution, CorrelationHit, Correlator, Throttle
+from ._corrtests import run_correlation_tests
+from ._evaluator import AlertEvaluator, EvaluationReport
 from ._explain import Explanation, FieldExplanation, SelectionExplanation
 from ._load import CheckReport, check_rules, load_rules, rule_files
 from ._match import MAX_FIELD_CHARS, Match, item_fields
@@ -37,9 +40,14 @@ __all__ = [
     "MAX_FIELD_CHARS",
     "MODIFIERS",
     "TEXT_FIELDS",
+    "AlertEvaluator",
     "CheckReport",
+    "Contribution",
+    "CorrelationHit",
     "CorrelationRule",
     "CorrelationTest",
+    "Correlator",
+    "EvaluationReport",
     "Explanation",
     "FieldExplanation",
     "FieldMatch",
@@ -56,6 +64,7 @@ __all__ = [
     "Term",
     "TestReport",
     "TestResult",
+    "Throttle",
     "check_rules",
     "item_fields",
     "load_rules",
@@ -63,5 +72,6 @@ __all__ = [
     "normalize_tokens",
     "parse_duration",
     "rule_files",
+    "run_correlation_tests",
     "run_rule_tests",
 ]

@@ -1,0 +1,385 @@
+"""Correlation over time and throttling: pure, deterministic state machines (no I/O, no clock).
+
+The evaluator feeds a `Correlator` one `Contribution` per rule match (the alert it raised or
+suppressed, with its event time, entities and facets) and gets back the correlation rules that
+fire. Everything is keyed by *event time* (an item's published time, else its received time),
+never by the wall clock, so feeding the same contributions in the same order always gives the
+same answers: that is what makes a replay of the log reproduce the same alerts.
+
+State per (correlation rule, group) is a list of entries sorted by event time. It is bounded:
+an entry older than ``watermark - timespan - lateness`` can never again be part of a window
+that a new entry could complete, so it is dropped (lazily when its group is touched, and by a
+periodic sweep that also forgets empty groups). Nothing lives only here: the evaluator rebuilds
+this state on start by feeding back the `AlertRaised`/`AlertSuppressed` records in the log
+(`restore=True`: update state, fire nothing).
+
+Late items: the watermark is the latest event time a correlation rule has seen. A contribution
+whose event time is before ``watermark - lateness`` is *too late* and ignored by that rule (the
+detection alert itself is still raised). Anything later is inserted in event-time order and may
+complete a window that lies in the past. ``lateness`` defaults to the rule's timespan.
+
+Window semantics, for a new entry at event time t and a rule with timespan T:
+
+* ``event_count``: some window of length T containing t holds >= ``condition.gte`` matches.
+* ``value_count``: some window of length T containing t holds >= ``gte`` distinct values of
+  ``condition.field`` (e.g. ``source``: fifty copies of one wire story count once).
+* ``temporal``: some window of length T containing t holds a match of every listed rule.
+* ``temporal_ordered``: a chain of matches of the listed rules, in the listed order (event time,
+  ties broken by arrival), that uses the new entry and spans at most T.
+
+Every new entry that completes a window fires again (a new window, so a new alert id); use
+``throttle`` to fold repeats into the first alert.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from bisect import bisect_left, bisect_right, insort
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from itertools import product
+from typing import Any
+
+import attrs
+
+from ..events import format_time
+
+__all__ = [
+    "Contribution",
+    "CorrelationHit",
+    "Correlator",
+    "Throttle",
+    "correlation_alert_id",
+    "group_values",
+    "run_correlation_tests",
+]
+
+#: Run the sweep that drops expired entries and empty groups after this many contributions
+#: (or more, when there are more groups: the sweep stays amortized O(1) per contribution).
+_SWEEP_EVERY = 1024
+
+
+@attrs.frozen
+class Contribution:
+    """One rule match offered to the correlator: what it is, when, and about what."""
+
+    rule_id: str
+    event_time: datetime
+    alert_id: str
+    item_ids: tuple[str, ...] = ()
+    entities: tuple[str, ...] = ()
+    facets: dict[str, str] = attrs.field(factory=dict, hash=False)
+
+
+@attrs.frozen
+class CorrelationHit:
+    """A correlation rule fired for `group` over the window [window_start, window_end]."""
+
+    rule: Any  # a monitor.rules CorrelationRule
+    group: str | None
+    window_start: datetime
+    window_end: datetime
+    item_ids: tuple[str, ...]
+    alert_ids: tuple[str, ...]
+    entities: tuple[str, ...]
+    alert_id: str
+
+
+def correlation_alert_id(
+    rule_id: str, version: int, group: str | None, start: datetime, end: datetime
+) -> str:
+    """Deterministic id of a correlation alert: rule + version + group + window."""
+    basis = f"corr\x00{rule_id}\x00{version}\x00{group or ''}\x00"
+    basis += f"{format_time(start)}\x00{format_time(end)}"
+    return hashlib.sha256(basis.encode()).hexdigest()[:32]
+
+
+def group_values(
+    group_by: Sequence[str], entities: Iterable[str], facets: dict[str, str]
+) -> list[str | None]:
+    """The groups one match feeds: one per combination of values of the `group_by` keys.
+
+    Entity kinds (``place``, ``actor``) take every entity id of that kind (an item naming two
+    places feeds two groups); facet keys (``source``, ``feed``, ``lang``, ``author``) take the
+    item's value. No `group_by`: one group, None. A missing value: no group at all.
+    """
+    if not group_by:
+        return [None]
+    per_key: list[list[str]] = []
+    for key in group_by:
+        if key in facets:
+            values = [facets[key]] if facets[key] else []
+        else:
+            prefix = key + ":"
+            values = sorted({e for e in entities if e.startswith(prefix)})
+        if not values:
+            return []
+        per_key.append(values)
+    return ["|".join(combo) for combo in product(*per_key)]
+
+
+# An entry: (event time as epoch seconds, arrival sequence, rule id, counted value, contribution)
+_Entry = tuple[float, int, str, str | None, Contribution]
+
+
+class _Spec:
+    """One correlation rule, prepared once: timespan/lateness in seconds, what it needs."""
+
+    __slots__ = ("field", "lateness", "needed", "rule", "timespan", "type", "watermark")
+
+    def __init__(self, rule: Any, lateness: float | None) -> None:
+        self.rule = rule
+        self.type: str = rule.type
+        self.timespan = float(rule.timespan)
+        self.lateness = float(rule.timespan if lateness is None else lateness)
+        self.needed = int((rule.condition or {}).get("gte", 1))
+        self.field: str | None = (rule.condition or {}).get("field")
+        self.watermark = float("-inf")
+
+    def horizon(self) -> float:
+        """Entries before this event time can never be in a window again."""
+        return self.watermark - self.timespan - self.lateness
+
+
+class Correlator:
+    """Feed matches in, get correlation hits out; see the module docstring for semantics.
+
+    `lateness` (seconds) overrides every rule's allowed lateness; None means each rule's own
+    timespan.
+    """
+
+    def __init__(self, correlations: Sequence[Any], *, lateness: float | None = None) -> None:
+        self._specs = [_Spec(rule, lateness) for rule in correlations]
+        self._by_input: dict[str, list[_Spec]] = {}
+        for spec in self._specs:
+            for rule_id in dict.fromkeys(spec.rule.rules):
+                self._by_input.setdefault(rule_id, []).append(spec)
+        self._groups: dict[tuple[str, str | None], list[_Entry]] = {}
+        self._seq = 0
+        self._since_sweep = 0
+        self._swept_size = 0
+        #: How many (rule, contribution) pairs were ignored for arriving too late.
+        self.late = 0
+
+    @property
+    def inputs(self) -> frozenset[str]:
+        """The rule ids some correlation rule listens to."""
+        return frozenset(self._by_input)
+
+    @property
+    def max_timespan(self) -> float:
+        """The longest timespan plus lateness of any rule, in seconds (0 without rules)."""
+        return max((s.timespan + s.lateness for s in self._specs), default=0.0)
+
+    def live_groups(self) -> int:
+        """How many (rule, group) windows currently hold entries."""
+        return sum(1 for entries in self._groups.values() if entries)
+
+    def live_entries(self) -> int:
+        """How many entries are held in all windows together."""
+        return sum(len(entries) for entries in self._groups.values())
+
+    def feed(self, c: Contribution, *, restore: bool = False) -> list[CorrelationHit]:
+        """Offer one match; return the correlation hits it completes (none when `restore`)."""
+        specs = self._by_input.get(c.rule_id)
+        if not specs:
+            return []
+        ts = c.event_time.timestamp()
+        hits: list[CorrelationHit] = []
+        for spec in specs:
+            if ts < spec.watermark - spec.lateness:
+                self.late += 1
+                continue
+            if ts > spec.watermark:
+                spec.watermark = ts
+            value = c.facets.get(spec.field) if spec.field else None
+            horizon = spec.horizon()
+            for group in group_values(spec.rule.group_by, c.entities, c.facets):
+                key = (spec.rule.id, group)
+                entries = self._groups.get(key)
+                if entries is None:
+                    entries = self._groups[key] = []
+                elif entries[0][0] < horizon:
+                    del entries[: bisect_left(entries, (horizon,))]
+                self._seq += 1
+                entry: _Entry = (ts, self._seq, c.rule_id, value, c)
+                insort(entries, entry, key=lambda e: (e[0], e[1]))
+                if restore:
+                    continue
+                chosen = _evaluate(spec, entries, entry)
+                if chosen:
+                    hits.append(_hit(spec, group, chosen))
+        self._since_sweep += 1
+        if self._since_sweep >= max(_SWEEP_EVERY, self._swept_size):
+            self.sweep()
+        return hits
+
+    def sweep(self) -> None:
+        """Drop expired entries everywhere and forget groups left empty."""
+        self._since_sweep = 0
+        horizons = {spec.rule.id: spec.horizon() for spec in self._specs}
+        for key in list(self._groups):
+            entries = self._groups[key]
+            horizon = horizons[key[0]]
+            if entries and entries[0][0] < horizon:
+                del entries[: bisect_left(entries, (horizon,))]
+            if not entries:
+                del self._groups[key]
+        self._swept_size = len(self._groups)
+
+
+def _evaluate(spec: _Spec, entries: list[_Entry], new: _Entry) -> list[_Entry] | None:
+    """Return the entries of a window/chain that `new` completes, or None."""
+    if spec.type == "temporal_ordered":
+        return _ordered_chain(spec, entries, new)
+    t, span = new[0], spec.timespan
+    lo = bisect_left(entries, (t - span,))
+    hi = bisect_right(entries, (t + span, float("inf")))
+    window = entries[lo:hi]
+    if window[-1] is new or window[-1][0] == t:
+        # Nothing after t: every window containing t is inside [t - T, t]; check only that.
+        return window if _holds(spec, window) else None
+    # A late entry with later ones around: slide windows [s, s + T] for every start s <= t.
+    j = 0
+    for i, first in enumerate(window):
+        if first[0] > t:
+            break
+        j = max(j, i)
+        while j < len(window) and window[j][0] <= first[0] + span:
+            j += 1
+        if window[j - 1][0] >= t and _holds(spec, window[i:j]):
+            return window[i:j]
+    return None
+
+
+def _holds(spec: _Spec, window: list[_Entry]) -> bool:
+    if spec.type == "event_count":
+        return len(window) >= spec.needed
+    if spec.type == "value_count":
+        return len({e[3] for e in window if e[3]}) >= spec.needed
+    # temporal: every listed rule present
+    return set(spec.rule.rules) <= {e[2] for e in window}
+
+
+def _ordered_chain(spec: _Spec, entries: list[_Entry], new: _Entry) -> list[_Entry] | None:
+    """Find a chain rules[0] -> rules[1] -> ... through `new` spanning at most T.
+
+    For each place `new` can take in the sequence, take the latest possible predecessors
+    (walking back) and the earliest possible successors (walking forward): each greedy choice
+    is optimal on its side, so if any chain through `new` fits in T, this one does.
+    """
+    rules = spec.rule.rules
+    at = entries.index(new)
+    for p, rule_id in enumerate(rules):
+        if rule_id != new[2]:
+            continue
+        chain = [new]
+        i, need = at - 1, p - 1
+        while need >= 0 and i >= 0 and new[0] - entries[i][0] <= spec.timespan:
+            if entries[i][2] == rules[need]:
+                chain.insert(0, entries[i])
+                need -= 1
+            i -= 1
+        if need >= 0:
+            continue
+        start = chain[0][0]
+        i, need = at + 1, p + 1
+        while need < len(rules) and i < len(entries) and entries[i][0] - start <= spec.timespan:
+            if entries[i][2] == rules[need]:
+                chain.append(entries[i])
+                need += 1
+            i += 1
+        if need == len(rules):
+            return chain
+    return None
+
+
+def _hit(spec: _Spec, group: str | None, chosen: list[_Entry]) -> CorrelationHit:
+    start = datetime.fromtimestamp(chosen[0][0], tz=UTC)
+    end = datetime.fromtimestamp(max(e[0] for e in chosen), tz=UTC)
+    contributions = [e[4] for e in chosen]
+    item_ids = tuple(dict.fromkeys(i for c in contributions for i in c.item_ids))
+    alert_ids = tuple(dict.fromkeys(c.alert_id for c in contributions))
+    entities = tuple(sorted({e for c in contributions for e in c.entities}))
+    rule = spec.rule
+    return CorrelationHit(
+        rule=rule,
+        group=group,
+        window_start=start,
+        window_end=end,
+        item_ids=item_ids,
+        alert_ids=alert_ids,
+        entities=entities,
+        alert_id=correlation_alert_id(rule.id, rule.version, group, start, end),
+    )
+
+
+class Throttle:
+    """Per (rule, group): the event time and id of the last alert delivered.
+
+    `check` answers whether a new alert at event time t is a repeat: within `seconds` of the
+    last delivered one (either side, so late items fold too). Repeats are folded into that
+    alert; anything else becomes the new last delivered alert. Entries older than the latest
+    event time minus the longest throttle seen are dropped by `sweep`, so state stays bounded.
+    """
+
+    def __init__(self) -> None:
+        self._last: dict[tuple[str, str | None], tuple[float, str, float]] = {}
+        self._latest = float("-inf")
+        self._since_sweep = 0
+        self._swept_size = 0
+
+    def __len__(self) -> int:
+        return len(self._last)
+
+    def _current(self, key: tuple[str, str | None]) -> tuple[float, str, float] | None:
+        # A stale entry counts as absent, which makes `sweep` a pure memory saving: results
+        # never depend on when it ran, so a restart (which sweeps at other moments) decides
+        # exactly alike.
+        last = self._last.get(key)
+        if last is not None and last[0] + 2 * last[2] < self._latest:
+            return None
+        return last
+
+    def check(
+        self, rule_id: str, group: str | None, when: datetime, seconds: float | None, alert_id: str
+    ) -> str | None:
+        """Return the id of the alert to fold into, or None (and remember this one) to raise."""
+        last = self._current((rule_id, group))
+        if seconds and last is not None and abs(when.timestamp() - last[0]) < seconds:
+            return last[1]
+        self.record(rule_id, group, when, seconds, alert_id)
+        return None
+
+    def record(
+        self, rule_id: str, group: str | None, when: datetime, seconds: float | None, alert_id: str
+    ) -> None:
+        """Remember a delivered alert (used directly when rebuilding from the log)."""
+        ts = when.timestamp()
+        key = (rule_id, group)
+        last = self._current(key)
+        if seconds and (last is None or ts >= last[0]):
+            self._last[key] = (ts, alert_id, float(seconds))
+        self._latest = max(self._latest, ts)
+        self._since_sweep += 1
+        if self._since_sweep >= max(_SWEEP_EVERY, self._swept_size):
+            self.sweep()
+
+    def sweep(self) -> None:
+        """Forget groups whose last alert is too old to throttle anything new."""
+        self._since_sweep = 0
+        for key, (ts, _alert, seconds) in list(self._last.items()):
+            if ts + 2 * seconds < self._latest:
+                del self._last[key]
+        self._swept_size = len(self._last)
+
+
+def run_correlation_tests(ruleset: Any, correlation: Any | None = None) -> list[Any]:
+    """Run correlation rule tests (see `monitor.rules._corrtests`).
+
+    Here because `run_rule_tests` looks the runner up in this module; imported lazily because
+    the runner needs the evaluator and a scratch log, which this pure module does not.
+    """
+    from ._corrtests import run_correlation_tests as run
+
+    return run(ruleset, correlation)

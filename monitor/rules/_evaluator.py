@@ -1,0 +1,382 @@
+"""`AlertEvaluator`: the log subscriber that turns `ItemReceived` into alerts.
+
+It reads items after its checkpoint in pages and, per page, appends in ONE call (with the
+checkpoint in the same transaction) everything it derives: `EntitiesExtracted` for items with
+places/actors, `AlertRaised` for each match (or `AlertSuppressed` when the rule's throttle folds
+it into an earlier alert of the same rule and group), and correlation alerts. So after any crash
+it resumes exactly where the last committed page ended: nothing is raised twice, nothing missed.
+
+Alert ids are deterministic (rule id + rule version + item id; for correlations rule + group +
+window), and each alert's dedupe key is ``alert:<id>``, so two evaluators over one log, or a
+replay into a fresh log, produce the same records and never duplicates. Windows and throttles
+use event time (published, else received), never the wall clock; the clock is only used for the
+`RulesetLoaded` timestamp.
+
+Correlation and throttle state is not kept only in memory: on start (and after any failed
+append) it is rebuilt by folding the `AlertRaised`/`AlertSuppressed` records already in the
+output log through the same `Correlator` and `Throttle`, with firing switched off.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+from ..events import (
+    AlertRaised,
+    AlertSuppressed,
+    EntitiesExtracted,
+    Event,
+    ItemReceived,
+    RuleRef,
+    RulesetLoaded,
+    event_time,
+)
+from ..log import EventLog
+from ._correlate import Contribution, CorrelationHit, Correlator, Throttle
+from ._render import render
+
+__all__ = ["AlertEvaluator", "EvaluationReport", "detection_alert_id", "item_facets"]
+
+_ITEM = ("ItemReceived",)
+_ALERTS = ("AlertRaised", "AlertSuppressed")
+
+
+def detection_alert_id(rule_id: str, rule_version: int, item_id: str) -> str:
+    """Deterministic id of a detection alert: rule id + rule version + item id."""
+    basis = f"rule\x00{rule_id}\x00{rule_version}\x00{item_id}"
+    return hashlib.sha256(basis.encode()).hexdigest()[:32]
+
+
+def item_facets(item: ItemReceived) -> dict[str, str]:
+    """The keyword fields correlations group by and count: source (publisher, else the feed
+    id), feed, lang and first author, leaving out the empty ones."""
+    facets = {
+        "source": item.source or item.feed_id,
+        "feed": item.feed_id,
+        "lang": item.lang or "",
+        "author": item.authors[0] if item.authors else "",
+    }
+    return {k: v for k, v in facets.items() if v}
+
+
+@attrs.define
+class EvaluationReport:
+    """What one `run` did. `late` counts matches too late for a correlation's lateness."""
+
+    items: int = 0
+    alerts: int = 0
+    suppressed: int = 0
+    correlations: int = 0
+    entities: int = 0
+    duplicates: int = 0
+    late: int = 0
+    position: int = 0
+
+
+class AlertEvaluator:
+    """Evaluate `ruleset` over the items of `log`, appending alerts (see module docstring).
+
+    `output` is where alerts, entities and the checkpoint go (default: `log` itself); a backtest
+    passes a scratch `MemoryLog` so the stored log is only read. `where` filters the items
+    evaluated (e.g. by event time). `lateness` overrides every correlation rule's allowed
+    lateness in seconds (default: each rule's timespan).
+    """
+
+    def __init__(
+        self,
+        log: EventLog,
+        ruleset: Any,
+        *,
+        clock: Callable[[], datetime],
+        name: str = "rules",
+        output: EventLog | None = None,
+        page_size: int = 500,
+        lateness: float | None = None,
+        source: str = "",
+        where: Callable[[ItemReceived], bool] | None = None,
+    ) -> None:
+        self.log = log
+        self.output = output if output is not None else log
+        self.name = name
+        self.clock = clock
+        self.page_size = page_size
+        self.lateness = lateness
+        self.where = where
+        self._lock = threading.Lock()
+        self._install(ruleset, source)
+
+    # --- rule sets ---------------------------------------------------------------------------
+
+    def _install(self, ruleset: Any, source: str) -> None:
+        self.ruleset = ruleset
+        self.source = source
+        self._correlations = tuple(getattr(ruleset, "correlations", ()) or ())
+        self._corr_by_id = {c.id: c for c in self._correlations}
+        self._throttles: dict[str, float | None] = {
+            r.id: r.throttle for r in _rules_of(ruleset)
+        } | {c.id: c.throttle for c in self._correlations}
+        self._started = False
+
+    def set_ruleset(self, ruleset: Any, source: str = "") -> None:
+        """Switch to a new rule set (a reload): it is announced and state is rebuilt."""
+        with self._lock:
+            self._install(ruleset, source)
+
+    def _announce(self) -> None:
+        """Append `RulesetLoaded` unless the latest one in the log already names this hash."""
+        latest: str | None = None
+        for _record, evt in self.output.iter_events(types=("RulesetLoaded",)):
+            latest = evt.ruleset_hash  # type: ignore[attr-defined]
+        if latest == self.ruleset.hash:
+            return
+        refs = [RuleRef(id=r.id, version=r.version) for r in _rules_of(self.ruleset)]
+        refs += [RuleRef(id=c.id, version=c.version) for c in self._correlations]
+        self.output.append_events(
+            [
+                RulesetLoaded(
+                    ruleset_hash=self.ruleset.hash,
+                    rules=refs,
+                    loaded_at=self.clock(),
+                    source=self.source,
+                )
+            ]
+        )
+
+    def _restore(self) -> None:
+        """Rebuild correlation and throttle state by folding the alerts already in the log."""
+        self._correlator = Correlator(self._correlations, lateness=self.lateness)
+        self._throttle = Throttle()
+        self._late_base = 0
+        if self.output.get_checkpoint(self.name) == 0:
+            # Nothing evaluated yet under this name: start empty, whatever other evaluators
+            # wrote, so a second evaluator from position 0 decides exactly like the first.
+            return
+        inputs = self._correlator.inputs
+        for _record, evt in self.output.iter_events(types=_ALERTS):
+            if isinstance(evt, AlertRaised):
+                seconds = self._throttles.get(evt.rule_id)
+                self._throttle.record(
+                    evt.rule_id, evt.group_key, evt.event_time, seconds, evt.alert_id
+                )
+            if evt.rule_id in inputs:  # type: ignore[attr-defined]
+                self._correlator.feed(_contribution(evt), restore=True)  # type: ignore[arg-type]
+        self._late_base = self._correlator.late
+
+    def _start(self) -> None:
+        if not self._started:
+            self._announce()
+            self._restore()
+            self._started = True
+
+    # --- running -----------------------------------------------------------------------------
+
+    def run(self, until: int | None = None) -> EvaluationReport:
+        """Evaluate every item after the checkpoint (up to position `until`); return counts."""
+        with self._lock:
+            report = EvaluationReport(position=self.output.get_checkpoint(self.name))
+            try:
+                self._start()
+                self._run(report, until)
+            except BaseException:
+                self._started = False  # memory may be ahead of the log: rebuild next time
+                raise
+            report.late = self._correlator.late - self._late_base
+            self._late_base = self._correlator.late
+            return report
+
+    def run_forever(self, stop: threading.Event, *, poll_interval: float = 0.5) -> None:
+        """Keep evaluating new items until `stop` is set (for a watcher thread)."""
+        while not stop.is_set():
+            report = self.run()
+            self.log.wait(max(report.position, self.log.head()), poll_interval)
+
+    def _run(self, report: EvaluationReport, until: int | None) -> None:
+        after = report.position
+        while True:
+            page = self.log.read_page(after, self.page_size, _ITEM)
+            if until is not None:
+                page = [r for r in page if r.position <= until]
+            if not page:
+                return
+            events: list[Event] = []
+            for record in page:
+                item = record.event()
+                if not isinstance(item, ItemReceived):
+                    continue
+                if self.where is not None and not self.where(item):
+                    continue
+                report.items += 1
+                self._evaluate(item, events, report)
+            result = self.output.append_events(events, checkpoint=(self.name, page[-1].position))
+            report.duplicates += result.duplicates
+            after = report.position = page[-1].position
+
+    def _evaluate(self, item: ItemReceived, out: list[Event], report: EvaluationReport) -> None:
+        when = event_time(item)
+        matches = self.ruleset.match(item)
+        entities = _item_entities(self.ruleset, item, matches)
+        if entities:
+            out.append(
+                EntitiesExtracted(
+                    item_id=item.item_id,
+                    feed_id=item.feed_id,
+                    entities=entities,
+                    event_time=when,
+                    ruleset_hash=self.ruleset.hash,
+                )
+            )
+            report.entities += 1
+        if not matches:
+            return
+        facets = item_facets(item)
+        pending: list[Contribution] = []
+        for m in matches:
+            aid = detection_alert_id(m.rule_id, m.rule_version, item.item_id)
+            group = _first_place(m.entities)
+            folded = self._throttle.check(m.rule_id, group, when, m.throttle, aid)
+            if folded:
+                out.append(
+                    AlertSuppressed(
+                        alert_id=aid,
+                        folded_into=folded,
+                        rule_id=m.rule_id,
+                        group_key=group,
+                        item_ids=(item.item_id,),
+                        event_time=when,
+                        entities=m.entities,
+                        facets=facets,
+                    )
+                )
+                report.suppressed += 1
+            else:
+                out.append(
+                    AlertRaised(
+                        alert_id=aid,
+                        rule_id=m.rule_id,
+                        rule_version=m.rule_version,
+                        level=m.level,
+                        title=m.title,
+                        item_ids=(item.item_id,),
+                        entities=m.entities,
+                        evidence=m.evidence,
+                        group_key=group,
+                        event_time=when,
+                        labels=m.labels,
+                        annotations=m.annotations,
+                        ruleset_hash=self.ruleset.hash,
+                        facets=facets,
+                    )
+                )
+                report.alerts += 1
+            pending.append(
+                Contribution(m.rule_id, when, aid, (item.item_id,), tuple(m.entities), facets)
+            )
+        # Correlation hits may feed other correlations (chains): a queue, not recursion.
+        while pending:
+            for hit in self._correlator.feed(pending.pop(0)):
+                evt = self._correlation_event(hit, item, facets)
+                out.append(evt)
+                if isinstance(evt, AlertRaised):
+                    report.correlations += 1
+                else:
+                    report.suppressed += 1
+                pending.append(_contribution(evt))
+
+    def _correlation_event(
+        self, hit: CorrelationHit, item: ItemReceived, facets: Mapping[str, str]
+    ) -> AlertRaised | AlertSuppressed:
+        rule = hit.rule
+        folded = self._throttle.check(
+            rule.id, hit.group, hit.window_end, rule.throttle, hit.alert_id
+        )
+        corr_facets = {k: v for k, v in facets.items() if k in rule.group_by}
+        if folded:
+            return AlertSuppressed(
+                alert_id=hit.alert_id,
+                folded_into=folded,
+                rule_id=rule.id,
+                group_key=hit.group,
+                item_ids=hit.item_ids,
+                event_time=hit.window_end,
+                entities=hit.entities,
+                facets=corr_facets,
+            )
+        context = {
+            "item": _item_context(item),
+            "rule": {
+                "id": rule.id,
+                "title": rule.title,
+                "level": rule.level,
+                "version": rule.version,
+                "description": rule.description,
+            },
+            "labels": dict(rule.labels),
+            "entities": list(hit.entities),
+        }
+        annotations = {k: render(v, context) for k, v in rule.annotations.items()}
+        annotations.setdefault("contributing", " ".join(hit.alert_ids))
+        return AlertRaised(
+            alert_id=hit.alert_id,
+            rule_id=rule.id,
+            rule_version=rule.version,
+            level=rule.level,
+            title=rule.title,
+            item_ids=hit.item_ids,
+            entities=hit.entities,
+            group_key=hit.group,
+            event_time=hit.window_end,
+            window_start=hit.window_start,
+            window_end=hit.window_end,
+            labels={"correlation": rule.type, **rule.labels},
+            annotations=annotations,
+            ruleset_hash=self.ruleset.hash,
+            facets=corr_facets,
+        )
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _rules_of(ruleset: Any) -> Iterable[Any]:
+    rules = getattr(ruleset, "rules", ()) or ()
+    return rules.values() if isinstance(rules, Mapping) else rules
+
+
+def _first_place(entities: Sequence[str]) -> str | None:
+    return next((e for e in entities if e.startswith("place:")), None)
+
+
+def _item_entities(ruleset: Any, item: ItemReceived, matches: Sequence[Any]) -> tuple[str, ...]:
+    extract = getattr(ruleset, "entities", None)
+    if callable(extract):
+        return tuple(extract(item))
+    return tuple(dict.fromkeys(e for m in matches for e in m.entities))
+
+
+def _contribution(evt: AlertRaised | AlertSuppressed) -> Contribution:
+    return Contribution(
+        evt.rule_id, evt.event_time, evt.alert_id, evt.item_ids, evt.entities, evt.facets
+    )
+
+
+def _item_context(item: ItemReceived) -> dict[str, Any]:
+    return {
+        "id": item.item_id,
+        "title": item.title,
+        "summary": item.summary,
+        "content": item.content,
+        "text": " ".join(p for p in (item.title, item.summary, item.content) if p),
+        "author": list(item.authors),
+        "tags": list(item.tags),
+        "feed": item.feed_id,
+        "source": item.source,
+        "url": item.url,
+        "lang": item.lang,
+        "published": item.published.isoformat() if item.published else None,
+    }
