@@ -43,7 +43,8 @@ class AlertTimeline(Projection):
         """File a raised alert under its event time, or count a suppression on its alert."""
         if isinstance(event, AlertRaised):
             when = sortable_time(event.event_time)
-            time_key = key("t", when, event.alert_id)
+            # The time is fixed-width, so it needs no escaping and key order is time order.
+            time_key = f"t:{when}:{key(event.alert_id)}"
             id_key = key("id", event.alert_id)
             pending_key = key("pending", event.alert_id)
             suppressed = state.get(pending_key, 0)
