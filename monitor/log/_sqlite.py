@@ -44,6 +44,15 @@ __all__ = ["SQLiteLog"]
 APPLICATION_ID = 0x4E4D4F4E
 SCHEMA_VERSION = 1
 
+# Leases (owner, expiry in microseconds since the epoch); also created on first use in logs
+# made before leases existed.
+_LEASES = """
+CREATE TABLE IF NOT EXISTS leases (
+    name       TEXT PRIMARY KEY,
+    owner      TEXT NOT NULL,
+    expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+"""
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS monitor_meta (
     key   TEXT PRIMARY KEY,
@@ -76,8 +85,11 @@ CREATE TABLE IF NOT EXISTS projection_rows (
     PRIMARY KEY (name, key)
 ) WITHOUT ROWID;
 """
+_SCHEMA += _LEASES
 
-_OUR_TABLES = frozenset({"monitor_meta", "events", "checkpoints", "projections", "projection_rows"})
+_OUR_TABLES = frozenset(
+    {"monitor_meta", "events", "checkpoints", "projections", "projection_rows", "leases"}
+)
 _INSERT = (
     "INSERT INTO events (position, type, version, dedupe_key, recorded_at, data, hash) "
     "VALUES (?, ?, ?, ?, ?, ?, ?)"
@@ -413,6 +425,31 @@ class SQLiteLog(EventLog):
             with self._write() as conn:
                 conn.execute("DELETE FROM projection_rows WHERE name = ?", (name,))
                 conn.execute("DELETE FROM projections WHERE name = ?", (name,))
+        except sqlite3.Error as exc:
+            raise _translate(exc, self.path) from exc
+
+    def acquire_lease(self, name: str, owner: str, ttl: float) -> bool:
+        if not ttl > 0:
+            raise ValueError(f"lease ttl must be a positive number of seconds, not {ttl!r}")
+        now = time.time_ns() // 1000  # wall clock: the processes sharing the file share it
+        try:
+            with self._write() as conn:
+                conn.execute(_LEASES)
+                cursor = conn.execute(
+                    "INSERT INTO leases VALUES (?, ?, ?) ON CONFLICT(name) DO UPDATE "
+                    "SET owner = excluded.owner, expires_at = excluded.expires_at "
+                    "WHERE leases.expires_at < ? OR leases.owner = excluded.owner",
+                    (name, owner, now + round(ttl * 1_000_000), now),
+                )
+                return cursor.rowcount == 1
+        except sqlite3.Error as exc:
+            raise _translate(exc, self.path) from exc
+
+    def release_lease(self, name: str, owner: str) -> None:
+        try:
+            with self._write() as conn:
+                conn.execute(_LEASES)
+                conn.execute("DELETE FROM leases WHERE name = ? AND owner = ?", (name, owner))
         except sqlite3.Error as exc:
             raise _translate(exc, self.path) from exc
 
