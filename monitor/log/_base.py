@@ -14,6 +14,7 @@ Guarantees every backend keeps:
 * Each record stores ``hash = sha256(previous hash + canonical record bytes)``; `verify` walks it.
 * Records are never updated or deleted.
 * Projection state and its checkpoint commit in one transaction (`commit_projection`).
+* Leases (`acquire_lease`) are taken atomically: at most one owner holds a lease at a time.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from typing import Any
 
 import attrs
 
+from ..errors import LogError
 from ..events import Event, decode, encode
 
 __all__ = [
@@ -186,6 +188,18 @@ class EventLog(abc.ABC):
     @abc.abstractmethod
     def close(self) -> None:
         """Release the backend's resources. The log must not be used afterwards."""
+
+    def acquire_lease(self, name: str, owner: str, ttl: float) -> bool:
+        """Try to hold lease `name` for `owner` for the next `ttl` seconds; return whether
+        `owner` now holds it. Succeeds when the lease is free, expired, or already held by
+        `owner` (then it is renewed). Watchers sharing one log use ``feed:<id>`` leases so each
+        feed is polled by one of them at a time; a watcher that dies stops renewing and its
+        leases pass to another after `ttl`. Every shipped backend implements this atomically."""
+        raise LogError(f"{type(self).__name__} does not support leases")
+
+    def release_lease(self, name: str, owner: str) -> None:
+        """Give up lease `name` if `owner` holds it (otherwise do nothing)."""
+        raise LogError(f"{type(self).__name__} does not support leases")
 
     def wait(self, after: int, timeout: float) -> bool:
         """Block until a record with position > `after` exists or `timeout` seconds pass;

@@ -30,6 +30,7 @@ class MemoryLog(EventLog):
         self._checkpoints: dict[str, int] = {}
         self._projections: dict[str, ProjectionState] = {}
         self._rows: dict[str, dict[str, str]] = {}
+        self._leases: dict[str, tuple[str, float]] = {}  # name -> (owner, expires, monotonic)
         self._lock = threading.Lock()
         self._appended = threading.Condition(self._lock)
 
@@ -151,6 +152,22 @@ class MemoryLog(EventLog):
         with self._lock:
             self._rows.pop(name, None)
             self._projections.pop(name, None)
+
+    def acquire_lease(self, name: str, owner: str, ttl: float) -> bool:
+        if not ttl > 0:
+            raise ValueError(f"lease ttl must be a positive number of seconds, not {ttl!r}")
+        with self._lock:
+            now = time.monotonic()
+            holder = self._leases.get(name)
+            if holder is not None and holder[0] != owner and holder[1] >= now:
+                return False
+            self._leases[name] = (owner, now + ttl)
+            return True
+
+    def release_lease(self, name: str, owner: str) -> None:
+        with self._lock:
+            if self._leases.get(name, ("",))[0] == owner:
+                del self._leases[name]
 
     def close(self) -> None:
         """Nothing to release; the records stay readable until the object is dropped."""

@@ -13,7 +13,7 @@ import pytest
 
 from monitor.log import EventLog, MemoryLog, open_log
 
-BACKENDS = ["memory", "sqlite"]
+BACKENDS = ["memory", "sqlite", "postgres"]
 
 
 def open_backend(name: str, tmp_path) -> EventLog:

@@ -1,0 +1,560 @@
+"""`PostgresLog`: the log in a PostgreSQL schema, shared by watchers on several machines.
+
+Why these choices:
+
+* **Positions: one advisory transaction lock per append.** A sequence is not enough: writer A
+  takes id 7, writer B takes id 8 and commits first, a follower reads 8 and moves on, then A
+  commits 7 behind its back. So every append first takes ``pg_advisory_xact_lock(K)`` (K is
+  derived from the schema name), then reads the last position and hash and numbers its records
+  from there. Writers are serialized; PostgreSQL makes a commit visible before it releases the
+  transaction's locks, so the next writer's snapshot (taken after it got the lock) sees the
+  previous records, and *commit order equals position order*: a reader that sees position n has
+  already been able to see every position below n. Positions stay gap-free because nothing is
+  numbered outside the lock (a rolled-back append numbered nothing that anyone kept). A
+  transaction-id fence would allow parallel writers but needs snapshot bookkeeping in every
+  reader; watchers append a few hundred items a minute, so one short critical section (a few
+  round trips) costs nothing that matters. An advisory lock rather than ``LOCK TABLE``: it does
+  not conflict with autovacuum, index builds or readers.
+* **Dedupe.** Inside the lock the keys of the batch are looked up (no other writer can insert
+  between the look-up and the insert), and a unique index on ``dedupe_key`` backs that up, so a
+  key is stored once across processes and machines.
+* **Hash chain.** Identical to the other backends (`chain_hash`); ``recorded_at`` is the
+  server's clock, read inside the lock, so it is one clock for every machine.
+* **Followers** LISTEN on a channel named after the schema on a dedicated connection; each
+  append sends ``pg_notify`` with its last position inside its transaction (delivered at
+  commit). Without a notification `wait` still re-reads the head every `poll_interval` seconds.
+* **Connection loss.** Every operation runs on a connection that is reopened with exponential
+  backoff (for at most `reconnect_timeout` seconds, then `LogUnavailableError`). An append that
+  fails before COMMIT was sent is simply retried; one that fails while committing is checked
+  after reconnecting: if the record at its last position carries the hash it computed, the
+  append did commit and its result is returned, otherwise it is retried. An append thus either
+  returns (committed, exactly once) or raises.
+* **Leases** (`acquire_lease`) are rows upserted atomically with
+  ``ON CONFLICT ... DO UPDATE ... WHERE expires_at < now() OR owner = me``, timed by the server
+  clock, so watchers on machines with skewed clocks still agree.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import re
+import threading
+import time
+from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import Any, TypeVar
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import psycopg
+from psycopg import sql
+
+from ..errors import LogError, LogLockedError, LogSchemaError, LogUnavailableError
+from ._base import AppendResult, EventLog, NewRecord, ProjectionState, Record
+from ._chain import GENESIS, chain_hash
+
+__all__ = ["PostgresLog"]
+
+SCHEMA_VERSION = 1
+_T = TypeVar("_T")
+_SCHEMA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,47}")
+#: URL query parameters that are options of this class, not of libpq.
+_OPTIONS = ("schema", "lock_timeout", "reconnect_timeout", "poll_interval", "connect_timeout")
+
+_DDL = """
+CREATE SCHEMA IF NOT EXISTS {s};
+CREATE TABLE IF NOT EXISTS {s}.monitor_meta (key text PRIMARY KEY, value text NOT NULL);
+CREATE TABLE IF NOT EXISTS {s}.events (
+    position    bigint  PRIMARY KEY,
+    type        text    NOT NULL,
+    version     integer NOT NULL,
+    dedupe_key  text,
+    recorded_at bigint  NOT NULL,
+    data        bytea   NOT NULL,
+    hash        bytea   NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS events_dedupe_key
+    ON {s}.events (dedupe_key) WHERE dedupe_key IS NOT NULL;
+CREATE TABLE IF NOT EXISTS {s}.checkpoints (name text PRIMARY KEY, position bigint NOT NULL);
+CREATE TABLE IF NOT EXISTS {s}.projections (
+    name text PRIMARY KEY, version integer NOT NULL, position bigint NOT NULL
+);
+CREATE TABLE IF NOT EXISTS {s}.projection_rows (
+    name  text NOT NULL,
+    key   text COLLATE "C" NOT NULL,
+    value text NOT NULL,
+    PRIMARY KEY (name, key)
+);
+CREATE TABLE IF NOT EXISTS {s}.leases (
+    name text PRIMARY KEY, owner text NOT NULL, expires_at timestamptz NOT NULL
+);
+INSERT INTO {s}.monitor_meta VALUES ('schema_version', '1') ON CONFLICT DO NOTHING
+"""
+_OUR_TABLES = frozenset(
+    {"monitor_meta", "events", "checkpoints", "projections", "projection_rows", "leases"}
+)
+_COLUMNS = "position, type, version, data, dedupe_key, recorded_at, hash"
+# Inside the lock, in one round trip: the last position and hash, the server clock in
+# microseconds, and which of the batch's dedupe keys are already stored.
+_HEAD = """
+SELECT (SELECT position FROM {s}.events ORDER BY position DESC LIMIT 1),
+       (SELECT hash FROM {s}.events ORDER BY position DESC LIMIT 1),
+       (extract(epoch FROM clock_timestamp()) * 1000000)::bigint,
+       (SELECT array_agg(dedupe_key) FROM {s}.events WHERE dedupe_key = ANY(%s))
+"""
+_STATEMENTS = {
+    "lock": "SELECT pg_advisory_xact_lock(%s)",
+    "head": _HEAD,
+    "insert": "INSERT INTO {s}.events (" + _COLUMNS + ") VALUES (%s, %s, %s, %s, %s, %s, %s)",
+    "copy": "COPY {s}.events (" + _COLUMNS + ") FROM STDIN",
+    "checkpoint": "INSERT INTO {s}.checkpoints VALUES (%s, %s) "
+    "ON CONFLICT (name) DO UPDATE SET position = excluded.position",
+    "notify": "SELECT pg_notify(%s, %s)",
+    "hash_at": "SELECT hash FROM {s}.events WHERE position = %s",
+    "page": "SELECT " + _COLUMNS + " FROM {s}.events WHERE position > %s "
+    "ORDER BY position LIMIT %s",
+    "page_types": "SELECT " + _COLUMNS + " FROM {s}.events WHERE position > %s "
+    "AND type = ANY(%s) ORDER BY position LIMIT %s",
+    "max": "SELECT coalesce(max(position), 0) FROM {s}.events",
+    "get_checkpoint": "SELECT position FROM {s}.checkpoints WHERE name = %s",
+    "state": "SELECT version, position FROM {s}.projections WHERE name = %s",
+    "get": "SELECT value FROM {s}.projection_rows WHERE name = %s AND key = %s",
+    "delete_keys": "DELETE FROM {s}.projection_rows WHERE name = %s AND key = ANY(%s)",
+    "upsert": "INSERT INTO {s}.projection_rows VALUES (%s, %s, %s) "
+    "ON CONFLICT (name, key) DO UPDATE SET value = excluded.value",
+    "set_state": "INSERT INTO {s}.projections VALUES (%s, %s, %s) ON CONFLICT (name) "
+    "DO UPDATE SET version = excluded.version, position = excluded.position",
+    "scan": "SELECT key, value FROM {s}.projection_rows WHERE name = %s",
+    "drop_rows": "DELETE FROM {s}.projection_rows WHERE name = %s",
+    "drop_state": "DELETE FROM {s}.projections WHERE name = %s",
+    "acquire": "INSERT INTO {s}.leases AS l VALUES "
+    "(%s, %s, clock_timestamp() + %s * interval '1 second') "
+    "ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at "
+    "WHERE l.expires_at < clock_timestamp() OR l.owner = excluded.owner RETURNING l.owner",
+    "release": "DELETE FROM {s}.leases WHERE name = %s AND owner = %s",
+}
+
+
+class PostgresLog(EventLog):
+    """The event log in schema `schema` of a PostgreSQL database; see the module docstring.
+
+    Thread-safe. Holds three connections: one for appends and other writes, one for reads (so
+    a reader is never queued behind a writer waiting for the append lock) and one that LISTENs.
+
+    Args:
+        url: ``postgresql://user[:password]@host[:port]/dbname[?param=value...]``; libpq
+            parameters in the query are passed on, the keyword options below may be given
+            there too (``?schema=monitor_b&lock_timeout=5``).
+        schema: the schema holding the log's tables, created if missing. Watchers that should
+            share one log use the same database and schema.
+        lock_timeout: seconds an append waits for the append lock before `LogLockedError`.
+        reconnect_timeout: seconds to keep reconnecting before `LogUnavailableError`.
+        poll_interval: the slow poll of `wait` when no notification arrives.
+        connect_timeout: seconds one connection attempt may take.
+        application_name: shown in ``pg_stat_activity`` for our connections.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        schema: str = "monitor",
+        lock_timeout: float | str = 30.0,
+        reconnect_timeout: float | str = 30.0,
+        poll_interval: float | str = 1.0,
+        connect_timeout: float | str = 5.0,
+        application_name: str = "news-monitor",
+    ) -> None:
+        parts = urlsplit(url)
+        query = dict(parse_qsl(parts.query))
+        options = {k: query.pop(k) for k in _OPTIONS if k in query}
+        schema = options.get("schema", schema)
+        if not _SCHEMA_NAME.fullmatch(schema):
+            raise LogError(
+                f"invalid schema name {schema!r}: use letters, digits and _ (at most 48, "
+                "not starting with a digit)"
+            )
+        query.setdefault("application_name", application_name)
+        seconds = float(options.get("connect_timeout", connect_timeout))
+        query.setdefault("connect_timeout", str(max(1, round(seconds))))
+        self.schema = schema
+        self.url = url
+        self.application_name = query["application_name"]
+        self._conninfo = urlunsplit(parts._replace(query=urlencode(query)))
+        self._where = f"{parts.hostname or 'localhost'}:{parts.port or 5432}{parts.path}"
+        self._lock_timeout = float(options.get("lock_timeout", lock_timeout))
+        self._reconnect_timeout = float(options.get("reconnect_timeout", reconnect_timeout))
+        self._poll_interval = float(options.get("poll_interval", poll_interval))
+        digest = hashlib.sha256(f"news-monitor log {schema}".encode()).digest()
+        self._lock_key = int.from_bytes(digest[:8], "big", signed=True)
+        self._channel = f"monitor_log_{schema}"
+        ident = sql.Identifier(schema).as_string(None)
+        self._sql = {name: text.replace("{s}", ident) for name, text in _STATEMENTS.items()}
+        self._ddl = _DDL.replace("{s}", ident)
+        self._listen_sql = f"LISTEN {sql.Identifier(self._channel).as_string(None)}"
+        self._writer = _Connection(self, "write")
+        self._reader = _Connection(self, "read")
+        self._listener_lock = threading.Lock()
+        self._listener: psycopg.Connection | None = None
+        self._notified = 0
+        try:
+            self._writer.run(self._prepare)
+        except BaseException:
+            self.close()
+            raise
+
+    # --- opening --------------------------------------------------------------------------
+
+    def _prepare(self, conn: psycopg.Connection) -> None:
+        schema = self.schema
+        tables = {
+            r[0]
+            for r in conn.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = %s", (schema,)
+            )
+        }
+        if tables and "monitor_meta" not in tables:
+            shown = ", ".join(sorted(tables)[:5]) + (" ..." if len(tables) > 5 else "")
+            raise LogSchemaError(
+                f"schema {schema!r} in {self._where} belongs to another application "
+                f"(tables: {shown}); choose another schema with ?schema=NAME"
+            )
+        if not tables >= _OUR_TABLES:
+            with _transaction(conn):
+                conn.execute(self._sql["lock"], (self._lock_key,))  # one creator at a time
+                for statement in self._ddl.split(";"):
+                    conn.execute(statement)
+        row = conn.execute(
+            f"SELECT value FROM {sql.Identifier(schema).as_string(None)}.monitor_meta "
+            "WHERE key = 'schema_version'"
+        ).fetchone()
+        if row is None or int(row[0]) > SCHEMA_VERSION:
+            raise LogSchemaError(
+                f"schema {schema!r} in {self._where} was written by a newer news-monitor "
+                f"(log schema {row[0] if row else '?'}, this program knows {SCHEMA_VERSION}); "
+                "upgrade news-monitor"
+            )
+
+    def _configure(self, conn: psycopg.Connection, role: str) -> None:
+        """Session settings of a new connection (called by `_Connection` after connecting)."""
+        if role == "write":
+            conn.execute(
+                "SELECT set_config('lock_timeout', %s, false)",
+                (f"{max(1, round(self._lock_timeout * 1000))}ms",),
+            )
+
+    # --- the log --------------------------------------------------------------------------
+
+    def append(
+        self, records: Sequence[NewRecord], *, checkpoint: tuple[str, int] | None = None
+    ) -> AppendResult:
+        records = list(records)
+        if not records and checkpoint is None:
+            return AppendResult(())
+        tried: dict[str, Any] = {}  # what an attempt that may have committed wrote
+
+        def attempt(conn: psycopg.Connection) -> AppendResult:
+            if tried:
+                row = conn.execute(self._sql["hash_at"], (tried["last"],)).fetchone()
+                if row is not None and bytes(row[0]) == tried["hash"]:
+                    return tried["result"]  # it did commit before the connection broke
+                tried.clear()
+            with _transaction(conn):
+                conn.execute(self._sql["lock"], (self._lock_key,))
+                keys = list({r.dedupe_key for r in records if r.dedupe_key is not None})
+                position, previous, now, found = conn.execute(self._sql["head"], (keys,)).fetchone()
+                position = position or 0
+                previous = bytes(previous) if previous is not None else GENESIS
+                existing = set(found or ())
+                rows: list[tuple[Any, ...]] = []
+                positions: list[int | None] = []
+                for rec in records:
+                    key = rec.dedupe_key
+                    if key is not None:
+                        if key in existing:
+                            positions.append(None)
+                            continue
+                        existing.add(key)
+                    position += 1
+                    previous = chain_hash(
+                        previous, position, rec.type, rec.version, key, now, rec.data
+                    )
+                    rows.append((position, rec.type, rec.version, rec.data, key, now, previous))
+                    positions.append(position)
+                result = AppendResult(tuple(positions))
+                if len(rows) == 1:
+                    conn.execute(self._sql["insert"], rows[0])
+                elif rows:
+                    with conn.cursor().copy(self._sql["copy"]) as copy:
+                        for row in rows:
+                            copy.write_row(row)
+                if checkpoint is not None:
+                    conn.execute(self._sql["checkpoint"], checkpoint)
+                if rows:
+                    self._announce(conn, position)
+                    tried.update(last=position, hash=previous, result=result)
+            return result
+
+        return self._writer.run(attempt)
+
+    def _announce(self, conn: psycopg.Connection, position: int) -> None:
+        """Queue the notification of the new head; PostgreSQL delivers it at commit."""
+        conn.execute(self._sql["notify"], (self._channel, str(position)))
+
+    def read_page(
+        self, after: int, limit: int, types: Collection[str] | None = None
+    ) -> list[Record]:
+        if types is None:
+            query, params = self._sql["page"], (after, limit)
+        else:
+            query, params = self._sql["page_types"], (after, sorted(types), limit)
+
+        def page(conn: psycopg.Connection) -> list[Record]:
+            rows = conn.execute(query, params, binary=True).fetchall()
+            return [Record(p, t, v, bytes(d), k, r, bytes(h)) for p, t, v, d, k, r, h in rows]
+
+        return self._reader.run(page)
+
+    def head(self) -> int:
+        return self._reader.run(lambda c: c.execute(self._sql["max"]).fetchone()[0])
+
+    def wait(self, after: int, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        if self._notified > after or self.head() > after:
+            return True
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            slice_ = min(remaining, self._poll_interval)
+            if self._listener_lock.acquire(timeout=slice_):
+                try:
+                    heard = self._listen(after, slice_)
+                finally:
+                    self._listener_lock.release()
+                if heard:
+                    return True
+            if self._notified > after or self.head() > after:
+                return True
+
+    def _listen(self, after: int, timeout: float) -> bool:
+        """Consume notifications for up to `timeout` seconds; True once one names a position
+        after `after`. Returns False at once after (re)connecting, so the caller re-reads the
+        head: notifications sent while nobody listened are gone."""
+        conn = self._listener
+        if conn is None or conn.closed:
+            try:
+                conn = psycopg.connect(self._conninfo, autocommit=True)
+                conn.execute(self._listen_sql)
+            except psycopg.Error:
+                time.sleep(timeout)  # the server is away: fall back to the slow poll
+                return False
+            self._listener = conn
+            return False
+        deadline = time.monotonic() + timeout
+        try:
+            while (remaining := deadline - time.monotonic()) > 0:
+                for note in conn.notifies(timeout=remaining, stop_after=1):
+                    self._notified = max(self._notified, int(note.payload or 0))
+                if self._notified > after:
+                    return True
+        except psycopg.Error:
+            conn.close()
+            self._listener = None
+        return False
+
+    # --- checkpoints, projection state, leases --------------------------------------------
+
+    def get_checkpoint(self, name: str) -> int:
+        row = self._reader.run(lambda c: c.execute(self._sql["get_checkpoint"], (name,)).fetchone())
+        return row[0] if row else 0
+
+    def set_checkpoint(self, name: str, position: int) -> None:
+        self.append([], checkpoint=(name, position))
+
+    def projection_state(self, name: str) -> ProjectionState | None:
+        row = self._reader.run(lambda c: c.execute(self._sql["state"], (name,)).fetchone())
+        return ProjectionState(*row) if row else None
+
+    def projection_get(self, name: str, key: str) -> Any | None:
+        row = self._reader.run(lambda c: c.execute(self._sql["get"], (name, key)).fetchone())
+        return json.loads(row[0]) if row else None
+
+    def projection_scan(
+        self,
+        name: str,
+        prefix: str = "",
+        *,
+        reverse: bool = False,
+        limit: int | None = None,
+        after: str | None = None,
+    ) -> list[tuple[str, Any]]:
+        query = self._sql["scan"]
+        params: list[Any] = [name]
+        if prefix:
+            # Keys starting with `prefix` sort between prefix and prefix + U+10FFFF ("C" order).
+            query += " AND key >= %s AND key < %s"
+            params += [prefix, prefix + "\U0010ffff"]
+        if after is not None:
+            query += " AND key < %s" if reverse else " AND key > %s"
+            params.append(after)
+        query += " ORDER BY key DESC" if reverse else " ORDER BY key"
+        if limit is not None:
+            query += " LIMIT %s"
+            params.append(limit)
+        rows = self._reader.run(lambda c: c.execute(query, params).fetchall())
+        return [(k, json.loads(v)) for k, v in rows]
+
+    def commit_projection(
+        self, name: str, version: int, position: int, changes: Mapping[str, Any | None]
+    ) -> None:
+        upserts = [
+            (name, k, json.dumps(v, sort_keys=True, separators=(",", ":")))
+            for k, v in changes.items()
+            if v is not None
+        ]
+        deletes = [k for k, v in changes.items() if v is None]
+
+        def commit(conn: psycopg.Connection) -> None:
+            # Re-running after a lost connection is harmless: it writes the same values.
+            with _transaction(conn):
+                if deletes:
+                    conn.execute(self._sql["delete_keys"], (name, deletes))
+                if upserts:
+                    conn.cursor().executemany(self._sql["upsert"], upserts)
+                conn.execute(self._sql["set_state"], (name, version, position))
+
+        self._writer.run(commit)
+
+    def drop_projection(self, name: str) -> None:
+        def drop(conn: psycopg.Connection) -> None:
+            with _transaction(conn):
+                conn.execute(self._sql["drop_rows"], (name,))
+                conn.execute(self._sql["drop_state"], (name,))
+
+        self._writer.run(drop)
+
+    def acquire_lease(self, name: str, owner: str, ttl: float) -> bool:
+        if not ttl > 0:
+            raise ValueError(f"lease ttl must be a positive number of seconds, not {ttl!r}")
+        row = self._writer.run(
+            lambda c: c.execute(self._sql["acquire"], (name, owner, float(ttl))).fetchone()
+        )
+        return row is not None
+
+    def release_lease(self, name: str, owner: str) -> None:
+        self._writer.run(lambda c: c.execute(self._sql["release"], (name, owner)))
+
+    def close(self) -> None:
+        for conn in (self._writer, self._reader):
+            conn.close()
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.close()
+
+
+class _Connection:
+    """One connection of a `PostgresLog`, reopened with backoff when it breaks."""
+
+    def __init__(self, log: PostgresLog, role: str) -> None:
+        self._log = log
+        self._role = role
+        self._lock = threading.RLock()
+        self._conn: psycopg.Connection | None = None
+
+    def run(self, operation: Callable[[psycopg.Connection], _T]) -> _T:
+        """Run `operation` on the connection; if the connection is lost, reconnect (with
+        backoff, for at most the log's `reconnect_timeout`) and run it again."""
+        log = self._log
+        with self._lock:
+            deadline: float | None = None
+            delay = 0.05
+            while True:
+                try:
+                    if self._conn is None or self._conn.closed:
+                        conn = psycopg.connect(log._conninfo, autocommit=True)
+                        self._conn = conn
+                        log._configure(conn, self._role)
+                    return operation(self._conn)
+                except psycopg.Error as exc:
+                    if not self._lost(exc):
+                        raise _translate(exc, log._where) from exc
+                    self.close()
+                    now = time.monotonic()
+                    deadline = deadline or now + log._reconnect_timeout
+                    if now >= deadline:
+                        raise LogUnavailableError(
+                            f"PostgreSQL at {log._where} is unreachable (kept retrying for "
+                            f"{log._reconnect_timeout:g}s): {_first_line(exc)}; check that the "
+                            "server is running and the URL is right"
+                        ) from exc
+                    time.sleep(min(delay, deadline - now))
+                    delay = min(delay * 2, 2.0)
+
+    def _lost(self, exc: psycopg.Error) -> bool:
+        """Whether `exc` means the connection is gone (retry) rather than a failed statement."""
+        conn = self._conn
+        if conn is None or conn.closed or conn.broken:
+            return not _permanent(exc)
+        state = exc.sqlstate or ""
+        return state.startswith("08") or state in ("57P01", "57P02", "57P03")
+
+    def close(self) -> None:
+        with self._lock:
+            conn, self._conn = self._conn, None
+            if conn is not None:
+                conn.close()
+
+
+class _transaction:
+    """BEGIN ... COMMIT on an autocommit connection; ROLLBACK on error if the line is up.
+
+    Written out (instead of ``conn.transaction()``) so the COMMIT is one visible statement."""
+
+    def __init__(self, conn: psycopg.Connection) -> None:
+        self._conn = conn
+
+    def __enter__(self) -> None:
+        self._conn.execute("BEGIN")
+
+    def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
+        conn = self._conn
+        if kind is None:
+            conn.execute("COMMIT")
+        elif not (conn.closed or conn.broken):
+            with contextlib.suppress(psycopg.Error):
+                conn.execute("ROLLBACK")
+
+
+def _permanent(exc: psycopg.Error) -> bool:
+    """Connection errors that waiting will not fix: a wrong password, database or role."""
+    text = str(exc).lower()
+    return any(
+        s in text
+        for s in (
+            "authentication failed",
+            "does not exist",
+            "no pg_hba.conf entry",
+            "permission denied",
+            "invalid",
+        )
+    )
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _translate(exc: psycopg.Error, where: str) -> LogError:
+    """Turn a psycopg error into the `LogError` that tells the user what to do."""
+    state = exc.sqlstate or ""
+    text = _first_line(exc)
+    if state == "55P03":
+        return LogLockedError(
+            f"PostgreSQL at {where}: another writer held the log's append lock too long "
+            f"({text}); is a writer stuck? raise it with ?lock_timeout=SECONDS"
+        )
+    if _permanent(exc) and state == "":
+        return LogUnavailableError(f"cannot connect to PostgreSQL at {where}: {text}")
+    return LogError(f"PostgreSQL at {where}: {text}")
