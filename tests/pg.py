@@ -9,6 +9,7 @@ log is closed (and, as a safety net, when the test process exits).
 from __future__ import annotations
 
 import atexit
+import contextlib
 import itertools
 import os
 import secrets
@@ -89,7 +90,5 @@ def terminate(url: str, application_name: str) -> int:
 @atexit.register
 def _drop_leftovers() -> None:
     for url, schema in list(_leftover):
-        try:
+        with contextlib.suppress(Exception):  # best effort at exit; the server may be gone
             drop_schema(url, schema)
-        except Exception:  # noqa: BLE001 - best effort at exit; the server may be gone
-            pass
