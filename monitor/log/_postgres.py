@@ -36,103 +36,30 @@ Why these choices:
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import re
 import threading
 import time
-from collections.abc import Callable, Collection, Mapping, Sequence
-from typing import Any, TypeVar
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
 
-from ..errors import LogError, LogLockedError, LogSchemaError, LogUnavailableError
+from ..errors import LogError, LogSchemaError
 from ._base import AppendResult, EventLog, NewRecord, ProjectionState, Record
 from ._chain import GENESIS, chain_hash
+from ._pg_connection import ReconnectingConnection, transaction
+from ._pg_sql import DDL, OUR_TABLES, STATEMENTS
 
 __all__ = ["PostgresLog"]
 
 SCHEMA_VERSION = 1
-_T = TypeVar("_T")
 _SCHEMA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,47}")
 #: URL query parameters that are options of this class, not of libpq.
 _OPTIONS = ("schema", "lock_timeout", "reconnect_timeout", "poll_interval", "connect_timeout")
-
-_DDL = """
-CREATE SCHEMA IF NOT EXISTS {s};
-CREATE TABLE IF NOT EXISTS {s}.monitor_meta (key text PRIMARY KEY, value text NOT NULL);
-CREATE TABLE IF NOT EXISTS {s}.events (
-    position    bigint  PRIMARY KEY,
-    type        text    NOT NULL,
-    version     integer NOT NULL,
-    dedupe_key  text,
-    recorded_at bigint  NOT NULL,
-    data        bytea   NOT NULL,
-    hash        bytea   NOT NULL
-);
-CREATE UNIQUE INDEX IF NOT EXISTS events_dedupe_key
-    ON {s}.events (dedupe_key) WHERE dedupe_key IS NOT NULL;
-CREATE TABLE IF NOT EXISTS {s}.checkpoints (name text PRIMARY KEY, position bigint NOT NULL);
-CREATE TABLE IF NOT EXISTS {s}.projections (
-    name text PRIMARY KEY, version integer NOT NULL, position bigint NOT NULL
-);
-CREATE TABLE IF NOT EXISTS {s}.projection_rows (
-    name  text NOT NULL,
-    key   text COLLATE "C" NOT NULL,
-    value text NOT NULL,
-    PRIMARY KEY (name, key)
-);
-CREATE TABLE IF NOT EXISTS {s}.leases (
-    name text PRIMARY KEY, owner text NOT NULL, expires_at timestamptz NOT NULL
-);
-INSERT INTO {s}.monitor_meta VALUES ('schema_version', '1') ON CONFLICT DO NOTHING
-"""
-_OUR_TABLES = frozenset(
-    {"monitor_meta", "events", "checkpoints", "projections", "projection_rows", "leases"}
-)
-_COLUMNS = "position, type, version, data, dedupe_key, recorded_at, hash"
-# Inside the lock, in one round trip: the last position and hash, the server clock in
-# microseconds, and which of the batch's dedupe keys are already stored.
-_HEAD = """
-SELECT (SELECT position FROM {s}.events ORDER BY position DESC LIMIT 1),
-       (SELECT hash FROM {s}.events ORDER BY position DESC LIMIT 1),
-       (extract(epoch FROM clock_timestamp()) * 1000000)::bigint,
-       (SELECT array_agg(dedupe_key) FROM {s}.events WHERE dedupe_key = ANY(%s))
-"""
-_STATEMENTS = {
-    "lock": "SELECT pg_advisory_xact_lock(%s)",
-    "head": _HEAD,
-    "insert": "INSERT INTO {s}.events (" + _COLUMNS + ") VALUES (%s, %s, %s, %s, %s, %s, %s)",
-    "copy": "COPY {s}.events (" + _COLUMNS + ") FROM STDIN",
-    "checkpoint": "INSERT INTO {s}.checkpoints VALUES (%s, %s) "
-    "ON CONFLICT (name) DO UPDATE SET position = excluded.position",
-    "notify": "SELECT pg_notify(%s, %s)",
-    "hash_at": "SELECT hash FROM {s}.events WHERE position = %s",
-    "page": "SELECT " + _COLUMNS + " FROM {s}.events WHERE position > %s "
-    "ORDER BY position LIMIT %s",
-    "page_types": "SELECT " + _COLUMNS + " FROM {s}.events WHERE position > %s "
-    "AND type = ANY(%s) ORDER BY position LIMIT %s",
-    "max": "SELECT coalesce(max(position), 0) FROM {s}.events",
-    "get_checkpoint": "SELECT position FROM {s}.checkpoints WHERE name = %s",
-    "state": "SELECT version, position FROM {s}.projections WHERE name = %s",
-    "get": "SELECT value FROM {s}.projection_rows WHERE name = %s AND key = %s",
-    "delete_keys": "DELETE FROM {s}.projection_rows WHERE name = %s AND key = ANY(%s)",
-    "upsert": "INSERT INTO {s}.projection_rows VALUES (%s, %s, %s) "
-    "ON CONFLICT (name, key) DO UPDATE SET value = excluded.value",
-    "set_state": "INSERT INTO {s}.projections VALUES (%s, %s, %s) ON CONFLICT (name) "
-    "DO UPDATE SET version = excluded.version, position = excluded.position",
-    "scan": "SELECT key, value FROM {s}.projection_rows WHERE name = %s",
-    "drop_rows": "DELETE FROM {s}.projection_rows WHERE name = %s",
-    "drop_state": "DELETE FROM {s}.projections WHERE name = %s",
-    "acquire": "INSERT INTO {s}.leases AS l VALUES "
-    "(%s, %s, clock_timestamp() + %s * interval '1 second') "
-    "ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at "
-    "WHERE l.expires_at < clock_timestamp() OR l.owner = excluded.owner RETURNING l.owner",
-    "release": "DELETE FROM {s}.leases WHERE name = %s AND owner = %s",
-}
 
 
 class PostgresLog(EventLog):
@@ -183,17 +110,21 @@ class PostgresLog(EventLog):
         self._conninfo = urlunsplit(parts._replace(query=urlencode(query)))
         self._where = f"{parts.hostname or 'localhost'}:{parts.port or 5432}{parts.path}"
         self._lock_timeout = float(options.get("lock_timeout", lock_timeout))
-        self._reconnect_timeout = float(options.get("reconnect_timeout", reconnect_timeout))
+        reconnect = float(options.get("reconnect_timeout", reconnect_timeout))
         self._poll_interval = float(options.get("poll_interval", poll_interval))
         digest = hashlib.sha256(f"news-monitor log {schema}".encode()).digest()
         self._lock_key = int.from_bytes(digest[:8], "big", signed=True)
         self._channel = f"monitor_log_{schema}"
         ident = sql.Identifier(schema).as_string(None)
-        self._sql = {name: text.replace("{s}", ident) for name, text in _STATEMENTS.items()}
-        self._ddl = _DDL.replace("{s}", ident)
+        self._sql = {name: text.replace("{s}", ident) for name, text in STATEMENTS.items()}
+        self._ddl = DDL.replace("{s}", ident)
         self._listen_sql = f"LISTEN {sql.Identifier(self._channel).as_string(None)}"
-        self._writer = _Connection(self, "write")
-        self._reader = _Connection(self, "read")
+        self._writer = ReconnectingConnection(
+            self._conninfo, self._where, reconnect_timeout=reconnect, configure=self._configure
+        )
+        self._reader = ReconnectingConnection(
+            self._conninfo, self._where, reconnect_timeout=reconnect
+        )
         self._listener_lock = threading.Lock()
         self._listener: psycopg.Connection | None = None
         self._notified = 0
@@ -219,8 +150,8 @@ class PostgresLog(EventLog):
                 f"schema {schema!r} in {self._where} belongs to another application "
                 f"(tables: {shown}); choose another schema with ?schema=NAME"
             )
-        if not tables >= _OUR_TABLES:
-            with _transaction(conn):
+        if not tables >= OUR_TABLES:
+            with transaction(conn):
                 conn.execute(self._sql["lock"], (self._lock_key,))  # one creator at a time
                 for statement in self._ddl.split(";"):
                     conn.execute(statement)
@@ -235,13 +166,12 @@ class PostgresLog(EventLog):
                 "upgrade news-monitor"
             )
 
-    def _configure(self, conn: psycopg.Connection, role: str) -> None:
-        """Session settings of a new connection (called by `_Connection` after connecting)."""
-        if role == "write":
-            conn.execute(
-                "SELECT set_config('lock_timeout', %s, false)",
-                (f"{max(1, round(self._lock_timeout * 1000))}ms",),
-            )
+    def _configure(self, conn: psycopg.Connection) -> None:
+        """Session settings of each new writing connection."""
+        conn.execute(
+            "SELECT set_config('lock_timeout', %s, false)",
+            (f"{max(1, round(self._lock_timeout * 1000))}ms",),
+        )
 
     # --- the log --------------------------------------------------------------------------
 
@@ -259,7 +189,7 @@ class PostgresLog(EventLog):
                 if row is not None and bytes(row[0]) == tried["hash"]:
                     return tried["result"]  # it did commit before the connection broke
                 tried.clear()
-            with _transaction(conn):
+            with transaction(conn):
                 conn.execute(self._sql["lock"], (self._lock_key,))
                 keys = list({r.dedupe_key for r in records if r.dedupe_key is not None})
                 position, previous, now, found = conn.execute(self._sql["head"], (keys,)).fetchone()
@@ -417,7 +347,7 @@ class PostgresLog(EventLog):
 
         def commit(conn: psycopg.Connection) -> None:
             # Re-running after a lost connection is harmless: it writes the same values.
-            with _transaction(conn):
+            with transaction(conn):
                 if deletes:
                     conn.execute(self._sql["delete_keys"], (name, deletes))
                 if upserts:
@@ -428,7 +358,7 @@ class PostgresLog(EventLog):
 
     def drop_projection(self, name: str) -> None:
         def drop(conn: psycopg.Connection) -> None:
-            with _transaction(conn):
+            with transaction(conn):
                 conn.execute(self._sql["drop_rows"], (name,))
                 conn.execute(self._sql["drop_state"], (name,))
 
@@ -451,110 +381,3 @@ class PostgresLog(EventLog):
         listener, self._listener = self._listener, None
         if listener is not None:
             listener.close()
-
-
-class _Connection:
-    """One connection of a `PostgresLog`, reopened with backoff when it breaks."""
-
-    def __init__(self, log: PostgresLog, role: str) -> None:
-        self._log = log
-        self._role = role
-        self._lock = threading.RLock()
-        self._conn: psycopg.Connection | None = None
-
-    def run(self, operation: Callable[[psycopg.Connection], _T]) -> _T:
-        """Run `operation` on the connection; if the connection is lost, reconnect (with
-        backoff, for at most the log's `reconnect_timeout`) and run it again."""
-        log = self._log
-        with self._lock:
-            deadline: float | None = None
-            delay = 0.05
-            while True:
-                try:
-                    if self._conn is None or self._conn.closed:
-                        conn = psycopg.connect(log._conninfo, autocommit=True)
-                        self._conn = conn
-                        log._configure(conn, self._role)
-                    return operation(self._conn)
-                except psycopg.Error as exc:
-                    if not self._lost(exc):
-                        raise _translate(exc, log._where) from exc
-                    self.close()
-                    now = time.monotonic()
-                    deadline = deadline or now + log._reconnect_timeout
-                    if now >= deadline:
-                        raise LogUnavailableError(
-                            f"PostgreSQL at {log._where} is unreachable (kept retrying for "
-                            f"{log._reconnect_timeout:g}s): {_first_line(exc)}; check that the "
-                            "server is running and the URL is right"
-                        ) from exc
-                    time.sleep(min(delay, deadline - now))
-                    delay = min(delay * 2, 2.0)
-
-    def _lost(self, exc: psycopg.Error) -> bool:
-        """Whether `exc` means the connection is gone (retry) rather than a failed statement."""
-        conn = self._conn
-        if conn is None or conn.closed or conn.broken:
-            return not _permanent(exc)
-        state = exc.sqlstate or ""
-        return state.startswith("08") or state in ("57P01", "57P02", "57P03")
-
-    def close(self) -> None:
-        with self._lock:
-            conn, self._conn = self._conn, None
-            if conn is not None:
-                conn.close()
-
-
-class _transaction:
-    """BEGIN ... COMMIT on an autocommit connection; ROLLBACK on error if the line is up.
-
-    Written out (instead of ``conn.transaction()``) so the COMMIT is one visible statement."""
-
-    def __init__(self, conn: psycopg.Connection) -> None:
-        self._conn = conn
-
-    def __enter__(self) -> None:
-        self._conn.execute("BEGIN")
-
-    def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
-        conn = self._conn
-        if kind is None:
-            conn.execute("COMMIT")
-        elif not (conn.closed or conn.broken):
-            with contextlib.suppress(psycopg.Error):
-                conn.execute("ROLLBACK")
-
-
-def _permanent(exc: psycopg.Error) -> bool:
-    """Connection errors that waiting will not fix: a wrong password, database or role."""
-    text = str(exc).lower()
-    return any(
-        s in text
-        for s in (
-            "authentication failed",
-            "does not exist",
-            "no pg_hba.conf entry",
-            "permission denied",
-            "invalid",
-        )
-    )
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
-def _translate(exc: psycopg.Error, where: str) -> LogError:
-    """Turn a psycopg error into the `LogError` that tells the user what to do."""
-    state = exc.sqlstate or ""
-    text = _first_line(exc)
-    if state == "55P03":
-        return LogLockedError(
-            f"PostgreSQL at {where}: another writer held the log's append lock too long "
-            f"({text}); is a writer stuck? raise it with ?lock_timeout=SECONDS"
-        )
-    if _permanent(exc) and state == "":
-        return LogUnavailableError(f"cannot connect to PostgreSQL at {where}: {text}")
-    return LogError(f"PostgreSQL at {where}: {text}")

@@ -74,9 +74,7 @@ def test_racing_owners_get_the_lease_exactly_once(log, request, tmp_path):
         if handle.acquire_lease("feed:contested", owner, HOUR):
             wins.append(owner)
 
-    threads = [
-        threading.Thread(target=race, args=(h, f"owner-{i}")) for i, h in enumerate(handles)
-    ]
+    threads = [threading.Thread(target=race, args=(h, f"owner-{i}")) for i, h in enumerate(handles)]
     for thread in threads:
         thread.start()
     for thread in threads:

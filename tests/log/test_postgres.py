@@ -274,7 +274,7 @@ def test_unreachable_server_raises_log_unavailable(url):
 def test_server_that_goes_away_mid_use_raises_log_unavailable(log, url):
     """When the connections keep being killed past reconnect_timeout, operations raise
     LogUnavailableError instead of retrying forever."""
-    log._reconnect_timeout = 0.5
+    log._writer.reconnect_timeout = log._reader.reconnect_timeout = 0.5
     log.append([rec("a")])
     stop = threading.Event()
 

@@ -1,0 +1,78 @@
+"""The SQL of the PostgreSQL log: its tables and every statement, with ``{s}`` standing for the
+(quoted) schema name, substituted once when a `PostgresLog` is opened."""
+
+from __future__ import annotations
+
+__all__ = ["COLUMNS", "DDL", "OUR_TABLES", "STATEMENTS"]
+
+DDL = """
+CREATE SCHEMA IF NOT EXISTS {s};
+CREATE TABLE IF NOT EXISTS {s}.monitor_meta (key text PRIMARY KEY, value text NOT NULL);
+CREATE TABLE IF NOT EXISTS {s}.events (
+    position    bigint  PRIMARY KEY,
+    type        text    NOT NULL,
+    version     integer NOT NULL,
+    dedupe_key  text,
+    recorded_at bigint  NOT NULL,
+    data        bytea   NOT NULL,
+    hash        bytea   NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS events_dedupe_key
+    ON {s}.events (dedupe_key) WHERE dedupe_key IS NOT NULL;
+CREATE TABLE IF NOT EXISTS {s}.checkpoints (name text PRIMARY KEY, position bigint NOT NULL);
+CREATE TABLE IF NOT EXISTS {s}.projections (
+    name text PRIMARY KEY, version integer NOT NULL, position bigint NOT NULL
+);
+CREATE TABLE IF NOT EXISTS {s}.projection_rows (
+    name  text NOT NULL,
+    key   text COLLATE "C" NOT NULL,
+    value text NOT NULL,
+    PRIMARY KEY (name, key)
+);
+CREATE TABLE IF NOT EXISTS {s}.leases (
+    name text PRIMARY KEY, owner text NOT NULL, expires_at timestamptz NOT NULL
+);
+INSERT INTO {s}.monitor_meta VALUES ('schema_version', '1') ON CONFLICT DO NOTHING
+"""
+OUR_TABLES = frozenset(
+    {"monitor_meta", "events", "checkpoints", "projections", "projection_rows", "leases"}
+)
+COLUMNS = "position, type, version, data, dedupe_key, recorded_at, hash"
+# Inside the lock, in one round trip: the last position and hash, the server clock in
+# microseconds, and which of the batch's dedupe keys are already stored.
+HEAD = """
+SELECT (SELECT position FROM {s}.events ORDER BY position DESC LIMIT 1),
+       (SELECT hash FROM {s}.events ORDER BY position DESC LIMIT 1),
+       (extract(epoch FROM clock_timestamp()) * 1000000)::bigint,
+       (SELECT array_agg(dedupe_key) FROM {s}.events WHERE dedupe_key = ANY(%s))
+"""
+STATEMENTS = {
+    "lock": "SELECT pg_advisory_xact_lock(%s)",
+    "head": HEAD,
+    "insert": "INSERT INTO {s}.events (" + COLUMNS + ") VALUES (%s, %s, %s, %s, %s, %s, %s)",
+    "copy": "COPY {s}.events (" + COLUMNS + ") FROM STDIN",
+    "checkpoint": "INSERT INTO {s}.checkpoints VALUES (%s, %s) "
+    "ON CONFLICT (name) DO UPDATE SET position = excluded.position",
+    "notify": "SELECT pg_notify(%s, %s)",
+    "hash_at": "SELECT hash FROM {s}.events WHERE position = %s",
+    "page": "SELECT " + COLUMNS + " FROM {s}.events WHERE position > %s ORDER BY position LIMIT %s",
+    "page_types": "SELECT " + COLUMNS + " FROM {s}.events WHERE position > %s "
+    "AND type = ANY(%s) ORDER BY position LIMIT %s",
+    "max": "SELECT coalesce(max(position), 0) FROM {s}.events",
+    "get_checkpoint": "SELECT position FROM {s}.checkpoints WHERE name = %s",
+    "state": "SELECT version, position FROM {s}.projections WHERE name = %s",
+    "get": "SELECT value FROM {s}.projection_rows WHERE name = %s AND key = %s",
+    "delete_keys": "DELETE FROM {s}.projection_rows WHERE name = %s AND key = ANY(%s)",
+    "upsert": "INSERT INTO {s}.projection_rows VALUES (%s, %s, %s) "
+    "ON CONFLICT (name, key) DO UPDATE SET value = excluded.value",
+    "set_state": "INSERT INTO {s}.projections VALUES (%s, %s, %s) ON CONFLICT (name) "
+    "DO UPDATE SET version = excluded.version, position = excluded.position",
+    "scan": "SELECT key, value FROM {s}.projection_rows WHERE name = %s",
+    "drop_rows": "DELETE FROM {s}.projection_rows WHERE name = %s",
+    "drop_state": "DELETE FROM {s}.projections WHERE name = %s",
+    "acquire": "INSERT INTO {s}.leases AS l VALUES "
+    "(%s, %s, clock_timestamp() + %s * interval '1 second') "
+    "ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at "
+    "WHERE l.expires_at < clock_timestamp() OR l.owner = excluded.owner RETURNING l.owner",
+    "release": "DELETE FROM {s}.leases WHERE name = %s AND owner = %s",
+}
