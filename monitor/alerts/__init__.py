@@ -1,0 +1,53 @@
+"""Alert delivery: sinks (console, JSON lines, webhook, e-mail, Apprise, callback) and the
+`Delivery` subscriber that feeds them from the log, at-least-once, each sink at its own pace.
+
+Configure sinks in YAML and load them with `load_sinks`; see `Delivery` for the guarantees.
+"""
+
+from ._config import SINK_TYPES, build_sink, load_sinks, register_sink
+from ._delivery import Backoff, Delivery, SinkStatus
+from ._email import AppriseSettings, AppriseSink, EmailSettings, EmailSink, email_body
+from ._sink import (
+    LEVEL_ORDER,
+    CallbackSink,
+    ConsoleSettings,
+    ConsoleSink,
+    DeliveryContext,
+    JsonlSettings,
+    JsonlSink,
+    Sink,
+    SinkSettings,
+    alert_json,
+    alert_line,
+)
+from ._webhook import WebhookSettings, WebhookSink, sign, slack_payload
+
+__all__ = [
+    "LEVEL_ORDER",
+    "SINK_TYPES",
+    "AppriseSettings",
+    "AppriseSink",
+    "Backoff",
+    "CallbackSink",
+    "ConsoleSettings",
+    "ConsoleSink",
+    "Delivery",
+    "DeliveryContext",
+    "EmailSettings",
+    "EmailSink",
+    "JsonlSettings",
+    "JsonlSink",
+    "Sink",
+    "SinkSettings",
+    "SinkStatus",
+    "WebhookSettings",
+    "WebhookSink",
+    "alert_json",
+    "alert_line",
+    "build_sink",
+    "email_body",
+    "load_sinks",
+    "register_sink",
+    "sign",
+    "slack_payload",
+]

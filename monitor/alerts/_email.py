@@ -1,0 +1,159 @@
+"""The e-mail sink (smtplib over verified TLS) and the Apprise sink (optional extra).
+
+E-mail always uses TLS with ``ssl.create_default_context()``: certificates are verified and the
+host name checked, whether the connection starts in TLS (``security: ssl``, port 465) or is
+upgraded with STARTTLS (``security: starttls``, port 587, the default). Passwords come from
+`password` or, better, the environment variable named by `password_env`.
+
+Apprise (https://github.com/caronc/apprise) reaches dozens of chat services through URLs such as
+``tgram://`` or ``discord://``. It is an optional extra: ``pip install 'news-monitor[apprise]'``.
+"""
+
+from __future__ import annotations
+
+import os
+import smtplib
+import ssl
+from email.message import EmailMessage
+from typing import Any
+
+import attrs
+
+from ..errors import SinkError
+from ..events import AlertRaised, format_time
+from ._sink import DeliveryContext, Sink, SinkSettings, _str_tuple, alert_line
+
+__all__ = ["AppriseSettings", "AppriseSink", "EmailSettings", "EmailSink", "email_body"]
+
+
+def _recipients(value: Any) -> tuple[str, ...]:
+    result = _str_tuple(value)
+    if not result:
+        raise ValueError("'to' must list at least one address")
+    return result
+
+
+@attrs.frozen(kw_only=True)
+class EmailSettings(SinkSettings):
+    """``email``: send each alert as a plain-text message."""
+
+    host: str
+    sender: str
+    to: tuple[str, ...] = attrs.field(converter=_recipients)
+    port: int | None = attrs.field(default=None, converter=attrs.converters.optional(int))
+    security: str = attrs.field(
+        default="starttls", validator=attrs.validators.in_(("starttls", "ssl"))
+    )
+    username: str | None = None
+    password: str | None = attrs.field(default=None, repr=False)
+    password_env: str | None = None
+    timeout: float = attrs.field(default=30.0, converter=float)
+    subject_prefix: str = "[news-monitor]"
+
+
+def email_body(alert: AlertRaised) -> str:
+    """The plain-text body: the alert line, annotations, evidence and item ids."""
+    lines = [alert_line(alert), ""]
+    lines += [f"{k}: {v}" for k, v in sorted(alert.annotations.items())]
+    if alert.evidence:
+        lines += ["", "Evidence:"]
+        lines += [f"  {e.field}[{e.start}:{e.end}] “{e.text}”" for e in alert.evidence]
+    if alert.window_start and alert.window_end:
+        window = f"{format_time(alert.window_start)} .. {format_time(alert.window_end)}"
+        lines += ["", f"Window: {window}"]
+    lines += ["", "Items: " + ", ".join(alert.item_ids), f"Alert id: {alert.alert_id}"]
+    return "\n".join(lines) + "\n"
+
+
+class EmailSink(Sink):
+    """Sends alerts by SMTP. One connection per alert: alerts are rare and connections to
+    mail relays do not stay healthy for long."""
+
+    type_name = "email"
+    settings: EmailSettings
+
+    def _password(self) -> str | None:
+        if self.settings.password is not None:
+            return self.settings.password
+        if self.settings.password_env:
+            value = os.environ.get(self.settings.password_env)
+            if value is None:
+                raise SinkError(
+                    f"{self.name}: environment variable {self.settings.password_env} is not set"
+                )
+            return value
+        return None
+
+    def message(self, alert: AlertRaised) -> EmailMessage:
+        """Build the message for `alert`."""
+        msg = EmailMessage()
+        msg["Subject"] = f"{self.settings.subject_prefix} {alert.level.upper()}: {alert.title}"
+        msg["From"] = self.settings.sender
+        msg["To"] = ", ".join(self.settings.to)
+        msg["Message-ID"] = f"<{alert.alert_id}@news-monitor>"
+        msg.set_content(email_body(alert))
+        return msg
+
+    def deliver(self, alert: AlertRaised, context: DeliveryContext) -> None:
+        s = self.settings
+        tls = ssl.create_default_context()
+        try:
+            if s.security == "ssl":
+                smtp: smtplib.SMTP = smtplib.SMTP_SSL(
+                    s.host, s.port or 465, timeout=s.timeout, context=tls
+                )
+            else:
+                smtp = smtplib.SMTP(s.host, s.port or 587, timeout=s.timeout)
+            with smtp:
+                if s.security == "starttls":
+                    smtp.starttls(context=tls)
+                password = self._password()
+                if s.username and password is not None:
+                    smtp.login(s.username, password)
+                smtp.send_message(self.message(alert))
+        except (smtplib.SMTPException, OSError) as exc:
+            if isinstance(exc, SinkError):
+                raise
+            raise SinkError(f"{self.name}: sending mail via {s.host} failed: {exc}") from exc
+
+
+@attrs.frozen(kw_only=True)
+class AppriseSettings(SinkSettings):
+    """``apprise``: notify every Apprise URL in `urls`."""
+
+    urls: tuple[str, ...] = attrs.field(converter=_recipients)
+
+
+def _import_apprise() -> Any:
+    try:
+        import apprise  # optional extra
+    except ImportError:
+        return None
+    return apprise
+
+
+class AppriseSink(Sink):
+    """Notifies chat services through Apprise URLs (optional extra, imported on first use)."""
+
+    type_name = "apprise"
+    settings: AppriseSettings
+
+    def __init__(self, settings: AppriseSettings) -> None:
+        super().__init__(settings)
+        apprise = _import_apprise()
+        if apprise is None:
+            raise SinkError(
+                f"{self.name}: the apprise sink needs the optional package apprise; install it "
+                "with: pip install 'news-monitor[apprise]'"
+            )
+        self._apprise = apprise.Apprise()
+        for url in settings.urls:
+            if not self._apprise.add(url):
+                raise SinkError(f"{self.name}: Apprise does not understand the URL {url!r}")
+
+    def deliver(self, alert: AlertRaised, context: DeliveryContext) -> None:
+        ok = self._apprise.notify(
+            title=f"{alert.level.upper()}: {alert.title}", body=email_body(alert)
+        )
+        if not ok:
+            raise SinkError(f"{self.name}: Apprise could not notify every URL")

@@ -1,0 +1,155 @@
+"""Delivery: per-sink checkpoints, at-least-once, retries with backoff, nothing lost."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+from werkzeug import Response
+
+from monitor.alerts import (
+    Backoff,
+    CallbackSink,
+    Delivery,
+    JsonlSettings,
+    JsonlSink,
+    WebhookSettings,
+    WebhookSink,
+)
+from monitor.events import AlertSuppressed
+from monitor.log import MemoryLog
+from tests.alerts.test_sinks import make_alert
+
+
+def alerts_log(n: int) -> MemoryLog:
+    """A log with `n` alerts and, between them, suppressed repeats that must not be delivered."""
+    log = MemoryLog()
+    for i in range(1, n + 1):
+        alert = make_alert(i, level="high" if i % 2 else "low")
+        log.append_events(
+            [
+                alert,
+                AlertSuppressed(
+                    alert_id=f"rep{i}",
+                    folded_into=alert.alert_id,
+                    rule_id="movement",
+                    event_time=alert.event_time,
+                ),
+            ]
+        )
+    return log
+
+
+def test_webhook_down_then_up_loses_nothing_and_does_not_block_others(httpserver, clock, tmp_path):
+    """A webhook failing for a while gets every alert in order once it recovers; the jsonl
+    sink receives all of them meanwhile; suppressed repeats go nowhere."""
+    down = {"on": True}
+    bodies: list[dict] = []
+
+    def handler(request):
+        if down["on"]:
+            return Response("unavailable", 503)
+        bodies.append(json.loads(request.get_data()))
+        return Response("ok", 200)
+
+    httpserver.expect_request("/hook").respond_with_handler(handler)
+    log = alerts_log(5)
+    webhook = WebhookSink(
+        WebhookSettings(name="hook", url=httpserver.url_for("/hook"), retries=1),
+        sleep=lambda _s: None,
+    )
+    path = tmp_path / "a.jsonl"
+    jsonl = JsonlSink(JsonlSettings(name="file", path=str(path)))
+    delivery = Delivery(log, [webhook, jsonl], clock=clock, backoff=Backoff(base=10, cap=60))
+
+    assert delivery.run_once() == 5  # all to the file, none to the hook
+    hook_state, file_state = delivery.status()
+    assert hook_state.failures == 1 and "HTTP 503" in hook_state.last_error
+    assert file_state.delivered == 5 and file_state.position == log.head() - 1
+
+    delivery.run_once()  # before the backoff has passed: the hook is not even tried
+    assert len(httpserver.log) == 1
+    clock.advance(seconds=11)
+    delivery.run_once()  # still down: second failure, backoff doubles
+    assert delivery.status()[0].failures == 2
+    assert (delivery.status()[0].next_attempt - clock()).total_seconds() == 20
+
+    log.append_events([make_alert(6)])  # more alerts arrive while the hook is down
+    assert delivery.run_once() == 1
+    down["on"] = False
+    clock.advance(seconds=21)
+    assert delivery.run_once() == 6
+    assert [b["data"]["alert_id"] for b in bodies] == [f"alert{i:04d}" for i in range(1, 7)]
+    assert delivery.status()[0].failures == 0
+    lines = [json.loads(x)["alert_id"] for x in path.read_text().splitlines()]
+    assert lines == [f"alert{i:04d}" for i in range(1, 7)]
+    assert log.get_checkpoint("deliver:hook") == log.get_checkpoint("deliver:file") == log.head()
+
+
+def test_restart_resumes_from_each_sink_checkpoint(clock):
+    """A new Delivery over the same log delivers only what its sinks have not received."""
+    log = alerts_log(3)
+    got: list[str] = []
+    Delivery(log, [CallbackSink(lambda a: got.append(a.alert_id))], clock=clock).run_once()
+    log.append_events([make_alert(4)])
+    Delivery(log, [CallbackSink(lambda a: got.append(a.alert_id))], clock=clock).run_once()
+    assert got == ["alert0001", "alert0002", "alert0003", "alert0004"]
+
+
+def test_failure_mid_page_keeps_earlier_deliveries(clock):
+    """A callback failing on the third alert: the first two are checkpointed, the third retried."""
+    log = alerts_log(4)
+    got: list[str] = []
+    fail = {"id": "alert0003"}
+
+    def callback(alert):
+        if alert.alert_id == fail["id"]:
+            raise ConnectionError("receiver down")
+        got.append(alert.alert_id)
+
+    delivery = Delivery(log, [CallbackSink(callback)], clock=clock, backoff=Backoff(base=1))
+    assert delivery.run_once() == 2
+    assert log.get_checkpoint("deliver:callback") == 3  # alert 2 is at position 3
+    fail["id"] = None
+    clock.advance(seconds=2)
+    delivery.run_once()
+    assert got == ["alert0001", "alert0002", "alert0003", "alert0004"]
+
+
+def test_sink_filters_skip_but_advance(clock, tmp_path):
+    """min_level and rules filters skip alerts without blocking the checkpoint."""
+    log = alerts_log(4)
+    got: list[str] = []
+    sink = CallbackSink(lambda a: got.append(a.alert_id), min_level="high")
+    delivery = Delivery(log, [sink], clock=clock)
+    delivery.run_once()
+    assert got == ["alert0001", "alert0003"]
+    assert delivery.status()[0].skipped == 2
+    assert log.get_checkpoint("deliver:callback") == log.head() - 1
+
+
+def test_run_forever_delivers_new_alerts_until_stopped(clock):
+    """run_forever follows the log in a thread per sink and stops when asked."""
+    log = MemoryLog()
+    got: list[str] = []
+    arrived = threading.Event()
+
+    def callback(alert):
+        got.append(alert.alert_id)
+        if len(got) == 2:
+            arrived.set()
+
+    delivery = Delivery(log, [CallbackSink(callback)], clock=clock)
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=delivery.run_forever, args=(stop,), kwargs={"poll_interval": 0.05}
+    )
+    thread.start()
+    try:
+        log.append_events([make_alert(1)])
+        log.append_events([make_alert(2)])
+        assert arrived.wait(10)
+    finally:
+        stop.set()
+        thread.join(10)
+    assert got == ["alert0001", "alert0002"] and not thread.is_alive()
