@@ -21,6 +21,7 @@ MORE_RULES = (
     "isis-cell-activity",
     "militia-weapons-transfer",
     "strike-on-militia",
+    "turkish-strike",
 )
 CORRELATIONS = ("movement-corroborated", "movement-then-denial")
 
