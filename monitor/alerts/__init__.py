@@ -5,7 +5,7 @@ Configure sinks in YAML and load them with `load_sinks`; see `Delivery` for the 
 """
 
 from ._config import SINK_TYPES, build_sink, load_sinks, register_sink
-from ._delivery import Backoff, Delivery, SinkStatus
+from ._delivery import Backoff, Delivery, DeliveryReport, SinkStatus
 from ._email import AppriseSettings, AppriseSink, EmailSettings, EmailSink, email_body
 from ._sink import (
     LEVEL_ORDER,
@@ -33,6 +33,7 @@ __all__ = [
     "ConsoleSink",
     "Delivery",
     "DeliveryContext",
+    "DeliveryReport",
     "EmailSettings",
     "EmailSink",
     "JsonlSettings",

@@ -23,7 +23,7 @@ from ..events import AlertRaised
 from ..log import EventLog
 from ._sink import DeliveryContext, Sink
 
-__all__ = ["Backoff", "Delivery", "SinkStatus"]
+__all__ = ["Backoff", "Delivery", "DeliveryReport", "SinkStatus"]
 
 logger = logging.getLogger(__name__)
 _ALERT = ("AlertRaised",)
@@ -43,6 +43,14 @@ class Backoff:
         return min(self.cap, self.base * self.factor ** max(0, failures - 1))
 
 
+@attrs.frozen
+class DeliveryReport:
+    """What one `run` did: deliveries that succeeded, and the sinks now waiting to retry."""
+
+    delivered: int = 0
+    failing: tuple[str, ...] = ()
+
+
 @attrs.define
 class SinkStatus:
     """Where one sink is: its checkpoint, counts, and its retry state when failing."""
@@ -59,7 +67,7 @@ class SinkStatus:
 class Delivery:
     """Deliver the log's alerts to `sinks` (see the module docstring).
 
-    `run_once` catches every due sink up and returns; `run_forever` gives each sink its own
+    `run` catches every due sink up and returns; `run_forever` gives each sink its own
     thread so a slow or failing sink never delays the others.
     """
 
@@ -94,10 +102,11 @@ class Delivery:
         """A snapshot of every sink's status, in sink order."""
         return [attrs.evolve(self._status[s.name]) for s in self.sinks]
 
-    def run_once(self) -> int:
-        """Deliver every pending alert to every sink that is not waiting to retry; return how
-        many deliveries succeeded."""
-        return sum(self.drain(sink) for sink in self.sinks)
+    def run(self) -> DeliveryReport:
+        """Deliver every pending alert to every sink that is not waiting to retry."""
+        delivered = sum(self.drain(sink) for sink in self.sinks)
+        failing = tuple(s.name for s in self.sinks if self._status[s.name].failures)
+        return DeliveryReport(delivered, failing)
 
     def drain(self, sink: Sink) -> int:
         """Catch `sink` up with the log, or stop at its first failure; return deliveries."""

@@ -67,10 +67,14 @@ def item_facets(item: ItemReceived) -> dict[str, str]:
 
 @attrs.define
 class EvaluationReport:
-    """What one `run` did. `late` counts matches too late for a correlation's lateness."""
+    """What one `run` did. `alerts` are the alerts newly stored (detection and correlation,
+    not those another evaluator had stored already); `raised` counts detection alerts and
+    `correlations` correlation alerts computed, `suppressed` the throttled repeats; `late`
+    counts matches too late for a correlation's allowed lateness."""
 
     items: int = 0
-    alerts: int = 0
+    alerts: list[AlertRaised] = attrs.field(factory=list)
+    raised: int = 0
     suppressed: int = 0
     correlations: int = 0
     entities: int = 0
@@ -215,6 +219,11 @@ class AlertEvaluator:
                 self._evaluate(item, events, report)
             result = self.output.append_events(events, checkpoint=(self.name, page[-1].position))
             report.duplicates += result.duplicates
+            report.alerts.extend(
+                e
+                for e, p in zip(events, result.positions, strict=True)
+                if p is not None and isinstance(e, AlertRaised)
+            )
             after = report.position = page[-1].position
 
     def _evaluate(self, item: ItemReceived, out: list[Event], report: EvaluationReport) -> None:
@@ -273,7 +282,7 @@ class AlertEvaluator:
                         facets=facets,
                     )
                 )
-                report.alerts += 1
+                report.raised += 1
             pending.append(
                 Contribution(m.rule_id, when, aid, (item.item_id,), tuple(m.entities), facets)
             )

@@ -62,23 +62,23 @@ def test_webhook_down_then_up_loses_nothing_and_does_not_block_others(httpserver
     jsonl = JsonlSink(JsonlSettings(name="file", path=str(path)))
     delivery = Delivery(log, [webhook, jsonl], clock=clock, backoff=Backoff(base=10, cap=60))
 
-    assert delivery.run_once() == 5  # all to the file, none to the hook
+    assert delivery.run().delivered == 5  # all to the file, none to the hook
     hook_state, file_state = delivery.status()
     assert hook_state.failures == 1 and "HTTP 503" in hook_state.last_error
     assert file_state.delivered == 5 and file_state.position == log.head() - 1
 
-    delivery.run_once()  # before the backoff has passed: the hook is not even tried
+    delivery.run()  # before the backoff has passed: the hook is not even tried
     assert len(httpserver.log) == 1
     clock.advance(seconds=11)
-    delivery.run_once()  # still down: second failure, backoff doubles
+    delivery.run()  # still down: second failure, backoff doubles
     assert delivery.status()[0].failures == 2
     assert (delivery.status()[0].next_attempt - clock()).total_seconds() == 20
 
     log.append_events([make_alert(6)])  # more alerts arrive while the hook is down
-    assert delivery.run_once() == 1
+    assert delivery.run().delivered == 1
     down["on"] = False
     clock.advance(seconds=21)
-    assert delivery.run_once() == 6
+    assert delivery.run().delivered == 6
     assert [b["data"]["alert_id"] for b in bodies] == [f"alert{i:04d}" for i in range(1, 7)]
     assert delivery.status()[0].failures == 0
     lines = [json.loads(x)["alert_id"] for x in path.read_text().splitlines()]
@@ -90,9 +90,9 @@ def test_restart_resumes_from_each_sink_checkpoint(clock):
     """A new Delivery over the same log delivers only what its sinks have not received."""
     log = alerts_log(3)
     got: list[str] = []
-    Delivery(log, [CallbackSink(lambda a: got.append(a.alert_id))], clock=clock).run_once()
+    Delivery(log, [CallbackSink(lambda a: got.append(a.alert_id))], clock=clock).run()
     log.append_events([make_alert(4)])
-    Delivery(log, [CallbackSink(lambda a: got.append(a.alert_id))], clock=clock).run_once()
+    Delivery(log, [CallbackSink(lambda a: got.append(a.alert_id))], clock=clock).run()
     assert got == ["alert0001", "alert0002", "alert0003", "alert0004"]
 
 
@@ -108,11 +108,11 @@ def test_failure_mid_page_keeps_earlier_deliveries(clock):
         got.append(alert.alert_id)
 
     delivery = Delivery(log, [CallbackSink(callback)], clock=clock, backoff=Backoff(base=1))
-    assert delivery.run_once() == 2
+    assert delivery.run().delivered == 2
     assert log.get_checkpoint("deliver:callback") == 3  # alert 2 is at position 3
     fail["id"] = None
     clock.advance(seconds=2)
-    delivery.run_once()
+    delivery.run()
     assert got == ["alert0001", "alert0002", "alert0003", "alert0004"]
 
 
@@ -122,7 +122,7 @@ def test_sink_filters_skip_but_advance(clock, tmp_path):
     got: list[str] = []
     sink = CallbackSink(lambda a: got.append(a.alert_id), min_level="high")
     delivery = Delivery(log, [sink], clock=clock)
-    delivery.run_once()
+    delivery.run()
     assert got == ["alert0001", "alert0003"]
     assert delivery.status()[0].skipped == 2
     assert log.get_checkpoint("deliver:callback") == log.head() - 1

@@ -56,6 +56,7 @@ def test_alert_raised_carries_match_provenance_and_event_time(ruleset, clock, lo
     """An AlertRaised has a deterministic id, the rule, evidence, place group, hash, event time."""
     report = AlertEvaluator(log_with_story, ruleset, clock=clock).run()
     assert report.items == 10
+    assert report.alerts == [e for e in events(log_with_story) if isinstance(e, AlertRaised)]
     first = next(e for e in events(log_with_story) if e.item_ids == (STORY[0].item_id,))
     assert first.alert_id == detection_alert_id("movement", 1, STORY[0].item_id)
     assert first.rule_id == "movement" and first.level == "medium"
@@ -107,6 +108,7 @@ def test_checkpoint_resumes_and_second_evaluator_adds_no_duplicates(ruleset, clo
     before = alert_bytes(log)
     other = AlertEvaluator(log, ruleset, clock=clock, name="twin").run()
     assert other.items == 10 and other.duplicates > 0
+    assert other.alerts == []  # everything it computed was stored already
     assert alert_bytes(log) == before
 
 
@@ -227,7 +229,7 @@ def test_too_late_item_raises_its_alert_but_not_the_correlation(ruleset, clock):
     evaluator.run()
     log.append_events([timed(3, 10, "Officials denied the Abu Kamal reports")])
     report = evaluator.run()
-    assert report.alerts == 1 and report.correlations == 0 and report.late == 1
+    assert report.raised == 1 and report.correlations == 0 and report.late == 1
 
 
 def test_run_correlation_tests_passes_and_reports_failures(ruleset):
