@@ -47,6 +47,9 @@ class Projection(abc.ABC):
       state and rebuilds it from position 0 on its next run.
     * ``types``: the event type names `apply` wants (the runner reads only those), or None for
       every record.
+    * ``decode`` (default True): set it False for a fold that needs only the record (position,
+      type, raw bytes), such as a counter; the runner then skips decoding for it and passes
+      ``event=None``. Decoding is most of the cost of a replay.
 
     `apply` must be deterministic: a function of the event, the record and the state only (no
     clock, no randomness, no I/O besides `state`), so that a rebuild from 0 gives exactly the
@@ -56,6 +59,7 @@ class Projection(abc.ABC):
     name: ClassVar[str]
     version: ClassVar[int] = 1
     types: ClassVar[frozenset[str] | None] = None
+    decode: ClassVar[bool] = True
 
     @abc.abstractmethod
     def apply(self, event: Event, record: Record, state: StateView) -> None:

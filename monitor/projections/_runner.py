@@ -213,9 +213,13 @@ class ProjectionRunner:
                 continue
             projection = cursor.projection
             try:
-                if event is None:
+                if event is None and projection.decode:
                     event = record.event()
-                projection.apply(event, record, cursor.state)
+                projection.apply(
+                    event if projection.decode else None,  # type: ignore[arg-type]
+                    record,
+                    cursor.state,
+                )
             except Exception as exc:
                 for c in cursors:
                     c.state.clear()
@@ -272,6 +276,8 @@ def _check(projection: Projection, known: dict[str, object]) -> None:
     version = getattr(projection, "version", None)
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise ProjectionError(f"projection {name!r}: version must be an int >= 1, got {version!r}")
+    if not isinstance(getattr(projection, "decode", True), bool):
+        raise ProjectionError(f"projection {name!r}: decode must be True or False")
     types = projection.types
     if types is not None:
         if isinstance(types, str) or not isinstance(types, frozenset | set | tuple | list):

@@ -22,13 +22,17 @@ from monitor.log import (
 )
 from monitor.projections import Projection, StateView, key
 
-BACKENDS = ["memory", "sqlite"]
+BACKENDS = ["memory", "sqlite", "postgres"]
 
 
 def open_backend(name: str, directory) -> EventLog:
     """Open a fresh, empty log of backend `name` (SQLite files go in `directory`)."""
     if name == "memory":
         return MemoryLog()
+    if name == "postgres":
+        from tests.pg import fresh_postgres_log, pg_url
+
+        return fresh_postgres_log(pg_url())  # skips without MONITOR_TEST_PG
     return open_log(directory / f"log-{next(_serial)}.db")
 
 

@@ -189,6 +189,27 @@ def test_undecodable_record_is_a_projection_error(log):
     assert log.projection_state("counting").position == 2
 
 
+def test_projection_without_decode_gets_records_only(log):
+    """A projection with decode=False gets event=None and is not stopped by a record that
+    cannot be decoded, since it never decodes."""
+    from monitor.log import NewRecord
+
+    given = []
+
+    class Raw(CountingProjection):
+        decode: ClassVar[bool] = False
+
+        def apply(self, event, record, state):
+            given.append(event)
+            super().apply(event, record, state)
+
+    log.append_events(items(2))
+    log.append([NewRecord("ItemReceived", 1, b"{not json", "bad")])
+    assert ProjectionRunner(log, [Raw()]).run() == {"counting": 3}
+    assert given == [None, None, None]
+    assert seen_positions(log) == {1: 1, 2: 1, 3: 1}
+
+
 def test_non_json_value_is_a_projection_error(log):
     """A projection that stores a non-JSON value fails with a ProjectionError, not a crash."""
 
