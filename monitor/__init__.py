@@ -29,6 +29,17 @@ from .log import EventLog, open_log
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str) -> object:
+    # `Monitor` wires feeds (httpx, feedparser) and alerts; importing it lazily keeps
+    # `import monitor.events` or `monitor.log` free of those dependencies.
+    if name == "Monitor":
+        from .app import Monitor
+
+        return Monitor
+    raise AttributeError(f"module 'monitor' has no attribute {name!r}")
+
+
 __all__ = [
     "AlertRaised",
     "ConfigError",
@@ -40,6 +51,7 @@ __all__ = [
     "FeedPolled",
     "ItemReceived",
     "LogError",
+    "Monitor",
     "MonitorError",
     "RuleError",
     "RulesetLoaded",

@@ -50,6 +50,7 @@ __all__ = [
     "normalize_url",
     "parse_time",
     "registered_types",
+    "to_plain",
     "upcaster",
 ]
 

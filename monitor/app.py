@@ -1,0 +1,314 @@
+"""`Monitor`: the library's front door. It wires the log, the rule engine, the projections,
+the feeds and the alert sinks together, and is all the CLI uses.
+
+    from monitor import Monitor
+
+    with Monitor.open("news.db", rules="rules/") as m:
+        m.ingest_files(["today.jsonl"])        # append, evaluate, project, deliver
+        for alert in m.alerts(limit=10):
+            print(alert["rule_id"], alert["title"])
+
+Every step after an append is a log subscriber with its own checkpoint (the rule evaluator,
+each projection, each sink), so `process` can be called at any time, by any process, and picks
+up exactly where the last run stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from .alerts import CallbackSink, Delivery, Sink, load_sinks
+from .events import AlertRaised, Event, ItemReceived, item_id
+from .feeds import (
+    FeedConfig,
+    FeedList,
+    FeedState,
+    Fetcher,
+    PollReport,
+    load_feeds,
+    poll_feed,
+    read_items_file,
+)
+from .log import EventLog, open_log
+from .projections import (
+    AlertTimeline,
+    FeedStatus,
+    ItemsByFeedDay,
+    ProjectionRunner,
+    builtin_projections,
+)
+from .rules import AlertEvaluator, RuleSet, load_rules
+
+__all__ = ["IngestReport", "Monitor", "ProcessReport"]
+
+log = logging.getLogger("monitor")
+
+Clock = Callable[[], datetime]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@attrs.frozen
+class ProcessReport:
+    """What one `process` pass did: alerts raised (new), projections advanced, deliveries."""
+
+    alerts: tuple[AlertRaised, ...] = ()
+    delivered: int = 0
+
+
+@attrs.frozen
+class IngestReport:
+    """What an ingest did: items stored, items that were already there, and the alerts."""
+
+    stored: int
+    duplicates: int
+    alerts: tuple[AlertRaised, ...] = ()
+
+
+class Monitor:
+    """The event log plus everything that reacts to it.
+
+    Args:
+        event_log: an open `EventLog`; `Monitor.open` makes one from a path or URL.
+        rules: a rule folder or a loaded `RuleSet`; without one no alerts are raised.
+        sinks: where alerts are delivered (see `monitor.alerts`).
+        clock: the time source for received times and polls (tests freeze it).
+        transport: an httpx transport for feed fetching (tests use a mock one).
+    """
+
+    def __init__(
+        self,
+        event_log: EventLog,
+        *,
+        rules: RuleSet | str | Path | None = None,
+        sinks: Sequence[Sink] = (),
+        clock: Clock = _utcnow,
+        transport: Any = None,
+    ) -> None:
+        self.log = event_log
+        self.clock = clock
+        self.projections = ProjectionRunner(event_log, builtin_projections())
+        self._transport = transport
+        self._fetcher: Fetcher | None = None
+        self._sinks: list[Sink] = list(sinks)
+        self._callbacks: list[Callable[[AlertRaised], None]] = []
+        self.ruleset: RuleSet | None = None
+        self.rules_source: str = ""
+        self._evaluator: AlertEvaluator | None = None
+        self._delivery = Delivery(event_log, self._sinks, clock=clock) if self._sinks else None
+        if rules is not None:
+            self.use_rules(rules)
+
+    @classmethod
+    def open(
+        cls,
+        db: str | Path = "monitor.db",
+        *,
+        rules: RuleSet | str | Path | None = None,
+        sinks: Sequence[Sink] | str | Path = (),
+        clock: Clock = _utcnow,
+        transport: Any = None,
+    ) -> Monitor:
+        """Open (or create) the log at `db` (a path or URL) and wire everything to it."""
+        event_log = open_log(db)
+        try:
+            if isinstance(sinks, str | Path):
+                sinks = load_sinks(sinks)
+            return cls(event_log, rules=rules, sinks=sinks, clock=clock, transport=transport)
+        except BaseException:
+            event_log.close()
+            raise
+
+    # --- rules -----------------------------------------------------------------------------
+
+    def use_rules(self, rules: RuleSet | str | Path) -> RuleSet:
+        """Make `rules` the active rule set (loading it if it is a path). All-or-nothing: on
+        any error the previous rule set stays active and the error is raised."""
+        ruleset = rules if isinstance(rules, RuleSet) else load_rules(rules)
+        self.rules_source = "" if isinstance(rules, RuleSet) else str(rules)
+        self.ruleset = ruleset
+        if self._evaluator is None:
+            self._evaluator = AlertEvaluator(
+                self.log, ruleset, clock=self.clock, source=self.rules_source
+            )
+        else:
+            self._evaluator.set_ruleset(ruleset, self.rules_source)
+        return ruleset
+
+    def reload_rules(self, path: str | Path) -> bool:
+        """Reload rules from `path`; keep the running set and log why when the new one fails."""
+        try:
+            before = self.ruleset.hash if self.ruleset else None
+            ruleset = self.use_rules(path)
+        except Exception as exc:  # the watcher must survive a bad edit
+            log.error("rules in %s not reloaded, keeping the running set: %s", path, exc)
+            return False
+        if ruleset.hash != before:
+            log.info("rules reloaded from %s: %d rules", path, len(ruleset.rules))
+        return True
+
+    # --- alerts ----------------------------------------------------------------------------
+
+    def on_alert(self, callback: Callable[[AlertRaised], None]) -> None:
+        """Call `callback(alert)` for every alert raised from now on (and not yet delivered
+        to it), in log order; an exception in it is retried at the next `process`."""
+        self._sinks.append(CallbackSink(callback, name=f"callback-{len(self._callbacks)}"))
+        self._callbacks.append(callback)
+        self._delivery = Delivery(self.log, self._sinks, clock=self.clock)
+
+    def alerts(self, *, limit: int = 50, **filters: Any) -> list[dict[str, Any]]:
+        """The latest alerts, newest first (see `AlertTimeline.latest` for the filters)."""
+        self.projections.run()
+        return list(AlertTimeline.latest(self.log, limit=limit, **filters))
+
+    # --- ingesting --------------------------------------------------------------------------
+
+    def append(self, events: Sequence[Event]) -> int:
+        """Append events as they are (deduplicated by their natural keys); return how many
+        were stored. Does not process them: call `process`."""
+        return len(self.log.append_events(events).stored)
+
+    def ingest(self, items: Iterable[ItemReceived | Mapping[str, Any]]) -> IngestReport:
+        """Append news items (events or plain mappings), then evaluate, project and deliver."""
+        events = [i if isinstance(i, ItemReceived) else self.item(i) for i in items]
+        stored = duplicates = 0
+        for start in range(0, len(events), 500):
+            result = self.log.append_events(events[start : start + 500])
+            stored += len(result.stored)
+            duplicates += result.duplicates
+        report = self.process()
+        return IngestReport(stored, duplicates, report.alerts)
+
+    def ingest_files(
+        self, paths: Iterable[str | Path], *, feed_id: str | None = None
+    ) -> IngestReport:
+        """Ingest feed XML files and JSON-lines item files, then process them."""
+        stored = duplicates = 0
+        for path in paths:
+            batch: list[ItemReceived] = []
+            for item in read_items_file(path, feed_id=feed_id, clock=self.clock):
+                batch.append(item)
+                if len(batch) >= 500:
+                    result = self.log.append_events(batch)
+                    stored, duplicates = stored + len(result.stored), duplicates + result.duplicates
+                    batch = []
+            if batch:
+                result = self.log.append_events(batch)
+                stored, duplicates = stored + len(result.stored), duplicates + result.duplicates
+        report = self.process()
+        return IngestReport(stored, duplicates, report.alerts)
+
+    def item(self, fields: Mapping[str, Any]) -> ItemReceived:
+        """Build an ItemReceived from a plain mapping (title, summary, url, feed, ...)."""
+        feed = str(fields.get("feed") or fields.get("feed_id") or fields.get("source") or "api")
+        text = {k: str(fields.get(k) or "") for k in ("title", "summary", "content")}
+        return ItemReceived(
+            item_id=fields.get("item_id")
+            or item_id(
+                feed, guid=fields.get("guid") or fields.get("id"), url=fields.get("url"), **text
+            ),
+            feed_id=feed,
+            guid=fields.get("guid") or fields.get("id"),
+            url=fields.get("url"),
+            received=fields.get("received") or self.clock(),
+            published=fields.get("published"),
+            authors=fields.get("authors") or fields.get("author") or (),
+            tags=fields.get("tags") or (),
+            lang=fields.get("lang"),
+            source=fields.get("source"),
+            **text,
+        )
+
+    # --- the pipeline ------------------------------------------------------------------------
+
+    def process(self, *, progress: Callable[[int, int], None] | None = None) -> ProcessReport:
+        """Run every subscriber up to the head of the log: rules, projections, sinks."""
+        alerts: tuple[AlertRaised, ...] = ()
+        if self._evaluator is not None:
+            before = self.log.head()
+            report = self._evaluator.run()
+            if report.alerts or report.correlations:
+                alerts = tuple(
+                    evt
+                    for _, evt in self.log.iter_events(before, types=("AlertRaised",))
+                    if isinstance(evt, AlertRaised)
+                )
+        self.projections.run(progress=progress)
+        delivered = self._delivery.run_once() if self._delivery is not None else 0
+        return ProcessReport(alerts, delivered)
+
+    def replay(self, *, progress: Callable[[int, int], None] | None = None) -> None:
+        """Drop every projection and rebuild it from position 0."""
+        self.projections.rebuild(progress=progress)
+
+    # --- feeds -------------------------------------------------------------------------------
+
+    @property
+    def fetcher(self) -> Fetcher:
+        """The HTTP fetcher (created on first use, closed with the monitor)."""
+        if self._fetcher is None:
+            self._fetcher = Fetcher(transport=self._transport)
+        return self._fetcher
+
+    def feed_state(self, feed_id: str) -> FeedState | None:
+        """What the log knows of a feed: etag, failures, current URL, ... (None if never seen)."""
+        self.projections.run()
+        stored = FeedStatus.get(self.log, feed_id)
+        return FeedState(**stored) if stored else None
+
+    def poll(self, feed: FeedConfig) -> PollReport:
+        """Poll one feed now, append what it brings, then process it. Never raises for feed
+        problems: they are stored as `FeedFailed` events."""
+        report = poll_feed(
+            self.log, feed, self.feed_state(feed.id), fetcher=self.fetcher, clock=self.clock
+        )
+        self.process()
+        return report
+
+    def poll_all(self, feeds: FeedList | str | Path) -> list[PollReport]:
+        """Poll every enabled feed of a feed list once, in order."""
+        feedlist = feeds if isinstance(feeds, FeedList) else load_feeds(feeds)
+        return [self.poll(feed) for feed in feedlist.enabled]
+
+    def feed_status(self) -> list[dict[str, Any]]:
+        """Every feed the log has seen, with its last poll, failures and backoff."""
+        self.projections.run()
+        return list(FeedStatus.all(self.log))
+
+    # --- looking at the log -------------------------------------------------------------------
+
+    def stats(self) -> dict[str, Any]:
+        """Counts worth a glance: records, items per feed, alerts per rule, subscriber lag."""
+        self.projections.run()
+        return {
+            "db": self.log.url,
+            "records": self.log.head(),
+            "feeds": [dict(t) for t in ItemsByFeedDay.totals(self.log)],
+            "projections": [{**attrs.asdict(s), "lag": s.lag} for s in self.projections.status()],
+        }
+
+    def iter_events(
+        self, after: int = 0, *, types: Sequence[str] | None = None
+    ) -> Iterator[tuple[Any, Event]]:
+        """Stream (record, event) pairs from the log."""
+        return self.log.iter_events(after, types=types)
+
+    def close(self) -> None:
+        """Close the fetcher and the log."""
+        if self._fetcher is not None:
+            self._fetcher.close()
+        self.log.close()
+
+    def __enter__(self) -> Monitor:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

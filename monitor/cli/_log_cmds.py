@@ -1,0 +1,215 @@
+"""Commands over the log itself: ingest, stats, replay, verify, events."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from ..app import Monitor
+from ..events import AlertRaised
+from ..log import open_log
+from ._main import EXIT_PROBLEM, CliContext
+from ._progress import progress_bar
+
+__all__ = ["alerts_table", "register"]
+
+DEFAULT_RULES = Path("rules")
+
+
+def _console(err: bool = False) -> Console:
+    return Console(stderr=err, highlight=False, soft_wrap=False)
+
+
+def alerts_table(alerts: list[AlertRaised], title: str = "Alerts") -> Table:
+    """A rich table of alerts: time, level, rule, entities, title and the first evidence."""
+    table = Table(title=title, show_lines=False, expand=False)
+    for column in ("event time", "level", "rule", "about", "title", "evidence"):
+        table.add_column(column, overflow="fold")
+    styles = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan"}
+    for alert in alerts:
+        evidence = ", ".join(f"{e.field}:“{e.text}”" for e in alert.evidence[:3])
+        table.add_row(
+            alert.event_time.strftime("%Y-%m-%d %H:%M"),
+            f"[{styles.get(alert.level, 'white')}]{alert.level}[/]",
+            alert.rule_id,
+            ", ".join(e.split(":", 1)[-1] for e in alert.entities[:3]),
+            alert.title,
+            evidence,
+        )
+    return table
+
+
+def _resolve_rules(rules: str | None, no_rules: bool) -> str | None:
+    if no_rules:
+        return None
+    if rules is not None:
+        return rules
+    return str(DEFAULT_RULES) if DEFAULT_RULES.is_dir() else None
+
+
+@click.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--rules", "rules", default=None, help="Rule folder [default: ./rules if present].")
+@click.option("--no-rules", is_flag=True, help="Store the items without evaluating rules.")
+@click.option("--feed", "feed_id", default=None, help="Feed id for items that name none.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.pass_obj
+def ingest(
+    obj: CliContext,
+    files: tuple[str, ...],
+    rules: str | None,
+    no_rules: bool,
+    feed_id: str | None,
+    as_json: bool,
+) -> None:
+    """Append the items of feed XML files and JSON-lines files to the log, then evaluate
+    rules, update projections and deliver alerts, as the watcher does.
+
+    A JSON-lines file holds one object per line with any of title, summary, content, url,
+    published, feed, source, id, author, tags, lang (at least one text field). Items already
+    in the log are skipped, so ingesting a file twice is harmless.
+    """
+    with Monitor.open(obj.db, rules=_resolve_rules(rules, no_rules)) as monitor:
+        report = monitor.ingest_files(files, feed_id=feed_id)
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "stored": report.stored,
+                    "duplicates": report.duplicates,
+                    "alerts": [a.alert_id for a in report.alerts],
+                }
+            )
+        )
+        return
+    console = _console()
+    console.print(
+        f"stored [bold]{report.stored}[/] new item(s), skipped {report.duplicates} already "
+        f"in the log, raised [bold]{len(report.alerts)}[/] alert(s)"
+    )
+    if report.alerts:
+        console.print(alerts_table(list(report.alerts)))
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
+@click.pass_obj
+def stats(obj: CliContext, as_json: bool) -> None:
+    """Show what the log holds: records, items per feed, and how far each projection is."""
+    with Monitor.open(obj.db) as monitor:
+        data = monitor.stats()
+    if as_json:
+        click.echo(json.dumps(data, default=str, indent=2))
+        return
+    console = _console()
+    console.print(f"[bold]{data['db']}[/]: {data['records']} record(s)")
+    feeds = Table(title="Items per feed")
+    for column in ("feed", "items", "first day", "last day"):
+        feeds.add_column(column)
+    for row in data["feeds"]:
+        feeds.add_row(
+            str(row.get("feed_id")),
+            str(row.get("items", row.get("count", ""))),
+            str(row.get("first_day", "")),
+            str(row.get("last_day", "")),
+        )
+    console.print(feeds)
+    console.print(_projection_table(data["projections"]))
+
+
+def _projection_table(rows: list[dict[str, Any]]) -> Table:
+    table = Table(title="Projections")
+    for column in ("projection", "version", "checkpoint", "lag"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(
+            str(row["name"]), str(row["version"]), str(row["checkpoint"]), str(row["lag"])
+        )
+    return table
+
+
+@click.command()
+@click.pass_obj
+def replay(obj: CliContext) -> None:
+    """Drop every projection and rebuild it from the first record (the log is untouched)."""
+    with Monitor.open(obj.db) as monitor, progress_bar("replaying") as update:
+        monitor.replay(progress=update)
+        rows = [
+            {"name": s.name, "version": s.version, "checkpoint": s.checkpoint, "lag": s.lag}
+            for s in monitor.projections.status()
+        ]
+    _console().print(_projection_table(rows))
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_obj
+def verify(obj: CliContext, as_json: bool) -> None:
+    """Re-check the hash chain of every record. Exit 0 when intact; exit 1 and name the first
+    bad record otherwise."""
+    with open_log(obj.db) as event_log:
+        result = event_log.verify()
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "ok": result.ok,
+                    "checked": result.checked,
+                    "first_bad": result.first_bad,
+                    "reason": result.reason,
+                }
+            )
+        )
+    elif result.ok:
+        click.echo(f"ok: {result.checked} record(s), hash chain intact")
+    else:
+        click.echo(
+            f"FAILED at record {result.first_bad}: {result.reason} "
+            f"({result.checked} record(s) before it are intact)",
+            err=True,
+        )
+    if not result.ok:
+        sys.exit(EXIT_PROBLEM)
+
+
+@click.command()
+@click.option("--from", "after", type=int, default=0, help="Start after this position.")
+@click.option("--type", "types", multiple=True, help="Only this event type (repeatable).")
+@click.option("--limit", type=int, default=None, help="Stop after this many records.")
+@click.option("--follow", is_flag=True, help="Keep printing new records as they arrive.")
+@click.pass_obj
+def events(
+    obj: CliContext, after: int, types: tuple[str, ...], limit: int | None, follow: bool
+) -> None:
+    """Dump records as JSON lines: position, type, version, time, dedupe key, hash, data."""
+    with open_log(obj.db) as event_log:
+        stream = (
+            event_log.follow(after, types=types or None)
+            if follow
+            else event_log.read(after, types=types or None)
+        )
+        for count, record in enumerate(stream, start=1):
+            line = {
+                "position": record.position,
+                "type": record.type,
+                "version": record.version,
+                "recorded_at": record.recorded_time.isoformat().replace("+00:00", "Z"),
+                "dedupe_key": record.dedupe_key,
+                "hash": record.hash.hex(),
+                "data": json.loads(record.data),
+            }
+            click.echo(json.dumps(line, ensure_ascii=False))
+            if limit is not None and count >= limit:
+                break
+
+
+def register(group: click.Group) -> None:
+    """Attach this module's commands to the `monitor` group."""
+    for command in (ingest, stats, replay, verify, events):
+        group.add_command(command)
