@@ -95,7 +95,7 @@ def test_pack_has_the_promised_rules(pack: RuleSet) -> None:
     assert {c.id for c in pack.correlations} == set(CORRELATIONS)
     for corr in pack.correlations:
         assert set(corr.rules) <= ids, f"{corr.id} listens to an unknown rule"
-        assert corr.group_by == ("place",) or list(corr.group_by) == ["place"]
+        assert list(corr.group_by) == ["place"], f"{corr.id} should group by place"
 
 
 def test_every_rule_has_ten_match_and_ten_no_match_tests(pack: RuleSet) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 import attrs
 import pytest
 
-from monitor.rules import RuleSet, load_rules
+from monitor.rules import RuleSet, load_rules, normalize
 
 REPO = Path(__file__).resolve().parents[2]
 RULES_DIR = REPO / "rules"
@@ -114,6 +114,25 @@ def test_devset_is_large_and_labelled_with_known_rules(default_pack: RuleSet) ->
         positives = sum(rule_id in item["labels"] for item in items)
         assert positives >= 10, f"{rule_id} has only {positives} positive dev items"
     assert sum(not item["labels"] for item in items) >= 60, "too few items no rule may match"
+
+
+def test_devset_shares_no_text_with_the_rules_own_tests(default_pack: RuleSet) -> None:
+    """No dev-set title or summary is also one of a rule's embedded test texts, so the dev set
+    measures something the rule tests do not already guarantee."""
+    dev_texts = {
+        normalize(item[key])
+        for item in load_devset()
+        for key in ("title", "summary")
+        if key in item
+    }
+    shared = [
+        (rule.id, case.item[key])
+        for rule in default_pack.rules
+        for case in rule.tests
+        for key in ("title", "summary", "content")
+        if case.item.get(key) and normalize(str(case.item[key])) in dev_texts
+    ]
+    assert not shared, f"texts both in the dev set and in rule tests: {shared}"
 
 
 def test_every_rule_reaches_precision_and_recall_threshold(default_pack: RuleSet) -> None:
