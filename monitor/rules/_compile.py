@@ -1,14 +1,15 @@
-"""Compile a rule set once: one term automaton, a presearcher, per-rule evaluation plans.
+"""Compile a rule set once: one term scanner, a presearcher, per-rule evaluation plans.
 
-Every phrase term of every rule and lexicon becomes one key of a single Aho-Corasick
-automaton (pyahocorasick) over the normalized text: a whole word or phrase ``t`` is the key
-``" t "`` and a prefix ``t*`` is ``" t"``, so one scan of ``" w1 w2 ... "`` finds every term on
-word boundaries. Equal terms written differently ("al-Tanf", "Al Tanf") share one key.
+Every phrase term of every rule and lexicon gets one term id (equal terms written differently,
+"al-Tanf" and "Al Tanf", share it) and goes into one scanner (see `_scan`) that finds all of
+them in one pass over an item's normalized words, on word boundaries.
 
-The presearcher: for each rule, a set of term ids of which at least one must be present for
-the rule to possibly match (derived from the condition: an OR needs one of its branches, an AND
-needs any one of its parts, a NOT needs nothing). Per item only rules reached from the hit
-terms are evaluated, plus the few rules with no such set ("always" rules, warned about by
+The presearcher: for each rule, a list of clauses (sets of term ids) derived from its
+condition, each of which must have a hit for the rule to possibly match: an AND needs the
+clauses of all its parts, an OR needs one term of its branches, a NOT needs nothing, and in a
+``|all`` or ``|near`` entry every value is its own clause. The smallest clause is indexed
+(term id -> rules); per item, rules reached from the hit terms whose other clauses are hit too
+are evaluated, plus the few rules with no clause at all ("always" rules, warned about by
 ``rules check``). Cost per item grows with text length and hits, barely with the rule count.
 """
 
@@ -16,12 +17,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import ahocorasick
 import attrs
 
 from ._build import compile_regex
 from ._model import And, FieldMatch, Lexicon, Node, Not, Ref, Rule, Term
 from ._normalize import normalize_tokens
+from ._scan import SCANNERS, AhoScanner, TokenScanner
 
 __all__ = ["CField", "CRule", "CSlot", "CompiledRules", "compile_rules", "term_key"]
 
@@ -30,7 +31,7 @@ ENTITY_FIELDS = ("title", "summary", "content")
 
 
 def term_key(term: Term) -> str:
-    """The automaton key of a phrase term: padded with spaces on word boundaries."""
+    """The identity of a phrase term: its words, space-padded (no trailing space: a prefix)."""
     return " " + " ".join(term.tokens) + ("" if term.prefix else " ")
 
 
@@ -63,30 +64,40 @@ class CRule:
     selections: dict[str, tuple[tuple[CField, ...], ...]]
     condition: Node
     positive: frozenset[str]
-    necessary: frozenset[int] | None
+    clauses: tuple[frozenset[int], ...]
+
+    @property
+    def necessary(self) -> frozenset[int] | None:
+        """The clause the presearcher indexes (the first), or None: always evaluated."""
+        return self.clauses[0] if self.clauses else None
 
 
 @attrs.frozen
 class CompiledRules:
     """Everything the matcher needs, built once per rule set; immutable after building."""
 
-    automaton: Any
+    scanner: TokenScanner | AhoScanner
     rules: tuple[CRule, ...]
     tid_rules: tuple[tuple[int, ...], ...]
     always: tuple[int, ...]
+    multi: frozenset[int]
     tid_entities: dict[int, tuple[tuple[str, Term], ...]]
     scan_fields: tuple[str, ...]
 
 
 class _Interner:
+    """Gives equal terms ("al-Tanf", "Al Tanf") one id, so the scanner searches them once."""
+
     def __init__(self) -> None:
         self.keys: dict[str, int] = {}
+        self.terms: list[Term] = []
 
     def tid(self, term: Term) -> int:
         key = term_key(term)
         tid = self.keys.get(key)
         if tid is None:
             tid = self.keys[key] = len(self.keys)
+            self.terms.append(term)
         return tid
 
 
@@ -116,44 +127,45 @@ def _compile_field(fm: FieldMatch, interner: _Interner, regex_cache: dict[Any, A
     )
 
 
-def _best(options: list[frozenset[int]]) -> frozenset[int] | None:
-    """Among sufficient alternatives, the smallest set is the most selective presearch key."""
-    return min(options, key=len) if options else None
+Clauses = tuple[frozenset[int], ...]
 
 
-def _field_necessary(cf: CField) -> frozenset[int] | None:
-    def slot_tids(slot: CSlot) -> frozenset[int] | None:
+def _and(parts: list[Clauses]) -> Clauses:
+    """All parts must hold: every clause of every part is necessary (smallest first)."""
+    return tuple(sorted({c for part in parts for c in part}, key=lambda c: (len(c), sorted(c))))
+
+
+def _or(parts: list[Clauses]) -> Clauses:
+    """One part must hold: a hit from the smallest clause of some part is necessary."""
+    if not parts or any(not p for p in parts):
+        return ()
+    if len(parts) == 1:
+        return parts[0]
+    return (frozenset().union(*(p[0] for p in parts)),)
+
+
+def _field_clauses(cf: CField) -> Clauses:
+    def slot_tids(slot: CSlot) -> Clauses:
         if slot.regexes or slot.keywords or not slot.phrases:
-            return None
-        return frozenset(tid for tid, _ in slot.phrases)
+            return ()
+        return (frozenset(tid for tid, _ in slot.phrases),)
 
     fm = cf.source
     if fm.mode == "score":
         if fm.score is None or fm.score <= 0:
-            return None
-        positive = [slot_tids(s) for s in cf.slots if s.weight > 0]
-        if not positive or any(p is None for p in positive):
-            return None
-        return frozenset().union(*positive)  # type: ignore[arg-type]
+            return ()
+        return _or([slot_tids(s) for s in cf.slots if s.weight > 0])
     per_slot = [slot_tids(s) for s in cf.slots]
-    if fm.mode == "any":
-        if any(p is None for p in per_slot):
-            return None
-        return frozenset().union(*per_slot)  # type: ignore[arg-type]
-    return _best([p for p in per_slot if p is not None])
+    return _or(per_slot) if fm.mode == "any" else _and(per_slot)
 
 
-def _node_necessary(node: Node, sels: dict[str, frozenset[int] | None]) -> frozenset[int] | None:
+def _node_clauses(node: Node, sels: dict[str, Clauses]) -> Clauses:
     if isinstance(node, Ref):
-        return sels.get(node.name)
+        return sels.get(node.name, ())
     if isinstance(node, Not):
-        return None
-    parts = [_node_necessary(a, sels) for a in node.args]  # type: ignore[union-attr]
-    if isinstance(node, And):
-        return _best([p for p in parts if p is not None])
-    if any(p is None for p in parts):
-        return None
-    return frozenset().union(*parts)  # type: ignore[arg-type]
+        return ()
+    parts = [_node_clauses(a, sels) for a in node.args]  # type: ignore[union-attr]
+    return _and(parts) if isinstance(node, And) else _or(parts)
 
 
 def _positive(node: Node, negated: bool = False) -> set[str]:
@@ -164,38 +176,53 @@ def _positive(node: Node, negated: bool = False) -> set[str]:
     return set().union(*(_positive(a, negated) for a in node.args))  # type: ignore[union-attr]
 
 
-def compile_rules(rules: tuple[Rule, ...], lexicons: tuple[Lexicon, ...]) -> CompiledRules:
-    """Build the automaton, the presearcher index and the per-rule plans."""
+def _choose_index_clauses(compiled: list[CRule]) -> list[CRule]:
+    """Put first, in each rule, the clause the presearcher should index.
+
+    Any clause is correct; the best one is the rarest in text. With no text statistics at
+    compile time, a term's use across the rule set stands in for its frequency (a term many
+    rules mention, like "attack", is a common word): pick the clause with the lowest total
+    use, then the fewest terms.
+    """
+    usage: dict[int, int] = {}
+    for crule in compiled:
+        for clause in crule.clauses:
+            for tid in clause:
+                usage[tid] = usage.get(tid, 0) + 1
+    result = []
+    for crule in compiled:
+        if len(crule.clauses) > 1:
+            best = min(crule.clauses, key=lambda c: (sum(usage[t] for t in c), len(c), sorted(c)))
+            rest = tuple(c for c in crule.clauses if c is not best)
+            crule = attrs.evolve(crule, clauses=(best, *rest))
+        result.append(crule)
+    return result
+
+
+def compile_rules(
+    rules: tuple[Rule, ...], lexicons: tuple[Lexicon, ...], scanner_name: str = "token"
+) -> CompiledRules:
+    """Build the term scanner, the presearcher index and the per-rule plans."""
     interner = _Interner()
     regex_cache: dict[Any, Any] = {}
     compiled = []
     fields_used: set[str] = set(ENTITY_FIELDS)
     for rule in rules:
         selections = {}
-        sel_necessary: dict[str, frozenset[int] | None] = {}
+        sel_clauses: dict[str, Clauses] = {}
         for sel in rule.detection:
             alternatives = []
-            alt_necessary = []
+            alt_clauses = []
             for group in sel.alternatives:
                 cfields = tuple(_compile_field(fm, interner, regex_cache) for fm in group)
                 alternatives.append(cfields)
                 fields_used.update(f for cf in cfields for f in cf.fields)
-                alt_necessary.append(
-                    _best([n for cf in cfields if (n := _field_necessary(cf)) is not None])
-                )
+                alt_clauses.append(_and([_field_clauses(cf) for cf in cfields]))
             selections[sel.name] = tuple(alternatives)
-            sel_necessary[sel.name] = (
-                None if any(n is None for n in alt_necessary) else frozenset().union(*alt_necessary)  # type: ignore[arg-type]
-            )
-        compiled.append(
-            CRule(
-                rule,
-                selections,
-                rule.condition,
-                frozenset(_positive(rule.condition)),
-                _node_necessary(rule.condition, sel_necessary),
-            )
-        )
+            sel_clauses[sel.name] = _or(alt_clauses)
+        clauses = _node_clauses(rule.condition, sel_clauses)
+        positive = frozenset(_positive(rule.condition))
+        compiled.append(CRule(rule, selections, rule.condition, positive, clauses))
     tid_entities: dict[int, list[tuple[str, Term]]] = {}
     for lex in lexicons:
         if lex.kind not in ("place", "actor") or not lex.canonical:
@@ -207,6 +234,7 @@ def compile_rules(rules: tuple[Rule, ...], lexicons: tuple[Lexicon, ...]) -> Com
                 continue
             term = Term(text=text.rstrip("*"), tokens=tokens, prefix=prefix, cased=cased)
             tid_entities.setdefault(interner.tid(term), []).append((lex.canonical, term))
+    compiled = _choose_index_clauses(compiled)
     tid_rules: list[list[int]] = [[] for _ in range(len(interner.keys))]
     always = []
     for index, crule in enumerate(compiled):
@@ -215,18 +243,13 @@ def compile_rules(rules: tuple[Rule, ...], lexicons: tuple[Lexicon, ...]) -> Com
         else:
             for tid in crule.necessary:
                 tid_rules[tid].append(index)
-    automaton = ahocorasick.Automaton()
-    for key, tid in interner.keys.items():
-        automaton.add_word(key, (tid, len(key)))
-    if interner.keys:
-        automaton.make_automaton()
-    else:
-        automaton = None
+    scanner = SCANNERS[scanner_name](enumerate(interner.terms))
     return CompiledRules(
-        automaton=automaton,
+        scanner=scanner,
         rules=tuple(compiled),
         tid_rules=tuple(tuple(r) for r in tid_rules),
         always=tuple(always),
+        multi=frozenset(i for i, c in enumerate(compiled) if len(c.clauses) > 1),
         tid_entities={k: tuple(v) for k, v in tid_entities.items()},
         scan_fields=tuple(
             f for f in ("title", "summary", "content", "author", "url") if f in fields_used

@@ -102,10 +102,10 @@ def item_fields(item: Mapping[str, Any] | ItemReceived) -> dict[str, Any]:
 
 
 class ItemView:
-    """One item prepared for matching: normalized fields and automaton hits per field.
+    """One item prepared for matching: normalized fields and scanner hits per field.
 
-    ``hits[field][term_id]`` lists the positions (in ``norm[field].joined``) of the space
-    before each occurrence of that term.
+    ``hits[field][term_id]`` lists the word index (in ``norm[field].words``) where each
+    occurrence of that term starts.
     """
 
     __slots__ = ("fields", "hits", "keywords", "norm")
@@ -114,22 +114,14 @@ class ItemView:
         self.fields = fields
         self.norm: dict[str, NormText] = {}
         self.hits: dict[str, dict[int, list[int]]] = {}
-        automaton = compiled.automaton
+        scan = compiled.scanner.scan
         for name in compiled.scan_fields:
             text = fields.get(name)
             if not text:
                 continue
             nt = NormText(text)
             self.norm[name] = nt
-            if automaton is None:
-                continue
-            found: dict[int, list[int]] = {}
-            for end, (tid, length) in automaton.iter(nt.joined):
-                starts = found.get(tid)
-                if starts is None:
-                    found[tid] = [end - length + 1]
-                else:
-                    starts.append(end - length + 1)
+            found = scan(nt.words)
             if found:
                 self.hits[name] = found
         self.keywords: dict[str, tuple[str, ...]] = {}
@@ -165,8 +157,7 @@ def _phrase_occurrences(view: ItemView, name: str, tid: int, term: Term) -> list
     nt = view.norm[name]
     width = len(term.tokens) - 1
     spans = []
-    for pos in starts:
-        first = nt.token_index(pos + 1)
+    for first in starts:
         if term.cased and not _case_ok(nt, first, first + width, term):
             continue
         spans.append((first, first + width))
@@ -426,14 +417,24 @@ def rule_evidence(view: ItemView, crule: CRule, memo: dict[str, bool]) -> tuple[
 
 
 def candidates(view: ItemView, compiled: CompiledRules) -> list[int]:
-    """Indexes of the rules worth evaluating: reached from a hit term, or always evaluated."""
+    """Indexes of the rules worth evaluating: every presearch clause hit, or always evaluated."""
+    hit: set[int] = set()
+    for hits in view.hits.values():
+        hit.update(hits)
     found = set(compiled.always)
     tid_rules = compiled.tid_rules
-    for hits in view.hits.values():
-        for tid in hits:
-            rules = tid_rules[tid]
-            if rules:
-                found.update(rules)
+    for tid in hit:
+        rules = tid_rules[tid]
+        if rules:
+            found.update(rules)
+    multi = compiled.multi
+    if multi:
+        crules = compiled.rules
+        found = {
+            i
+            for i in found
+            if i not in multi or all(not c.isdisjoint(hit) for c in crules[i].clauses)
+        }
     return sorted(found)
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import re
 import unicodedata
 from bisect import bisect_right
-from itertools import accumulate
 
 __all__ = ["NormText", "fold_char", "normalize", "normalize_tokens", "sentence_breaks"]
 
@@ -155,30 +154,18 @@ def sentence_breaks(text: str) -> list[int]:
 class NormText:
     """One field of one item, normalized once.
 
-    ``joined`` is the normalized words separated by single spaces and padded with a space at
-    each end, the string the term automaton scans: a term ``t`` is found as ``" t "``, so it
-    matches on word boundaries only. Token positions, character offsets in the original text
-    and sentence numbers are computed lazily, on first use.
+    ``words`` are the normalized words the scanners search; a term's position is the index of
+    its first word. Character offsets in the original text and sentence numbers are computed
+    lazily, on first use (only matched rules need them, for evidence).
     """
 
-    __slots__ = ("_origins", "_sentences", "_spans", "_starts", "joined", "original")
+    __slots__ = ("_sentences", "_spans", "original", "words")
 
     def __init__(self, original: str) -> None:
         self.original = original
-        words = _folded(original).split()
-        self.joined = " " + " ".join(words) + " " if words else " "
-        self._starts: list[int] | None = None
+        self.words: list[str] = _folded(original).split()
         self._spans: list[tuple[int, int]] | None = None
         self._sentences: list[int] | None = None
-
-    def token_index(self, joined_pos: int) -> int:
-        """Return the index of the word that starts at (or contains) `joined_pos`."""
-        if self._starts is None:
-            words = self.joined.split()
-            self._starts = [p + 1 for p in accumulate((len(w) + 1 for w in words), initial=0)][
-                : len(words)
-            ]
-        return bisect_right(self._starts, joined_pos) - 1
 
     def spans(self) -> list[tuple[int, int]]:
         """Return, per word, its ``(start, end)`` character offsets in the original text."""

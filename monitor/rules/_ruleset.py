@@ -22,6 +22,9 @@ Item = Mapping[str, Any] | ItemReceived
 
 
 def _canonical(obj: Any) -> Any:
+    """The content that identifies a rule: its YAML data as loaded, else its model fields."""
+    if obj.source:
+        return obj.source
     return attrs.asdict(obj, filter=lambda a, _: a.name not in ("location", "source", "column"))
 
 

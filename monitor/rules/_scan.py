@@ -1,0 +1,131 @@
+"""Find every rule term in an item's words in one pass: the scanners.
+
+Both scanners take the normalized words of one field and return ``{term id: [word index of
+each occurrence]}``; they differ in how they search:
+
+- `TokenScanner` (the default): terms are looked up per *word*, not per character. Single
+  words and the first word of each phrase live in one dict, probed for all words at C speed
+  (``map(dict.get, words)``); phrases are then checked only where their first word occurs.
+  Prefix terms (``deploy*``) live in a dict keyed by their first K characters (K = the
+  shortest prefix), probed the same way and confirmed with ``startswith``.
+- `AhoScanner`: every term is a key ``" t "`` (prefix: ``" t"``) of one pyahocorasick
+  automaton run over ``" w1 w2 ... "``. Kept for comparison; the benchmark measures both.
+
+Why two: the automaton touches a trie node per *character*; with 10,000 rules the trie has a
+few hundred thousand nodes and most steps miss the CPU cache, so its cost per item triples
+between 100 and 10,000 rules. The dict probes once per *word* and stays nearly flat
+(benchmarks/README-rules.md has the figures).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from itertools import compress
+from operator import itemgetter
+from typing import Any
+
+import ahocorasick
+
+from ._model import Term
+
+__all__ = ["SCANNERS", "AhoScanner", "Hits", "TokenScanner"]
+
+Hits = dict[int, list[int]]
+
+
+class TokenScanner:
+    """Word-level term index (see the module docstring)."""
+
+    def __init__(self, terms: Iterable[tuple[int, Term]]) -> None:
+        # first word -> (tid of the one-word term or -1, ((rest words, prefix, tid), ...))
+        entries: dict[str, tuple[int, list[tuple[tuple[str, ...], bool, int]]]] = {}
+        prefixes: list[tuple[str, int]] = []
+        for tid, term in terms:
+            tokens = term.tokens
+            if len(tokens) == 1 and term.prefix:
+                prefixes.append((tokens[0], tid))
+                continue
+            single, phrases = entries.get(tokens[0], (-1, []))
+            if len(tokens) == 1:
+                single = tid
+            else:
+                phrases.append((tokens[1:], term.prefix, tid))
+            entries[tokens[0]] = (single, phrases)
+        self._entries = [(s, tuple(p)) for s, p in entries.values()]
+        # Index + 1, so that every value is truthy for itertools.compress.
+        self._first = {w: i + 1 for i, w in enumerate(entries)}
+        self._k = min((len(stem) for stem, _ in prefixes), default=0)
+        by_key: dict[str, list[tuple[str, int]]] = {}
+        for stem, tid in prefixes:
+            by_key.setdefault(stem[: self._k], []).append((stem, tid))
+        self._prefix = {k: tuple(v) for k, v in by_key.items()}
+        self._cut = itemgetter(slice(0, self._k))
+
+    def scan(self, words: list[str]) -> Hits:
+        """Return ``{term id: [word index, ...]}`` for every term found in `words`."""
+        found: Hits = {}
+        values = list(map(self._first.get, words))
+        entries = self._entries
+        count = len(words)
+        for i in compress(range(count), values):
+            single, phrases = entries[values[i] - 1]  # type: ignore[operator]
+            if single >= 0:
+                found.setdefault(single, []).append(i)
+            for rest, prefix, tid in phrases:
+                end = i + 1 + len(rest)
+                if end > count:
+                    continue
+                if prefix:
+                    if words[i + 1 : end - 1] != list(rest[:-1]) or not words[end - 1].startswith(
+                        rest[-1]
+                    ):
+                        continue
+                elif tuple(words[i + 1 : end]) != rest:
+                    continue
+                found.setdefault(tid, []).append(i)
+        if self._prefix:
+            pvalues = list(map(self._prefix.get, map(self._cut, words)))
+            for i in compress(range(count), pvalues):
+                word = words[i]
+                for stem, tid in pvalues[i]:  # type: ignore[union-attr]
+                    if word.startswith(stem):
+                        found.setdefault(tid, []).append(i)
+        return found
+
+
+class AhoScanner:
+    """One Aho-Corasick automaton over the space-joined words (see the module docstring)."""
+
+    def __init__(self, terms: Iterable[tuple[int, Term]]) -> None:
+        automaton: Any = ahocorasick.Automaton()
+        for tid, term in terms:
+            key = " " + " ".join(term.tokens) + ("" if term.prefix else " ")
+            automaton.add_word(key, (tid, len(key)))
+        if len(automaton):
+            automaton.make_automaton()
+            self._automaton = automaton
+        else:
+            self._automaton = None
+
+    def scan(self, words: list[str]) -> Hits:
+        """Return ``{term id: [word index, ...]}`` for every term found in `words`."""
+        found: Hits = {}
+        if self._automaton is None or not words:
+            return found
+        joined = " " + " ".join(words) + " "
+        count = joined.count
+        for end, (tid, length) in self._automaton.iter(joined):
+            # The word's index is the number of spaces before the space that opens the key.
+            index = count(" ", 0, end - length + 1)
+            starts = found.get(tid)
+            if starts is None:
+                found[tid] = [index]
+            else:
+                starts.append(index)
+        return found
+
+
+SCANNERS: dict[str, type[TokenScanner] | type[AhoScanner]] = {
+    "aho": AhoScanner,
+    "token": TokenScanner,
+}
