@@ -32,6 +32,8 @@ class RuleSet:
     """An immutable, compiled set of rules, correlation rules and lexicons.
 
     Build it with `load_rules` (validated, all-or-nothing) or directly from model objects.
+    ``scanner`` picks how terms are found ("aho", the default, or "token"; see
+    ``monitor.rules._scan``); both give the same matches.
     Matching is thread-safe: the compiled automaton and plans are never modified after
     construction, and each call keeps its per-item state to itself.
     """
@@ -41,6 +43,8 @@ class RuleSet:
         rules: Iterable[Rule],
         correlations: Iterable[CorrelationRule] = (),
         lexicons: Iterable[Lexicon] = (),
+        *,
+        scanner: str = "aho",
     ) -> None:
         self.rules: tuple[Rule, ...] = tuple(sorted(rules, key=lambda r: r.id))
         self.correlations: tuple[CorrelationRule, ...] = tuple(
@@ -49,7 +53,7 @@ class RuleSet:
         self.lexicons: tuple[Lexicon, ...] = tuple(sorted(lexicons, key=lambda x: x.name))
         self._by_id = {r.id: r for r in self.rules}
         self._corr_by_id = {c.id: c for c in self.correlations}
-        self._compiled: CompiledRules = compile_rules(self.rules, self.lexicons)
+        self._compiled: CompiledRules = compile_rules(self.rules, self.lexicons, scanner)
         self._index = {c.rule.id: c for c in self._compiled.rules}
         content = {
             "rules": [_canonical(r) for r in self.rules],
