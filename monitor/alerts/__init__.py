@@ -7,6 +7,7 @@ Configure sinks in YAML and load them with `load_sinks`; see `Delivery` for the 
 from ._config import SINK_TYPES, build_sink, load_sinks, register_sink
 from ._delivery import Backoff, Delivery, DeliveryReport, SinkStatus
 from ._email import AppriseSettings, AppriseSink, EmailSettings, EmailSink, email_body
+from ._report import ReportData, collect_report, highlight, render_html
 from ._sink import (
     LEVEL_ORDER,
     CallbackSink,
@@ -38,6 +39,7 @@ __all__ = [
     "EmailSink",
     "JsonlSettings",
     "JsonlSink",
+    "ReportData",
     "Sink",
     "SinkSettings",
     "SinkStatus",
@@ -46,9 +48,12 @@ __all__ = [
     "alert_json",
     "alert_line",
     "build_sink",
+    "collect_report",
     "email_body",
+    "highlight",
     "load_sinks",
     "register_sink",
+    "render_html",
     "sign",
     "slack_payload",
 ]

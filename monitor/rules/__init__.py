@@ -6,6 +6,7 @@ described in the README ("Rules"); the hot path in ``_compile`` and ``_match``.
 """
 
 from ..errors import RuleError, RuleSetError
+from ._backtest import BacktestReport, RuleBacktest, backtest
 from ._build import parse_duration
 from ._correlate import Contribution, CorrelationHit, Correlator, Throttle
 from ._corrtests import run_correlation_tests
@@ -41,6 +42,7 @@ __all__ = [
     "MODIFIERS",
     "TEXT_FIELDS",
     "AlertEvaluator",
+    "BacktestReport",
     "CheckReport",
     "Contribution",
     "CorrelationHit",
@@ -54,6 +56,7 @@ __all__ = [
     "Lexicon",
     "Match",
     "Rule",
+    "RuleBacktest",
     "RuleError",
     "RuleSet",
     "RuleSetError",
@@ -65,6 +68,7 @@ __all__ = [
     "TestReport",
     "TestResult",
     "Throttle",
+    "backtest",
     "check_rules",
     "item_fields",
     "load_rules",

@@ -88,8 +88,9 @@ class AlertEvaluator:
 
     `output` is where alerts, entities and the checkpoint go (default: `log` itself); a backtest
     passes a scratch `MemoryLog` so the stored log is only read. `where` filters the items
-    evaluated (e.g. by event time). `lateness` overrides every correlation rule's allowed
-    lateness in seconds (default: each rule's timespan).
+    evaluated (e.g. by event time); `entities=False` skips `EntitiesExtracted` (backtests).
+    `lateness` overrides every correlation rule's allowed lateness in seconds (default: each
+    rule's timespan).
     """
 
     def __init__(
@@ -104,8 +105,10 @@ class AlertEvaluator:
         lateness: float | None = None,
         source: str = "",
         where: Callable[[ItemReceived], bool] | None = None,
+        entities: bool = True,
     ) -> None:
         self.log = log
+        self.extract_entities = entities
         self.output = output if output is not None else log
         self.name = name
         self.clock = clock
@@ -229,7 +232,7 @@ class AlertEvaluator:
     def _evaluate(self, item: ItemReceived, out: list[Event], report: EvaluationReport) -> None:
         when = event_time(item)
         matches = self.ruleset.match(item)
-        entities = _item_entities(self.ruleset, item, matches)
+        entities = _item_entities(self.ruleset, item, matches) if self.extract_entities else ()
         if entities:
             out.append(
                 EntitiesExtracted(
@@ -362,10 +365,12 @@ def _first_place(entities: Sequence[str]) -> str | None:
 
 
 def _item_entities(ruleset: Any, item: ItemReceived, matches: Sequence[Any]) -> tuple[str, ...]:
+    # Every match carries the item's entities; only an item no rule matched needs a separate
+    # extraction pass (a second normalization of its text).
+    if matches:
+        return tuple(matches[0].entities)
     extract = getattr(ruleset, "entities", None)
-    if callable(extract):
-        return tuple(extract(item))
-    return tuple(dict.fromkeys(e for m in matches for e in m.entities))
+    return tuple(extract(item)) if callable(extract) else ()
 
 
 def _contribution(evt: AlertRaised | AlertSuppressed) -> Contribution:

@@ -1,0 +1,361 @@
+"""``monitor alerts [show ID]``, ``monitor backtest`` and ``monitor report``: look at alerts.
+
+`alerts` lists from the ``alert_timeline`` projection (caught up first), or streams the log when
+the projection cannot be written (a read-only log). `backtest` evaluates a rule folder over the
+stored items into a scratch log: nothing is appended. `report` writes one self-contained HTML
+page.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import re
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+from ..alerts import collect_report, render_html
+from ..errors import LogReadOnlyError
+from ..events import AlertRaised, ItemReceived, format_time, parse_time, to_plain
+from ..log import EventLog, open_log
+from ..projections import AlertTimeline, ProjectionRunner
+from ..rules import backtest, load_rules
+from ._main import EXIT_PROBLEM, CliContext
+from ._progress import progress_bar
+
+__all__ = ["register"]
+
+_LEVELS = ("informational", "low", "medium", "high", "critical")
+_STYLES = {"critical": "bold white on red", "high": "bold red", "medium": "yellow", "low": "cyan"}
+_RELATIVE = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _when(value: str | None, option: str) -> datetime | None:
+    """Parse ``2026-03-01``, ``2026-03-01T12:00Z`` or a relative ``24h`` / ``7d`` (ago)."""
+    if value is None:
+        return None
+    m = _RELATIVE.match(value)
+    if m:
+        return _now() - timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+    try:
+        return parse_time(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not a time; write 2026-03-01, 2026-03-01T12:00Z, 24h or 7d",
+            param_hint=option,
+        ) from None
+
+
+def _open(obj: CliContext) -> EventLog:
+    return open_log(obj.db)
+
+
+def _alert_at(log: EventLog, position: int) -> AlertRaised | None:
+    page = log.read_page(position - 1, 1)
+    if page and page[0].position == position:
+        evt = page[0].event()
+        return evt if isinstance(evt, AlertRaised) else None
+    return None
+
+
+def _latest(
+    log: EventLog, limit: int, *, since, rule, level, place
+) -> list[tuple[AlertRaised, int]]:
+    """Newest-first (alert, folded repeats): from the projection, else by streaming the log."""
+    try:
+        ProjectionRunner(log, [AlertTimeline()]).run()
+        rows = AlertTimeline.latest(log, limit, rule=rule, level=level, place=place, since=since)
+        found = [(_alert_at(log, row["position"]), row["suppressed"]) for row in rows]
+        return [(a, n) for a, n in found if a is not None]
+    except LogReadOnlyError:
+        pass
+    entity = None if place is None else (place if ":" in place else f"place:{place}")
+    heap: list[tuple[datetime, int, AlertRaised]] = []
+    for record, evt in log.iter_events(types=("AlertRaised",)):
+        assert isinstance(evt, AlertRaised)
+        if (since and evt.event_time < since) or (rule and evt.rule_id != rule):
+            continue
+        if (level and evt.level != level) or (entity and entity not in evt.entities):
+            continue
+        entry = (evt.event_time, record.position, evt)
+        if len(heap) < limit:
+            heapq.heappush(heap, entry)
+        elif entry[:2] > heap[0][:2]:
+            heapq.heapreplace(heap, entry)
+    return [(e[2], 0) for e in sorted(heap, key=lambda e: e[:2], reverse=True)]
+
+
+def _evidence_text(alert: AlertRaised) -> Text:
+    text = Text()
+    for n, ev in enumerate(alert.evidence[:4]):
+        if n:
+            text.append(", ")
+        text.append(ev.text, style="bold black on yellow")
+        text.append(f" {ev.field}", style="dim")
+    if len(alert.evidence) > 4:
+        text.append(f" +{len(alert.evidence) - 4}", style="dim")
+    return text
+
+
+def _table(rows: list[tuple[AlertRaised, int]]) -> Table:
+    table = Table(title=f"Alerts ({len(rows)}, newest first)", expand=False)
+    for column in ("event time", "level", "rule", "group", "title / summary", "evidence", "id"):
+        table.add_column(column, overflow="fold")
+    for alert, folded in rows:
+        summary = alert.annotations.get("summary") or alert.title
+        if folded:
+            summary += f"  (+{folded} folded)"
+        table.add_row(
+            alert.event_time.strftime("%Y-%m-%d %H:%M"),
+            Text(alert.level, style=_STYLES.get(alert.level, "")),
+            alert.rule_id,
+            (alert.group_key or "").split(":", 1)[-1],
+            summary,
+            _evidence_text(alert),
+            alert.alert_id[:12],
+        )
+    return table
+
+
+@click.group("alerts", invoke_without_command=True)
+@click.option("--since", help="Only alerts at or after this event time (2026-03-01, 24h, 7d).")
+@click.option("--rule", help="Only alerts of this rule id.")
+@click.option("--level", type=click.Choice(_LEVELS), help="Only alerts of this level.")
+@click.option("--place", help="Only alerts about this place (abu-kamal or place:abu-kamal).")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 100_000))
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.pass_context
+def alerts_group(ctx: click.Context, since, rule, level, place, limit: int, as_json: bool) -> None:
+    """List the latest alerts, newest first, with the evidence highlighted."""
+    if ctx.invoked_subcommand is not None:
+        return
+    log = _open(ctx.obj)
+    try:
+        rows = _latest(
+            log, limit, since=_when(since, "--since"), rule=rule, level=level, place=place
+        )
+    finally:
+        log.close()
+    if as_json:
+        for alert, folded in rows:
+            click.echo(json.dumps({**to_plain(alert), "folded": folded}, ensure_ascii=False))
+        return
+    console = Console(highlight=False)
+    if not rows:
+        console.print("No alerts match.")
+        return
+    console.print(_table(rows))
+
+
+def _find(log: EventLog, alert_id: str) -> AlertRaised:
+    listing = AlertTimeline.get(log, alert_id)
+    if listing is not None:
+        found = _alert_at(log, listing["position"])
+        if found is not None:
+            return found
+    matches = [
+        evt
+        for _r, evt in log.iter_events(types=("AlertRaised",))
+        if evt.alert_id.startswith(alert_id)  # type: ignore[attr-defined]
+    ]
+    if len(matches) == 1:
+        return matches[0]  # type: ignore[return-value]
+    if not matches:
+        raise click.ClickException(f"no alert with id {alert_id!r}; `monitor alerts` lists ids")
+    raise click.ClickException(f"{len(matches)} alerts start with {alert_id!r}; give more digits")
+
+
+def _items(log: EventLog, ids: tuple[str, ...]) -> dict[str, ItemReceived]:
+    wanted = {f"item:{i}" for i in ids}
+    found: dict[str, ItemReceived] = {}
+    for record in log.read(types=("ItemReceived",)):
+        if record.dedupe_key in wanted:
+            item = record.event()
+            assert isinstance(item, ItemReceived)
+            found[item.item_id] = item
+            wanted.discard(record.dedupe_key)
+            if not wanted:
+                break
+    return found
+
+
+def _marked(text: str, spans: list[tuple[int, int]]) -> Text:
+    out = Text(text)
+    for start, end in spans:
+        if 0 <= start < end <= len(text):
+            out.stylize("bold black on yellow", start, end)
+    return out
+
+
+@alerts_group.command("show")
+@click.argument("alert_id")
+@click.option("--json", "as_json", is_flag=True, help="The alert and its items as JSON.")
+@click.pass_obj
+def show(obj: CliContext, alert_id: str, as_json: bool) -> None:
+    """Show one alert (full id or a unique prefix): evidence, and the text of its items."""
+    log = _open(obj)
+    try:
+        alert = _find(log, alert_id)
+        items = _items(log, alert.item_ids)
+    finally:
+        log.close()
+    if as_json:
+        body = to_plain(alert)
+        body["items"] = [to_plain(items[i]) for i in alert.item_ids if i in items]
+        click.echo(json.dumps(body, ensure_ascii=False, indent=2))
+        return
+    out = Console(highlight=False)
+    out.print(Text(f" {alert.level.upper()} ", style=_STYLES.get(alert.level, "reverse")), end=" ")
+    out.print(f"[bold]{escape(alert.title)}[/]")
+    out.print(f"alert    {alert.alert_id}\nrule     {alert.rule_id} v{alert.rule_version}")
+    out.print(f"time     {format_time(alert.event_time)}")
+    if alert.window_start and alert.window_end:
+        out.print(f"window   {format_time(alert.window_start)} .. {format_time(alert.window_end)}")
+    out.print(f"group    {alert.group_key or '-'}\nentities {', '.join(alert.entities) or '-'}")
+    out.print(f"rules    {alert.ruleset_hash or '-'}")
+    for key, value in {**alert.labels, **alert.annotations}.items():
+        out.print(f"{escape(key):<8} {escape(value)}")
+    if alert.evidence:
+        out.print("\n[bold]Evidence[/]")
+        for ev in alert.evidence:
+            out.print(
+                f"  {ev.field}[{ev.start}:{ev.end}] ",
+                Text(ev.text, "bold black on yellow"),
+                f" ({ev.selection})" if ev.selection else "",
+            )
+    single = len(alert.item_ids) == 1
+    for item_id in alert.item_ids:
+        item = items.get(item_id)
+        out.print(f"\n[bold]Item {item_id}[/]")
+        if item is None:
+            out.print("  (not in this log)")
+            continue
+        out.print(f"  {escape(item.source or item.feed_id)}  {escape(item.url or '')}")
+        for field in ("title", "summary", "content"):
+            text = getattr(item, field)
+            if text:
+                spans = [(e.start, e.end) for e in alert.evidence if e.field == field]
+                out.print(f"  [dim]{field}[/] ", _marked(text, spans if single else []))
+
+
+@click.command("backtest")
+@click.option(
+    "--rules",
+    "rules_dir",
+    required=True,
+    type=click.Path(exists=True),
+    help="The rule folder (or file) to test.",
+)
+@click.option("--since", help="Only items with event time at or after this (2026-03-01, 7d).")
+@click.option("--until", help="Only items with event time at or before this.")
+@click.option("--json", "as_json", is_flag=True, help="The report as one JSON object.")
+@click.pass_obj
+def backtest_command(
+    obj: CliContext, rules_dir: str, since: str | None, until: str | None, as_json: bool
+) -> None:
+    """Evaluate a rule set over the stored items WITHOUT appending anything: per rule, how
+    many alerts it would raise, examples, and the difference from what the active rules
+    raised (new / gone)."""
+    ruleset = load_rules(rules_dir)
+    log = _open(obj)
+    try:
+        with progress_bar("backtest") as update:
+            report = backtest(
+                log,
+                ruleset,
+                clock=_now,
+                since=_when(since, "--since"),
+                until=_when(until, "--until"),
+                progress=update,
+            )
+    finally:
+        log.close()
+    if as_json:
+        click.echo(json.dumps(report.as_json(), ensure_ascii=False, indent=2))
+        return
+    out = Console(highlight=False)
+    table = Table(title=f"Backtest of {rules_dir} over {report.items} item(s)")
+    for column in ("rule", "would raise", "throttled", "active raised", "new", "gone"):
+        table.add_column(column, justify="left" if column == "rule" else "right")
+    for row in report.rules:
+        table.add_row(
+            row.rule_id,
+            str(row.would_raise),
+            str(row.would_suppress),
+            str(row.active),
+            f"[green]+{row.new}[/]" if row.new else "0",
+            f"[red]-{row.gone}[/]" if row.gone else "0",
+        )
+    out.print(table)
+    for row in report.rules:
+        if not row.examples:
+            continue
+        out.print(f"\n[bold]{escape(row.rule_id)}[/] examples:")
+        for ex in row.examples:
+            terms = ", ".join(ex["evidence"])
+            out.print(
+                f"  {ex['event_time'][:16]}  {escape(ex['title'] or ex['summary'])}"
+                + (f"  [black on yellow]{escape(terms)}[/]" if terms else "")
+            )
+    if not report.rules:
+        out.print("The rule set raises nothing over this history, and nothing was raised before.")
+
+
+@click.command("report")
+@click.option(
+    "--html",
+    "html_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Write the report to this HTML file.",
+)
+@click.option("--since", help="Only alerts at or after this event time (2026-03-01, 7d).")
+@click.option("--until", help="Only alerts at or before this event time.")
+@click.option(
+    "--latest",
+    default=25,
+    show_default=True,
+    type=click.IntRange(0, 1000),
+    help="How many of the latest alerts to show in full.",
+)
+@click.pass_obj
+def report_command(
+    obj: CliContext, html_path: str, since: str | None, until: str | None, latest: int
+) -> None:
+    """Write a self-contained HTML report: alert timelines per rule and per place, top places
+    and actors, and the latest alerts with their evidence."""
+    log = _open(obj)
+    try:
+        data = collect_report(
+            log,
+            now=_now(),
+            since=_when(since, "--since"),
+            until=_when(until, "--until"),
+            latest=latest,
+        )
+    finally:
+        log.close()
+    try:
+        Path(html_path).write_text(render_html(data), encoding="utf-8")
+    except OSError as exc:
+        click.echo(f"error: cannot write {html_path}: {exc.strerror or exc}", err=True)
+        sys.exit(EXIT_PROBLEM)
+    click.echo(f"wrote {html_path}: {data.alerts} alert(s), {len(data.per_rule)} rule(s)")
+
+
+def register(group: click.Group) -> None:
+    """Attach this module's commands to the `monitor` group."""
+    for command in (alerts_group, backtest_command, report_command):
+        group.add_command(command)

@@ -1,0 +1,155 @@
+"""`monitor alerts`, `monitor alerts show` and `monitor backtest` as a user runs them."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from monitor.cli import cli
+from monitor.cli._alerts_cmds import _latest
+from monitor.errors import LogReadOnlyError
+from monitor.log import MemoryLog, open_log
+from monitor.rules import AlertEvaluator
+from tests.alerts.conftest import RULEPACK
+from tests.alerts.test_evaluator import STORY
+
+
+@pytest.fixture
+def db(tmp_path, ruleset, clock):
+    """A SQLite log holding STORY and the alerts the test rule pack raised for it."""
+    path = tmp_path / "m.db"
+    with open_log(str(path)) as log:
+        log.append_events(STORY)
+        AlertEvaluator(log, ruleset, clock=clock).run()
+    return str(path)
+
+
+def run(db, *args):
+    """Invoke the CLI in-process against `db`."""
+    return CliRunner().invoke(cli, ["--db", db, *args], catch_exceptions=False)
+
+
+def lines(result):
+    """The JSON lines printed by a --json command."""
+    return [json.loads(line) for line in result.output.splitlines() if line.strip()]
+
+
+def test_alerts_json_newest_first_with_filters(db):
+    """--json lists alerts newest first; --rule, --level, --place and --limit filter them."""
+    every = lines(run(db, "alerts", "--json", "--limit", "100"))
+    times = [a["event_time"] for a in every]
+    assert times == sorted(times, reverse=True) and len(every) >= 8
+    assert {a["rule_id"] for a in lines(run(db, "alerts", "--json", "--rule", "movement"))} == {
+        "movement"
+    }
+    high = lines(run(db, "alerts", "--json", "--level", "high", "--limit", "100"))
+    assert high and all(a["level"] == "high" for a in high)
+    qaim = lines(run(db, "alerts", "--json", "--place", "al-qaim", "--limit", "100"))
+    assert qaim and all("place:al-qaim" in a["entities"] for a in qaim)
+    assert len(lines(run(db, "alerts", "--json", "--limit", "2"))) == 2
+    folded = [a for a in every if a["rule_id"] == "shelling"]
+    assert sorted(a["folded"] for a in folded) == [0, 2]
+
+
+def test_alerts_since(db):
+    """--since keeps alerts at or after an ISO time; a bad value is a usage error."""
+    late = lines(run(db, "alerts", "--json", "--since", "2026-03-01T20:00Z", "--limit", "100"))
+    assert late and all(a["event_time"] >= "2026-03-01T20:00:00Z" for a in late)
+    bad = CliRunner().invoke(cli, ["--db", db, "alerts", "--since", "yesterday-ish"])
+    assert bad.exit_code == 2 and "24h or 7d" in bad.output
+
+
+def test_alerts_table_shows_evidence(db):
+    """The table names the rule, the group, the summary and the evidence terms."""
+    wide = {"COLUMNS": "220"}
+    result = CliRunner().invoke(cli, ["--db", db, "alerts", "--rule", "movement"], env=wide)
+    assert result.exit_code == 0
+    row = next(line for line in result.output.splitlines() if "Convoy rolls" in line)
+    assert "movement" in row and "abu-kamal" in row and "Convoy title" in row
+    empty = CliRunner().invoke(cli, ["--db", db, "alerts", "--rule", "nope"], env=wide)
+    assert "No alerts match." in empty.output
+
+
+def test_alerts_show_prefix_with_items_and_unknown_id(db):
+    """show accepts a unique id prefix and prints evidence and item text; unknown ids fail."""
+    first = lines(run(db, "alerts", "--json", "--rule", "movement", "--limit", "100"))[-1]
+    result = run(db, "alerts", "show", first["alert_id"][:10])
+    assert result.exit_code == 0
+    assert first["alert_id"] in result.output and "Evidence" in result.output
+    assert "Convoy rolls toward Abu Kamal crossing" in result.output
+    data = json.loads(run(db, "alerts", "show", first["alert_id"], "--json").output)
+    assert data["items"][0]["title"] == "Convoy rolls toward Abu Kamal crossing"
+    missing = CliRunner().invoke(cli, ["--db", db, "alerts", "show", "ffffffffff"])
+    assert missing.exit_code == 1 and "no alert with id" in missing.output
+
+
+class ReadOnlyProjections(MemoryLog):
+    """A memory log whose projection store refuses writes, like a read-only database file."""
+
+    def commit_projection(self, *args, **kwargs):
+        raise LogReadOnlyError("read-only")
+
+
+def test_alerts_stream_the_log_when_the_projection_cannot_be_written(ruleset, clock):
+    """Without a writable projection, listing streams the log and gives the same answer."""
+    normal, readonly = MemoryLog(), ReadOnlyProjections()
+    for log in (normal, readonly):
+        log.append_events(STORY)
+        AlertEvaluator(log, ruleset, clock=clock).run()
+    args = {"since": None, "rule": None, "level": None, "place": "deir-ez-zor"}
+    expected = [a.alert_id for a, _ in _latest(normal, 5, **args)]
+    assert [a.alert_id for a, _ in _latest(readonly, 5, **args)] == expected
+    assert expected
+
+
+def test_backtest_reports_new_and_gone_without_appending(db, ruleset, tmp_path):
+    """A changed rule set: per-rule would-raise counts, new and gone; the log is untouched."""
+    with open_log(db) as log:
+        head = log.head()
+    edited = tmp_path / "edited"
+    edited.mkdir()
+    for name in ("places.yaml", "rules.yaml"):
+        (edited / name).write_text((RULEPACK / name).read_text())
+    result = run(db, "backtest", "--rules", str(edited), "--json")
+    report = json.loads(result.output)
+    rows = {r["rule_id"]: r for r in report["rules"]}
+    assert report["items"] == len(STORY)
+    assert rows["movement"]["would_raise"] == rows["movement"]["active"] == 4
+    assert rows["movement"]["new"] == rows["movement"]["gone"] == 0
+    assert rows["movement-then-denial"]["would_raise"] == 0
+    assert rows["movement-then-denial"]["gone"] == 1
+    assert rows["shelling"]["would_suppress"] == 2
+    assert rows["movement"]["examples"][0]["title"] == STORY[0].title
+    with open_log(db) as log:
+        assert log.head() == head
+    windowed = json.loads(
+        run(db, "backtest", "--rules", str(edited), "--json", "--until", "2026-03-01T03:30Z").output
+    )
+    assert windowed["items"] == 4
+    table = run(db, "backtest", "--rules", str(edited))
+    assert "would raise" in table.output and "examples" in table.output
+
+
+def test_backtest_of_the_active_rules_changes_nothing(db, ruleset):
+    """Backtesting the rule set that raised the alerts reports no new and no gone alerts."""
+    report = json.loads(run(db, "backtest", "--rules", str(RULEPACK), "--json").output)
+    assert all(r["new"] == 0 and r["gone"] == 0 for r in report["rules"])
+    assert sum(r["would_raise"] for r in report["rules"]) > 8
+
+
+def test_bad_rules_for_backtest_exit_4(db, tmp_path, capsys):
+    """A rule folder with errors is refused with one error line naming file:line, exit 4."""
+    from monitor.cli import main
+
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "x.yaml").write_text(
+        "id: x\ntitle: X\ndetection:\n  a:\n    text: [y]\n  condition: b\n"
+    )
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--db", db, "backtest", "--rules", str(bad)])
+    assert exit_info.value.code == 4
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {bad / 'x.yaml'}:") and "Traceback" not in err
