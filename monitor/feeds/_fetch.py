@@ -37,7 +37,6 @@ __all__ = ["DEFAULT_USER_AGENT", "FetchResult", "Fetcher", "feed_error", "parse_
 DEFAULT_USER_AGENT = "news-monitor/0.1 (+https://github.com/news-monitor; feed watcher)"
 _PERMANENT = frozenset({301, 308})
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
-_CHUNK = 64 * 1024
 
 
 def feed_error(
@@ -236,7 +235,9 @@ class Fetcher:
             except httpx.TimeoutException as exc:
                 raise feed_error(f"timed out: {_describe(exc)}", "timeout") from exc
             except httpx.InvalidURL as exc:
-                raise feed_error(f"invalid URL {current!r}: {exc}", "url") from exc
+                raise feed_error(
+                    f"invalid URL or redirect target from {current!r}: {exc}", "url"
+                ) from exc
             except (httpx.RemoteProtocolError, httpx.LocalProtocolError) as exc:
                 raise feed_error(f"HTTP protocol error: {_describe(exc)}", "protocol") from exc
             except httpx.HTTPError as exc:
@@ -287,10 +288,15 @@ class Fetcher:
                 "too_large",
                 status=resp.status_code,
             )
-        inflater = _Inflater(resp.headers.get("content-encoding", ""))
+        if resp.is_stream_consumed:
+            # An in-memory response (a mock transport): httpx has already decoded it.
+            inflater, chunks = _Inflater(""), iter((resp.content,))
+        else:
+            inflater = _Inflater(resp.headers.get("content-encoding", ""))
+            chunks = resp.iter_raw()  # no chunk size: httpx would buffer until it is reached
         pieces: list[bytes] = []
         wire = size = 0
-        for raw in resp.iter_raw(_CHUNK):
+        for raw in chunks:
             if time.monotonic() > stop:
                 raise feed_error(
                     f"body not complete within the {self.deadline:g}s deadline "
