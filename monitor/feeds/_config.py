@@ -140,8 +140,10 @@ class FeedList:
 class _Marked(dict):  # type: ignore[type-arg]
     """A mapping that remembers where it and each of its values started in the file."""
 
-    mark: yaml.Mark | None = None
-    marks: dict[str, yaml.Mark]
+    def __init__(self) -> None:
+        super().__init__()
+        self.mark: yaml.Mark | None = None
+        self.marks: dict[str, yaml.Mark] = {}
 
 
 class _MarkedList(list):  # type: ignore[type-arg]
@@ -157,7 +159,6 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> _Marked:
     loader.flatten_mapping(node)
     result = _Marked()
     result.mark = node.start_mark
-    result.marks = {}
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
         if not isinstance(key, str):

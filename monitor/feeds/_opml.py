@@ -11,6 +11,7 @@ import logging
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from xml.parsers import expat
 from xml.sax.saxutils import quoteattr
 
 from ..errors import ConfigError, SourceLocation
@@ -88,24 +89,29 @@ def import_opml(source: bytes | str | Path) -> list[FeedConfig]:
 
 
 def _parse_safely(data: bytes, name: str) -> ET.Element:
-    parser = ET.XMLParser()
-
+    # A first pass with a bare expat parser whose DOCTYPE and entity handlers refuse: expat
+    # calls them before any declared entity could be expanded (the C ElementTree parser does
+    # not expose these hooks). Only a document that declares nothing is then built as a tree.
     def refuse(*_args: object) -> None:
         raise ConfigError(
             "OPML documents must not declare a DTD or entities; remove the <!DOCTYPE> block",
             source=SourceLocation(name),
         )
 
-    # expat calls these before any declared entity could be expanded.
-    parser.parser.StartDoctypeDeclHandler = refuse  # type: ignore[attr-defined]
-    parser.parser.EntityDeclHandler = refuse  # type: ignore[attr-defined]
+    checker = expat.ParserCreate()
+    checker.StartDoctypeDeclHandler = refuse
+    checker.EntityDeclHandler = refuse
     try:
-        parser.feed(data)
-        return parser.close()
-    except ET.ParseError as exc:
-        line, column = exc.position
+        checker.Parse(data, True)
+        return ET.fromstring(data)
+    except (expat.ExpatError, ET.ParseError) as exc:
+        line = getattr(exc, "lineno", None) or getattr(exc, "position", (None, None))[0]
+        column = getattr(exc, "offset", None)
         raise ConfigError(
-            f"OPML is not well-formed XML: {exc}", source=SourceLocation(name, line, column + 1)
+            f"OPML is not well-formed XML: {expat.ErrorString(exc.code)}"
+            if isinstance(exc, expat.ExpatError)
+            else f"OPML is not well-formed XML: {exc}",
+            source=SourceLocation(name, line, None if column is None else column + 1),
         ) from exc
 
 

@@ -6,6 +6,7 @@ servers below play the hostile or broken hosts (silent, dripping) that a real li
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -113,18 +114,14 @@ class RawServer:
             threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
 
     def _handle(self, conn: socket.socket) -> None:
-        try:
+        with contextlib.suppress(OSError):
             self.behaviour(self, conn)
-        except OSError:
-            pass
 
     def stop(self) -> None:
         self.stopping.set()
         for conn in self.connections:
-            try:
+            with contextlib.suppress(OSError):
                 conn.close()
-            except OSError:
-                pass
         self.sock.close()
         self.thread.join(2)
 

@@ -241,7 +241,7 @@ def test_gzip_body_is_decompressed(httpserver, fetcher):
 
 
 def test_deflate_body_is_decompressed_with_or_without_zlib_header(httpserver, fetcher):
-    """"deflate" is accepted both as zlib data and as raw deflate."""
+    """ "deflate" is accepted both as zlib data and as raw deflate."""
     raw = zlib.compressobj(wbits=-zlib.MAX_WBITS)
     raw_body = raw.compress(FEED) + raw.flush()
     httpserver.expect_request("/z").respond_with_data(

@@ -75,9 +75,10 @@ def test_strip_dtd_keeps_doctype_without_subset_and_cdata():
 
 def test_utf16_feed_with_dtd_is_reencoded_and_stripped():
     """A UTF-16 document is scanned after re-encoding, so its DTD is found and removed."""
-    text = '<?xml version="1.0" encoding="utf-16"?><!DOCTYPE r [<!ENTITY a "b">]>' + rss(
-        wire_items(1)
-    ).decode().split("?>", 1)[1]
+    text = (
+        '<?xml version="1.0" encoding="utf-16"?><!DOCTYPE r [<!ENTITY a "b">]>'
+        + rss(wire_items(1)).decode().split("?>", 1)[1]
+    )
     _, items = _items(text.encode("utf-16"))
     assert len(items) == 1 and items[0].guid == "wire-0"
 
@@ -185,7 +186,8 @@ def test_atom_content_and_summary():
 <title>A</title><id>urn:a</id><updated>2026-03-01T00:00:00Z</updated>
 <entry><title type="html">Renforts &lt;b&gt;arriv\xc3\xa9s&lt;/b&gt;</title><id>urn:1</id>
 <updated>2026-03-01T10:00:00+01:00</updated><author><name>Dana</name></author>
-<summary>Short.</summary><content type="html">&lt;p&gt;Long &lt;b&gt;text&lt;/b&gt;.&lt;/p&gt;</content>
+<summary>Short.</summary>
+<content type="html">&lt;p&gt;Long &lt;b&gt;text&lt;/b&gt;.&lt;/p&gt;</content>
 </entry></feed>"""
     _, [item] = _items(body)
     assert item.title == "Renforts arrivés"
