@@ -64,7 +64,15 @@ def _as_text(value: Any) -> str:
         text = "; ".join(_as_text(v) for v in value)
     else:
         text = str(value)
-    return text[:MAX_FIELD_CHARS]
+    text = text[:MAX_FIELD_CHARS]
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            # Lone surrogates (from JSON "\ud800" or bad decoding) cannot reach RE2 or
+            # stdout; each becomes "?", one character for one, so offsets still hold.
+            text = text.encode("utf-8", "replace").decode("utf-8")
+    return text
 
 
 def item_fields(item: Mapping[str, Any] | ItemReceived) -> dict[str, Any]:

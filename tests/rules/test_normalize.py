@@ -1,0 +1,108 @@
+"""Normalization: one definition, idempotent, with offsets back into the original text."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from monitor.rules import normalize, normalize_tokens
+from monitor.rules._normalize import NormText, fold_char, sentence_breaks
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        "al-Tanf",
+        "Al Tanf",
+        "AL‑TANF",
+        "al–tanf",
+        "al—Tanf",
+        "ＡＬ－ＴＡＮＦ",
+        "Al_Tanf",
+        "al 'Tanf'",
+    ],
+)
+def test_spellings_of_al_tanf_agree(variant):
+    """Case, dash, full-width and quote variants all normalize to the same words."""
+    assert normalize(variant) == "al tanf"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Dayr az Zawr", "dayr az zawr"),
+        ("Deir ez-Zôr", "deir ez zor"),
+        ("Iran’s proxies", "iran s proxies"),
+        ("Iran's proxies", "iran s proxies"),
+        ("“baseless” claims", "baseless claims"),
+        ("STRASSE Straße", "strasse strasse"),
+        ("التـــنف", "التنف"),
+        ("الْتَّنْف", "التنف"),
+        ("ﬁre", "fire"),
+        ("", ""),
+        ("  \n\t ", ""),
+    ],
+)
+def test_examples(text, expected):
+    """Diacritics, tatweel, harakat, ligatures, apostrophes and casing are folded."""
+    assert normalize(text) == expected
+
+
+@settings(max_examples=300)
+@given(st.text())
+def test_normalization_is_idempotent(text):
+    """Normalizing twice gives the same result as once, for any Unicode text."""
+    once = normalize(text)
+    assert normalize(once) == once
+
+
+@settings(max_examples=300)
+@given(st.characters())
+def test_fold_char_is_a_fixpoint(ch):
+    """Every character's folded form folds to itself, character by character."""
+    out = fold_char(ch)
+    assert "".join(fold_char(c) for c in out) == out
+
+
+@settings(max_examples=300)
+@given(st.text(alphabet=st.characters(codec="utf-8"), max_size=80))
+def test_spans_map_words_back_to_the_original(text):
+    """Each word's original span normalizes to that word (offsets are in the original).
+
+    One character can fold to several words ("¼" is "1 4"): then each word's span is that
+    character, and the word is one of its words.
+    """
+    nt = NormText(text)
+    spans = nt.spans()
+    assert len(spans) == len(nt.words)
+    for word, (start, end) in zip(nt.words, spans, strict=True):
+        assert word in normalize(text[start:end]).split()
+
+
+def test_offsets_for_non_ascii_text():
+    """Offsets count characters of the original, whatever folding did to lengths."""
+    text = "ﬁrst: Deir ez-Zôr, ＡＬ－ＴＡＮＦ!"
+    nt = NormText(text)
+    assert nt.words == ["first", "deir", "ez", "zor", "al", "tanf"]
+    start, end = nt.span(4, 5)
+    assert text[start:end] == "ＡＬ－ＴＡＮＦ"
+    assert nt.cased_words(1, 3) == ["Deir", "ez", "Zor"]
+
+
+def test_cased_tokens_keep_case():
+    """The cased form keeps letter case but folds everything else."""
+    assert normalize_tokens("IS fighters, al‑Qaim", cased=True) == ["IS", "fighters", "al", "Qaim"]
+
+
+def test_sentence_breaks_skip_abbreviations():
+    """Sentences end at . ! ? and blank lines, not after Gen., U.S. or single initials."""
+    text = "Maj. Gen. Smith met U.S. troops. They left! Then what? Yes.\n\nNew para"
+    starts = [text[b:].split()[0] for b in sentence_breaks(text)]
+    assert starts == ["They", "Then", "Yes.", "New"]
+
+
+def test_sentence_numbers_per_word():
+    """Each word knows which sentence it is in."""
+    nt = NormText("A convoy moved. Officials denied it.")
+    assert [nt.sentence_of(i) for i in range(len(nt.words))] == [0, 0, 0, 1, 1, 1]

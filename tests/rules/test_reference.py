@@ -1,0 +1,149 @@
+"""The compiled engine agrees with the slow reference evaluator on random rules and texts."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from monitor.rules import RuleSet, load_rules
+
+from .reference import field_holds, rule_matches
+
+WORDS = ["alpha", "bravo", "al-Tanf", "convoy", "convoys", "deploy", "deployed", "IS", "is"]
+FILLER = ["the", "of", "x1", "near", "Gen"]
+SEPARATORS = [" ", " ", " ", ", ", ". ", " - ", "—", "’s ", "\n\n", "! ", " (", ") "]
+VALUES = [
+    "alpha",
+    "bravo",
+    "al tanf",
+    "AL-TANF",
+    "convoy",
+    "deploy*",
+    "con*",
+    "IS",
+    "alpha bravo",
+    "convoy deployed",
+    "al-Tanf convoy*",
+]
+
+word = st.sampled_from(WORDS + FILLER)
+styled = st.tuples(word, st.sampled_from([str, str.upper, str.title, str.lower])).map(
+    lambda p: p[1](p[0])
+)
+texts = st.lists(st.tuples(styled, st.sampled_from(SEPARATORS)), max_size=14).map(
+    lambda parts: "".join(w + s for w, s in parts)
+)
+items = st.fixed_dictionaries({"title": texts, "summary": texts})
+
+modifiers = st.sampled_from(
+    [
+        "",
+        "|all",
+        "|near=1",
+        "|near=3",
+        "|onear=2",
+        "|onear=5",
+        "|sentence",
+        "|min=2",
+        "|all|min=2",
+        "|cased",
+        "|all|cased",
+        "|near=4|cased",
+    ]
+)
+
+
+@st.composite
+def field_entries(draw: st.DrawFn) -> tuple[str, object]:
+    field = draw(st.sampled_from(["title", "summary", "text"]))
+    if draw(st.integers(0, 9)) == 0:
+        weights = draw(
+            st.dictionaries(
+                st.sampled_from(VALUES), st.sampled_from([-2, 1, 2]), min_size=1, max_size=3
+            )
+        )
+        return f"{field}|score={draw(st.sampled_from([1, 2, 3]))}", weights
+    mods = draw(modifiers)
+    least = 2 if any(m in mods for m in ("near", "onear", "sentence")) else 1
+    values = draw(st.lists(st.sampled_from(VALUES), min_size=least, max_size=3, unique=True))
+    return field + mods, values
+
+
+@st.composite
+def rule_texts(draw: st.DrawFn, index: int) -> str:
+    names = [f"s{i}" for i in range(draw(st.integers(1, 3)))]
+    lines = [f"id: rule-{index}", "title: Random rule", "level: low", "detection:"]
+    for name in names:
+        entries = draw(st.lists(field_entries(), min_size=1, max_size=2, unique_by=lambda e: e[0]))
+        lines.append(f"  {name}:")
+        lines.extend(f"    {key}: {json.dumps(value)}" for key, value in entries)
+    condition = draw(conditions(names))
+    lines.append(f"  condition: {condition}")
+    return "\n".join(lines) + "\n"
+
+
+@st.composite
+def conditions(draw: st.DrawFn, names: list[str]) -> str:
+    parts = list(names)
+    draw(st.randoms()).shuffle(parts)
+    text = parts[0]
+    for name in parts[1:]:
+        op = draw(st.sampled_from(["and", "or", "and not"]))
+        text = f"({text}) {op} {name}" if draw(st.booleans()) else f"{text} {op} {name}"
+    return f"not ({text})" if draw(st.integers(0, 5)) == 0 else text
+
+
+@st.composite
+def rule_sets(draw: st.DrawFn) -> str:
+    count = draw(st.integers(1, 4))
+    return "\n---\n".join(draw(rule_texts(i)) for i in range(count))
+
+
+def _load(text: str) -> RuleSet:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "r.yaml"
+        path.write_text(text, encoding="utf-8")
+        return load_rules(path)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rule_sets(), st.lists(items, min_size=1, max_size=4))
+def test_engine_agrees_with_reference(text: str, sample: list[dict[str, str]]) -> None:
+    """For random rules and texts, every rule matches exactly when the reference says so."""
+    ruleset = _load(text)
+    for item in sample:
+        got = {m.rule_id for m in ruleset.match(item)}
+        for rule in ruleset.rules:
+            want = rule_matches(rule, item)
+            assert (rule.id in got) == want, (rule.id, text, item)
+
+
+@settings(max_examples=150, deadline=None)
+@given(rule_texts(0), items)
+def test_every_entry_agrees_with_reference(text: str, item: dict[str, str]) -> None:
+    """Per term entry: the explanation's verdict for each field entry equals the reference's."""
+    ruleset = _load(text)
+    rule = ruleset.rules[0]
+    explanation = ruleset.explain(rule.id, item)
+    verdicts = [fe.matched for sel in explanation.selections for fe in sel.fields]
+    expected = [
+        field_holds(item, fm)
+        for sel in rule.detection
+        for group in sel.alternatives
+        for fm in group
+    ]
+    assert verdicts == expected, (text, item)
+
+
+@settings(max_examples=150, deadline=None)
+@given(rule_sets(), st.lists(items, min_size=1, max_size=3))
+def test_scanners_agree(text: str, sample: list[dict[str, str]]) -> None:
+    """The token-dict scanner and the Aho-Corasick scanner give identical matches."""
+    aho = _load(text)
+    token = RuleSet(aho.rules, aho.correlations, aho.lexicons, scanner="token")
+    for item in sample:
+        assert aho.match(item) == token.match(item)
