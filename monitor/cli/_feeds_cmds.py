@@ -1,0 +1,434 @@
+"""``monitor watch`` and ``monitor feeds status|import|export|check``: the feed side of the CLI.
+
+`watch` polls the feed list on a schedule (or once with ``--once``), appends what the feeds
+bring, evaluates the rules and prints new alerts as they are raised. Polls run in a few worker
+threads; the fetch and parse of each feed happen outside a lock, while reading the feed's state
+and running rules and projections (the `Monitor`'s subscribers) happen one at a time under it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from ..app import Monitor
+from ..events import AlertRaised, format_time, parse_time
+from ..feeds import (
+    DEFAULT_INTERVAL,
+    FeedConfig,
+    FeedList,
+    PollReport,
+    Watcher,
+    backoff_delay,
+    export_opml,
+    feeds_to_yaml,
+    import_opml,
+    load_feeds,
+    poll_feed,
+)
+from ._log_cmds import alerts_table
+from ._main import CliContext
+
+__all__ = ["register"]
+
+DEFAULT_FEEDS = Path("feeds/default.yaml")
+DEFAULT_RULES = Path("rules")
+
+
+def _console(err: bool = False) -> Console:
+    return Console(stderr=err, highlight=False, soft_wrap=False)
+
+
+class _Poller:
+    """`Monitor.poll` split so that several feeds can be fetched at once: state lookup and
+    processing (rules, projections, sinks) are serialized; fetching and parsing are not."""
+
+    def __init__(self, monitor: Monitor, on_alerts: Any = None) -> None:
+        self.monitor = monitor
+        self.lock = threading.Lock()
+        self.on_alerts = on_alerts
+        self.seen = monitor.log.head()
+        self.alerts: list[AlertRaised] = []
+
+    def poll(self, feed: FeedConfig) -> PollReport:
+        with self.lock:
+            state = self.monitor.feed_state(feed.id)
+        report = poll_feed(
+            self.monitor.log,
+            feed,
+            state,
+            fetcher=self.monitor.fetcher,
+            clock=self.monitor.clock,
+        )
+        self.process()
+        return report
+
+    def process(self) -> None:
+        with self.lock:
+            self.monitor.process()
+            head = self.monitor.log.head()
+            new = [
+                event
+                for _, event in self.monitor.log.iter_events(
+                    self.seen, types=["AlertRaised"], until=head
+                )
+            ]
+            self.seen = head
+        if new:
+            self.alerts.extend(new)  # type: ignore[arg-type]
+            if self.on_alerts is not None:
+                self.on_alerts(new)
+
+    def reload_rules(self, rules: str) -> None:
+        with self.lock:
+            self.monitor.reload_rules(rules)
+
+
+def _rules_option(rules: str | None, no_rules: bool) -> str | None:
+    if no_rules:
+        return None
+    if rules is not None:
+        return rules
+    return str(DEFAULT_RULES) if DEFAULT_RULES.is_dir() else None
+
+
+def _reports_table(reports: list[PollReport]) -> Table:
+    table = Table(title="Polls", expand=False)
+    for column in ("feed", "status", "new", "seen", "result", "ms"):
+        justify = "right" if column in ("status", "new", "seen", "ms") else "left"
+        table.add_column(column, justify=justify, overflow="fold")
+    for r in reports:
+        if r.ok:
+            result = "[yellow]degraded[/]: " + (r.error or "") if r.degraded else "[green]ok[/]"
+        else:
+            result = f"[red]{r.error_kind}[/]: {r.error}"
+        status = "file" if r.status == 0 else ("-" if r.status is None else str(r.status))
+        table.add_row(
+            r.feed_id,
+            status,
+            str(r.new_items),
+            str(r.seen_items),
+            result,
+            f"{r.duration * 1000:.0f}",
+        )
+    return table
+
+
+@click.command()
+@click.option(
+    "--feeds",
+    "feeds_path",
+    default=str(DEFAULT_FEEDS),
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="Feed list (YAML).",
+)
+@click.option("--rules", default=None, help="Rule folder [default: ./rules if present].")
+@click.option("--no-rules", is_flag=True, help="Store items without evaluating rules.")
+@click.option("--once", is_flag=True, help="Poll every enabled feed once, show alerts, exit.")
+@click.option("--workers", default=4, show_default=True, type=click.IntRange(1, 32),
+              help="Feeds fetched at the same time.")  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="With --once: print the result as JSON.")
+@click.pass_obj
+def watch(
+    obj: CliContext,
+    feeds_path: str,
+    rules: str | None,
+    no_rules: bool,
+    once: bool,
+    workers: int,
+    as_json: bool,
+) -> None:
+    """Poll the feeds on their schedules, store new items, and flag them with the rules.
+
+    Runs until Ctrl-C or SIGTERM (polls in flight finish first). The feed list and the rule
+    folder are reloaded when they change, or on SIGHUP; a bad edit keeps the running set.
+    With --once, every enabled feed is polled once and the alerts raised are shown.
+    """
+    feedlist = load_feeds(feeds_path)
+    rules = _rules_option(rules, no_rules)
+    if obj.verbose == 0 and not once:  # one line per poll; --once prints a table instead
+        logging.getLogger("monitor.watch").setLevel(logging.INFO)
+    console = _console()
+    with Monitor.open(obj.db, rules=rules) as monitor:
+        if once:
+            poller = _Poller(monitor)
+            watcher = Watcher(feedlist, poller.poll, clock=monitor.clock, max_workers=workers)
+            reports = watcher.run_once()
+            _print_once(console, reports, poller.alerts, as_json)
+            return
+
+        def show(alerts: list[AlertRaised]) -> None:
+            for alert in alerts:
+                console.print(
+                    f"[bold]{alert.level.upper()}[/] {alert.rule_id}: {alert.title} "
+                    f"({', '.join(alert.entities[:3]) or '-'})"
+                )
+
+        poller = _Poller(monitor, on_alerts=show)
+
+        def reload_hook() -> None:
+            if rules is not None:
+                poller.reload_rules(rules)
+
+        watcher = Watcher(
+            feedlist,
+            poller.poll,
+            reload=reload_hook if rules else None,
+            watch_paths=[Path(rules)] if rules else [],
+            clock=monitor.clock,
+            max_workers=workers,
+        )
+        watcher.run()
+
+
+def _print_once(
+    console: Console,
+    reports: list[PollReport],
+    alerts: list[AlertRaised],
+    as_json: bool,
+) -> None:
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "polls": [
+                        {
+                            "feed_id": r.feed_id,
+                            "ok": r.ok,
+                            "status": r.status,
+                            "new_items": r.new_items,
+                            "seen_items": r.seen_items,
+                            "degraded": r.degraded,
+                            "error_kind": r.error_kind,
+                            "error": r.error,
+                        }
+                        for r in reports
+                    ],
+                    "alerts": [
+                        {
+                            "alert_id": a.alert_id,
+                            "rule_id": a.rule_id,
+                            "level": a.level,
+                            "title": a.title,
+                            "entities": list(a.entities),
+                            "event_time": format_time(a.event_time),
+                        }
+                        for a in alerts
+                    ],
+                },
+                ensure_ascii=False,
+            )
+        )
+        return
+    console.print(_reports_table(reports))
+    new = sum(r.new_items for r in reports)
+    console.print(
+        f"polled [bold]{len(reports)}[/] feed(s), stored [bold]{new}[/] new item(s), "
+        f"raised [bold]{len(alerts)}[/] alert(s)"
+    )
+    if alerts:
+        ordered = sorted(alerts, key=lambda a: a.event_time)
+        console.print(alerts_table(ordered, title=f"Alerts ({len(alerts)})"))
+
+
+# --- monitor feeds ... -----------------------------------------------------------------------
+
+
+@click.group("feeds")
+def feeds_group() -> None:
+    """Feed lists and feed health: status, OPML import/export, validation."""
+
+
+class _Midpoint:
+    """A stand-in RNG for the expected backoff: the middle of the jitter range."""
+
+    @staticmethod
+    def uniform(low: float, high: float) -> float:
+        return (low + high) / 2
+
+
+def _status_rows(stored: list[dict[str, Any]], feedlist: FeedList | None) -> list[dict[str, Any]]:
+    configured = {f.id: f for f in feedlist.feeds} if feedlist else {}
+    rows: list[dict[str, Any]] = []
+    seen = set()
+    for status in stored:
+        feed_id = status["feed_id"]
+        seen.add(feed_id)
+        feed = configured.get(feed_id)
+        interval = feed.interval if feed else DEFAULT_INTERVAL
+        row = dict(status)
+        row["configured"] = feed is not None
+        row["enabled"] = bool(feed.enabled) if feed else None
+        row.update(_next_poll(status, interval, feed))
+        rows.append(row)
+    for feed in configured.values():
+        if feed.id not in seen:
+            rows.append(
+                {
+                    "feed_id": feed.id,
+                    "url": feed.location,
+                    "configured": True,
+                    "enabled": feed.enabled,
+                    "last_poll": None,
+                    "last_success": None,
+                    "items": 0,
+                    "failures": 0,
+                    "next_poll": None if not feed.enabled else "at start",
+                    "backoff": None,
+                    "disabled": False,
+                }
+            )
+    return sorted(rows, key=lambda r: r["feed_id"])
+
+
+def _next_poll(status: dict[str, Any], interval: float, feed: FeedConfig | None) -> dict[str, Any]:
+    if status.get("disabled") or (feed is not None and not feed.enabled):
+        return {"next_poll": None, "backoff": None}
+    last = parse_time(status.get("last_poll"))
+    failures = int(status.get("failures") or 0)
+    delay = interval
+    backoff = None
+    if failures:
+        delay = backoff_delay(
+            interval, failures, retry_after=status.get("retry_after"), rng=_Midpoint()
+        )
+        backoff = round(delay, 1)
+    when = None if last is None else format_time(last + timedelta(seconds=delay))
+    return {"next_poll": when, "backoff": backoff}
+
+
+def _ago(value: str | None, now: datetime) -> str:
+    when = parse_time(value)
+    if when is None:
+        return "never"
+    seconds = (now - when).total_seconds()
+    suffix = "ago" if seconds >= 0 else "from now"
+    seconds = abs(seconds)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{when:%Y-%m-%d %H:%M} ({seconds / size:.0f}{unit} {suffix})"
+    return f"{when:%Y-%m-%d %H:%M} ({seconds:.0f}s {suffix})"
+
+
+@feeds_group.command("status")
+@click.option(
+    "--feeds",
+    "feeds_path",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help=f"Feed list for intervals and never-polled feeds [default: {DEFAULT_FEEDS} if present].",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.pass_obj
+def status_command(obj: CliContext, feeds_path: str | None, as_json: bool) -> None:
+    """Show each feed's last poll, last success, items, failures, next poll and backoff."""
+    feedlist = None
+    if feeds_path is not None:
+        feedlist = load_feeds(feeds_path)
+    elif DEFAULT_FEEDS.is_file():
+        feedlist = load_feeds(DEFAULT_FEEDS)
+    with Monitor.open(obj.db) as monitor:
+        rows = _status_rows(monitor.feed_status(), feedlist)
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    now = datetime.now(UTC)
+    table = Table(title="Feeds", expand=False)
+    for column in ("feed", "last poll", "last success", "items", "failures", "next poll",
+                   "backoff", "state"):  # fmt: skip
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        if row.get("disabled"):
+            state = f"[red]disabled[/]: {row.get('disabled_reason') or ''}"
+        elif row.get("enabled") is False:
+            state = "off in feed list"
+        elif row.get("failures"):
+            state = f"[red]{row.get('last_error_kind')}[/]: {row.get('last_error') or ''}"
+        elif row.get("degraded"):
+            state = f"[yellow]degraded[/]: {row.get('problem') or ''}"
+        elif row.get("last_poll") is None:
+            state = "not polled yet"
+        else:
+            state = "[green]ok[/]"
+        next_poll = row.get("next_poll")
+        table.add_row(
+            row["feed_id"],
+            _ago(row.get("last_poll"), now),
+            _ago(row.get("last_success"), now),
+            str(row.get("items", 0)),
+            str(row.get("failures", 0)),
+            "-" if next_poll is None else (
+                next_poll if next_poll == "at start" else _ago(next_poll, now)
+            ),
+            "-" if not row.get("backoff") else f"{row['backoff']:.0f}s",
+            state,
+        )  # fmt: skip
+    _console().print(table)
+
+
+@feeds_group.command("import")
+@click.argument("opml", type=click.Path(exists=True, dir_okay=False))
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write YAML here.")
+@click.option("--force", is_flag=True, help="Overwrite an existing --output file.")
+def import_command(opml: str, output: str | None, force: bool) -> None:
+    """Turn an OPML subscription list into a feed list (YAML on stdout, or -o FILE)."""
+    feeds = import_opml(Path(opml))
+    text = feeds_to_yaml(feeds)
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    target = Path(output)
+    if target.exists() and not force:
+        raise click.UsageError(f"{output} exists; pass --force to overwrite it")
+    target.write_text(text, encoding="utf-8")
+    click.echo(f"wrote {len(feeds)} feed(s) to {output}", err=True)
+
+
+@feeds_group.command("export")
+@click.option(
+    "--feeds",
+    "feeds_path",
+    default=str(DEFAULT_FEEDS),
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="Feed list (YAML).",
+)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write OPML here.")
+def export_command(feeds_path: str, output: str | None) -> None:
+    """Write the feed list as OPML (stdout, or -o FILE) for any feed reader."""
+    text = export_opml(load_feeds(feeds_path))
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        Path(output).write_text(text, encoding="utf-8")
+
+
+@feeds_group.command("check")
+@click.option(
+    "--feeds",
+    "feeds_path",
+    default=str(DEFAULT_FEEDS),
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="Feed list (YAML).",
+)
+def check_command(feeds_path: str) -> None:
+    """Validate a feed list; errors name file:line:column (exit 4)."""
+    feedlist = load_feeds(feeds_path)
+    click.echo(f"{feeds_path}: {len(feedlist.feeds)} feed(s), {len(feedlist.enabled)} enabled, OK")
+
+
+def register(group: click.Group) -> None:
+    """Attach this module's commands to the `monitor` group."""
+    group.add_command(watch)
+    group.add_command(feeds_group)
