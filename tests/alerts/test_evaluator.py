@@ -262,3 +262,27 @@ def test_rules_test_runs_correlation_tests(ruleset):
 
     report = load_rules(RULEPACK) and run_rule_tests(ruleset)
     assert report.not_run == 0 and report.passed >= 4 and report.ok
+
+
+def test_run_forever_follows_new_items_until_stopped(ruleset, clock):
+    """run_forever evaluates items appended while it runs, and returns when stopped."""
+    import threading
+    import time
+
+    log = MemoryLog()
+    evaluator = AlertEvaluator(log, ruleset, clock=clock)
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=evaluator.run_forever, args=(stop,), kwargs={"poll_interval": 0.05}
+    )
+    thread.start()
+    try:
+        log.append_events(STORY[:2])
+        deadline = time.monotonic() + 10
+        while log.get_checkpoint("rules") < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        stop.set()
+        thread.join(10)
+    assert not thread.is_alive()
+    assert {e.rule_id for e in events(log)} == {"movement", "shelling"}
