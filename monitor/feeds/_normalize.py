@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from ..events import ItemReceived, item_id
 from ._parse import ParsedFeed
@@ -179,6 +179,18 @@ def publisher_domain(url: str | None) -> str | None:
     return host[4:] if host.startswith("www.") else host
 
 
+def _absolute(link: str | None, base: str | None) -> str | None:
+    """Resolve a relative `link` against the feed's URL (absolute links pass unchanged)."""
+    if not link or not base:
+        return link
+    try:
+        if urlsplit(link).scheme:
+            return link
+        return urljoin(base, link)
+    except ValueError:
+        return link
+
+
 def normalize_entries(
     parsed: ParsedFeed, *, feed_id: str, received: datetime, feed_url: str | None = None
 ) -> list[ItemReceived]:
@@ -188,10 +200,14 @@ def normalize_entries(
     else link, else text), so the same entry served again dedupes in the log.
     """
     lang = _primary_lang(parsed.lang)
-    source = publisher_domain(parsed.link) or publisher_domain(feed_url)
+    base = parsed.base_url or feed_url
+    channel_link = _absolute(parsed.link, base)
+    source = publisher_domain(channel_link) or publisher_domain(base)
     items: list[ItemReceived] = []
     for entry in parsed.entries:
-        item = _entry_item(entry, feed_id=feed_id, received=received, lang=lang, source=source)
+        item = _entry_item(
+            entry, feed_id=feed_id, received=received, lang=lang, source=source, base=base
+        )
         if item is not None:
             items.append(item)
     return items
@@ -204,13 +220,14 @@ def _entry_item(
     received: datetime,
     lang: str | None,
     source: str | None,
+    base: str | None,
 ) -> ItemReceived | None:
     title = _detail_text(entry, "title", single_line=True)
     summary = _detail_text(entry, "summary")
     content = _content_text(entry)
     if content == summary:
         content = ""
-    link = (entry.get("link") or "").strip() or None
+    link = _absolute((entry.get("link") or "").strip() or None, base)
     guid = (str(entry.get("id") or "")).strip() or None
     if not (title or summary or content or link):
         return None

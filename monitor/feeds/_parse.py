@@ -47,6 +47,7 @@ class ParsedFeed:
     version: str
     entries: tuple[Any, ...]
     channel: Mapping[str, Any] = attrs.field(factory=dict, repr=False)
+    base_url: str | None = None
     degraded: bool = False
     problem: str | None = None
 
@@ -111,7 +112,7 @@ def parse_feed(
     """Parse feed `body` (bytes as served) into a `ParsedFeed`.
 
     `headers` are the HTTP response headers (their charset is a hint feedparser weighs against
-    the XML declaration); `url` resolves relative links.
+    the XML declaration); `url` (or a Content-Location header) is the base for relative links.
 
     Raises:
         FeedError: kind ``parse`` when nothing usable came out (not a feed, or so broken that
@@ -119,8 +120,10 @@ def parse_feed(
     """
     cleaned, stripped = strip_dtd(body)
     response_headers = {k.lower(): v for k, v in (headers or {}).items()}
-    if url and "content-location" not in response_headers:
-        response_headers["content-location"] = url
+    # feedparser resolves relative URIs against Content-Location, guids included: "item-1"
+    # would become "https://host/item-1" and change whenever the feed moves, breaking item
+    # identity. So feedparser gets no base; links are resolved in `normalize_entries`.
+    base = response_headers.pop("content-location", None) or url
     if stripped and "content-type" in response_headers:
         # The body may have been re-encoded as UTF-8; a stale UTF-16 charset would mislead.
         response_headers["content-type"] = response_headers["content-type"].split(";")[0]
@@ -148,6 +151,7 @@ def parse_feed(
         version=version,
         entries=entries,
         channel=channel,
+        base_url=base,
         degraded=malformed and bool(entries),
         problem=problem,
     )

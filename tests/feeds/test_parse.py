@@ -244,3 +244,18 @@ def test_feedparser_illformed_samples_never_crash():
         except FeedError as exc:
             outcomes.append((exc.kind, None))
     assert outcomes and {kind for kind, _ in outcomes} <= {"ok", "parse"}
+
+
+def test_relative_guid_is_not_resolved_but_relative_link_is():
+    """A guid like "wire-1" stays as written whatever the feed URL (so ids survive a move),
+    while a relative link is resolved against the feed's URL."""
+    body = rss([{"title": "t", "guid": "wire-1", "link": "/news/1"}])
+    first = normalize_entries(
+        parse_feed(body, url="https://old.example/rss"), feed_id="w", received=RECEIVED
+    )[0]
+    second = normalize_entries(
+        parse_feed(body, url="https://new.example/feed.xml"), feed_id="w", received=RECEIVED
+    )[0]
+    assert first.guid == second.guid == "wire-1" and first.item_id == second.item_id
+    assert first.url == "https://old.example/news/1"
+    assert second.url == "https://new.example/news/1"
