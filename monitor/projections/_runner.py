@@ -7,12 +7,14 @@ each projection's buffered writes together with its new checkpoint in one transa
 of a whole committed page, and the next run resumes there: no event is applied twice or skipped.
 
 One runner per projection at a time: two runners folding the same projection concurrently would
-each read the other's half-finished state. The runner notices when the stored checkpoint moved
-under it and stops with a `ProjectionError`, but that check is not atomic.
+each read the other's half-finished state. Runners therefore hold the log's lease
+``projection:<name>`` while they change a projection (see `_lease`), and before each commit they
+also check that the stored checkpoint is still where they left it.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Sequence
 
 import attrs
@@ -21,6 +23,7 @@ from ..errors import ProjectionError
 from ..events import registered_types
 from ..log import EventLog, Record
 from ._base import Projection, StateView
+from ._lease import LeaseSet, new_owner
 
 __all__ = ["DEFAULT_PAGE_SIZE", "ProgressCallback", "ProjectionRunner", "ProjectionStatus"]
 
@@ -71,13 +74,22 @@ class _Cursor:
 class ProjectionRunner:
     """Run `projections` (default: the built-in ones) against `log`.
 
+    Runners in several threads or processes may share one log: each projection is folded under
+    the log's lease ``projection:<name>``, so only one runner changes it at a time; the others
+    wait for it (up to `lease_wait` seconds).
+
     Args:
         log: the event log; projection state lives in its database.
         projections: Projection instances with distinct names.
         page_size: records read, folded and committed per transaction.
+        lease_ttl: seconds a projection lease lasts unless renewed (renewed while working).
+        lease_wait: how long `run` waits for a projection another runner is updating before it
+            leaves that one to it, and `rebuild` before it gives up.
+        clock / sleep: injected monotonic clock and sleep for the lease waits.
 
     Raises:
-        ProjectionError: two projections share a name, or one names an unknown event type.
+        ProjectionError: two projections share a name, or one is malformed (no name, a bad
+            version, unknown event types).
     """
 
     def __init__(
@@ -86,6 +98,10 @@ class ProjectionRunner:
         projections: Iterable[Projection] | None = None,
         *,
         page_size: int = DEFAULT_PAGE_SIZE,
+        lease_ttl: float = 10.0,
+        lease_wait: float = 15.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if projections is None:
             from ._builtins import builtin_projections
@@ -95,6 +111,11 @@ class ProjectionRunner:
             raise ValueError(f"page_size must be at least 1, got {page_size}")
         self.log = log
         self.page_size = page_size
+        self.lease_ttl = lease_ttl
+        self.lease_wait = lease_wait
+        self.owner = new_owner()
+        self._clock = clock
+        self._sleep = sleep
         self._projections: dict[str, Projection] = {}
         known = registered_types()
         for projection in projections:
@@ -131,13 +152,14 @@ class ProjectionRunner:
         """Catch every projection up to position `until` (default: the head now).
 
         A projection whose stored version differs from its class's version is dropped and
-        rebuilt from 0 first. Returns each projection's checkpoint afterwards.
+        rebuilt from 0 first. A projection another runner is updating is left to that runner
+        once `lease_wait` has passed. Returns each projection's checkpoint afterwards.
 
         Raises:
             ProjectionError: an `apply` failed (chained); nothing of the failing page was
                 committed, so every checkpoint stays at the end of the last committed page.
         """
-        return self._run(list(self._projections.values()), until, progress)
+        return self._run(list(self._projections.values()), until, progress, rebuild=False)
 
     def rebuild(
         self, names: Sequence[str] | None = None, progress: ProgressCallback | None = None
@@ -145,12 +167,10 @@ class ProjectionRunner:
         """Drop the named projections (default: all) and replay them from position 0.
 
         Raises:
-            ProjectionError: a name is not one of this runner's projections, or an `apply` failed.
+            ProjectionError: a name is not one of this runner's projections, another runner
+                kept one busy for longer than `lease_wait`, or an `apply` failed.
         """
-        chosen = self._select(names)
-        for p in chosen:
-            self.log.drop_projection(p.name)
-        return self._run(chosen, None, progress)
+        return self._run(self._select(names), None, progress, rebuild=True)
 
     # --- the loop ---------------------------------------------------------------------------
 
@@ -164,18 +184,58 @@ class ProjectionRunner:
             )
         return [self._projections[n] for n in dict.fromkeys(names)]
 
-    def _open(self, projection: Projection) -> _Cursor:
+    def _needs_work(self, projection: Projection, target: int) -> bool:
         stored = self.log.projection_state(projection.name)
-        if stored is not None and stored.version != projection.version:
+        if stored is None:
+            return target > 0
+        return stored.version != projection.version or stored.position < target
+
+    def _open(self, projection: Projection, rebuild: bool) -> _Cursor:
+        stored = self.log.projection_state(projection.name)
+        if rebuild or (stored is not None and stored.version != projection.version):
             self.log.drop_projection(projection.name)
             stored = None
         return _Cursor(projection, self.log, 0 if stored is None else stored.position)
 
     def _run(
-        self, chosen: list[Projection], until: int | None, progress: ProgressCallback | None
+        self,
+        chosen: list[Projection],
+        until: int | None,
+        progress: ProgressCallback | None,
+        *,
+        rebuild: bool,
     ) -> dict[str, int]:
-        target = self.log.head() if until is None else min(until, self.log.head())
-        cursors = [self._open(p) for p in chosen]
+        head = self.log.head()
+        target = head if until is None else min(until, head)
+        todo = chosen if rebuild else [p for p in chosen if self._needs_work(p, target)]
+        leases = LeaseSet(
+            self.log, self.owner, self.lease_ttl, clock=self._clock, sleep=self._sleep
+        )
+        try:
+            held = set(leases.acquire([p.name for p in todo], self.lease_wait))
+            if rebuild and len(held) < len(todo):
+                busy = next(p.name for p in todo if p.name not in held)
+                raise ProjectionError(
+                    f"projection {busy!r} is being updated by another runner (its lease is "
+                    f"held); not rebuilt. Try again when that runner has finished"
+                )
+            cursors = [self._open(p, rebuild) for p in todo if p.name in held]
+            self._catch_up(cursors, target, progress, leases)
+        finally:
+            leases.release()
+        out = {}
+        for p in chosen:
+            stored = self.log.projection_state(p.name)
+            out[p.name] = 0 if stored is None else stored.position
+        return out
+
+    def _catch_up(
+        self,
+        cursors: list[_Cursor],
+        target: int,
+        progress: ProgressCallback | None,
+        leases: LeaseSet,
+    ) -> None:
         behind = [c for c in cursors if c.position < target]
         start = min((c.position for c in behind), default=target)
         total = target - start
@@ -189,6 +249,7 @@ class ProjectionRunner:
             for record in page:
                 self._fold(record, behind)
             position = page[-1].position
+            leases.renew()
             for cursor in behind:
                 self._commit(cursor, position)
             behind = [c for c in behind if c.position < target]
@@ -202,7 +263,6 @@ class ProjectionRunner:
             self._commit(cursor, target)
         if progress is not None:
             progress(total, total)
-        return {c.projection.name: c.position for c in cursors}
 
     def _fold(self, record: Record, cursors: list[_Cursor]) -> None:
         event = None

@@ -24,7 +24,8 @@ from monitor.projections import ProjectionRunner
 from tests.projections.conftest import CountingProjection
 log = open_log(sys.argv[1])
 print("ready", flush=True)
-ProjectionRunner(log, [CountingProjection()], page_size=5).run(
+# A short lease, so the next child takes over soon after this one is killed holding it.
+ProjectionRunner(log, [CountingProjection()], page_size=5, lease_ttl=0.3).run(
     progress=lambda done, total: print("page", done, flush=True)
 )
 print("done", flush=True)
