@@ -112,17 +112,19 @@ def item_fields(item: Mapping[str, Any] | ItemReceived) -> dict[str, Any]:
 class ItemView:
     """One item prepared for matching: normalized fields and scanner hits per field.
 
-    ``hits[field][term_id]`` lists the word index (in ``norm[field].words``) where each
-    occurrence of that term starts.
+    ``hits[field][term_id]`` lists where each occurrence of that term starts: a word index in
+    ``norm[field].words`` when ``word_positions``, else an offset that
+    `NormText.word_at` turns into one (see `monitor.rules._scan`).
     """
 
-    __slots__ = ("fields", "hits", "keywords", "norm")
+    __slots__ = ("fields", "hits", "keywords", "norm", "word_positions")
 
     def __init__(self, fields: dict[str, Any], compiled: CompiledRules) -> None:
         self.fields = fields
         self.norm: dict[str, NormText] = {}
         self.hits: dict[str, dict[int, list[int]]] = {}
         scan = compiled.scanner.scan
+        self.word_positions = compiled.scanner.word_positions
         for name in compiled.scan_fields:
             text = fields.get(name)
             if not text:
@@ -165,6 +167,8 @@ def _phrase_occurrences(view: ItemView, name: str, tid: int, term: Term) -> list
     nt = view.norm[name]
     width = len(term.tokens) - 1
     spans = []
+    if not view.word_positions:
+        starts = [nt.word_at(pos) for pos in starts]
     for first in starts:
         if term.cased and not _case_ok(nt, first, first + width, term):
             continue

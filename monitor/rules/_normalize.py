@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from bisect import bisect_right
+from itertools import accumulate
 
 __all__ = ["NormText", "fold_char", "normalize", "normalize_tokens", "sentence_breaks"]
 
@@ -159,13 +160,20 @@ class NormText:
     lazily, on first use (only matched rules need them, for evidence).
     """
 
-    __slots__ = ("_sentences", "_spans", "original", "words")
+    __slots__ = ("_sentences", "_spans", "_starts", "original", "words")
 
     def __init__(self, original: str) -> None:
         self.original = original
         self.words: list[str] = _folded(original).split()
         self._spans: list[tuple[int, int]] | None = None
         self._sentences: list[int] | None = None
+        self._starts: list[int] | None = None
+
+    def word_at(self, joined_pos: int) -> int:
+        """Return the index of the word starting at `joined_pos` in ``" w0 w1 ... "``."""
+        if self._starts is None:
+            self._starts = list(accumulate((len(w) + 1 for w in self.words), initial=1))
+        return bisect_right(self._starts, joined_pos) - 1
 
     def spans(self) -> list[tuple[int, int]]:
         """Return, per word, its ``(start, end)`` character offsets in the original text."""

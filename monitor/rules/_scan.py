@@ -1,7 +1,11 @@
 """Find every rule term in an item's words in one pass: the scanners.
 
-Both scanners take the normalized words of one field and return ``{term id: [word index of
-each occurrence]}``; they differ in how they search:
+Both scanners take the normalized words of one field and return ``{term id: [position of
+each occurrence]}``; a position is a word index (`TokenScanner`) or the offset of the word in
+``" w0 w1 ... "`` (`AhoScanner`, ``word_positions = False``: converting every hit to a word
+index would cost a pass over the text per hit, and most hits only feed the presearcher, so
+`NormText.word_at` converts lazily, for the few hits a condition or the evidence looks at).
+They differ in how they search:
 
 - `AhoScanner` (the default): every term is a key ``" t "`` (a prefix ``t*``: ``" t"``) of
   one pyahocorasick automaton, run once over ``" w1 w2 ... "``; the space padding makes every
@@ -35,6 +39,8 @@ Hits = dict[int, list[int]]
 
 class TokenScanner:
     """Word-level term index (see the module docstring)."""
+
+    word_positions = True
 
     def __init__(self, terms: Iterable[tuple[int, Term]]) -> None:
         # first word -> (tid of the one-word term or -1, ((rest words, prefix, tid), ...))
@@ -96,6 +102,8 @@ class TokenScanner:
 class AhoScanner:
     """One Aho-Corasick automaton over the space-joined words (see the module docstring)."""
 
+    word_positions = False
+
     def __init__(self, terms: Iterable[tuple[int, Term]]) -> None:
         automaton: Any = ahocorasick.Automaton()
         for tid, term in terms:
@@ -108,20 +116,16 @@ class AhoScanner:
             self._automaton = None
 
     def scan(self, words: list[str]) -> Hits:
-        """Return ``{term id: [word index, ...]}`` for every term found in `words`."""
+        """Return ``{term id: [offset in " w0 w1 ... ", ...]}`` for every term in `words`."""
         found: Hits = {}
         if self._automaton is None or not words:
             return found
-        joined = " " + " ".join(words) + " "
-        count = joined.count
-        for end, (tid, length) in self._automaton.iter(joined):
-            # The word's index is the number of spaces before the space that opens the key.
-            index = count(" ", 0, end - length + 1)
+        for end, (tid, length) in self._automaton.iter(" " + " ".join(words) + " "):
             starts = found.get(tid)
             if starts is None:
-                found[tid] = [index]
+                found[tid] = [end - length + 2]
             else:
-                starts.append(index)
+                starts.append(end - length + 2)
         return found
 
 

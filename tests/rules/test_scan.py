@@ -6,9 +6,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.rules import normalize_tokens
 from monitor.rules._model import Term
+from monitor.rules._normalize import NormText
 from monitor.rules._scan import SCANNERS
+
+
+def _word_hits(scanner, nt):
+    hits = scanner.scan(nt.words)
+    if scanner.word_positions:
+        return hits
+    return {tid: [nt.word_at(p) for p in ps] for tid, ps in hits.items()}
+
 
 TERMS = [
     Term("convoy", tokens=("convoy",)),
@@ -21,10 +29,11 @@ TERMS = [
 
 @pytest.mark.parametrize("name", sorted(SCANNERS))
 def test_positions_are_word_indexes(name):
-    """Hits are the index of the first word of each occurrence."""
+    """Hits give (directly or via word_at) the index of the first word of each occurrence."""
     scanner = SCANNERS[name](enumerate(TERMS))
-    words = normalize_tokens("Al-Tanf convoy deployed; troop movements at al Tanf, convoys")
-    assert scanner.scan(words) == {0: [2], 1: [0, 7], 2: [3], 3: [4], 4: [0, 7]}
+    nt = NormText("Al-Tanf convoy deployed; troop movements at al Tanf, convoys")
+    hits = _word_hits(scanner, nt)
+    assert hits == {0: [2], 1: [0, 7], 2: [3], 3: [4], 4: [0, 7]}
     assert scanner.scan([]) == {}
 
 
@@ -38,10 +47,11 @@ def test_positions_are_word_indexes(name):
 )
 def test_a_term_inside_any_text_obeys_word_boundaries(words, before, after):
     """A term is found exactly at the positions where its words appear as whole words."""
-    text_words = normalize_tokens(before) + words + normalize_tokens(after)
+    nt = NormText(" ".join([before, *words, after]))
+    text_words = nt.words
     for name in SCANNERS:
         scanner = SCANNERS[name](enumerate(TERMS))
-        hits = scanner.scan(text_words)
+        hits = _word_hits(scanner, nt)
         for tid, term in enumerate(TERMS):
             n = len(term.tokens)
             expected = [
