@@ -114,8 +114,7 @@ def test_feed_status_304_keeps_validators_and_200_replaces_them(log):
 
 
 def test_feed_status_move_disable_degraded(log):
-    """FeedMoved changes the url, FeedDisabled disables, a degraded poll records its problem,
-    and a later successful poll re-enables the feed."""
+    """Moves change the url, disabling and degraded polls show, a success re-enables."""
     fold(
         log,
         [
@@ -202,8 +201,7 @@ def test_items_count_by_utc_day_of_published_else_received(log):
 
 
 def test_items_days_since_until_are_inclusive_across_pages(log, monkeypatch):
-    """`days(since, until)` returns exactly the days in the inclusive range, even when the
-    scan crosses many key pages."""
+    """`days(since, until)` is inclusive at both ends, across many key pages."""
     monkeypatch.setattr("monitor.projections._base.SCAN_PAGE", 3)
     fold(log, [make_item(n, received=at(days=n)) for n in range(20)])
     days = ItemsByFeedDay.days(log, "wire", since="2026-03-05", until="2026-03-14")
@@ -216,8 +214,7 @@ def test_items_days_since_until_are_inclusive_across_pages(log, monkeypatch):
 
 
 def test_timeline_listing_lookup_and_suppressed_count(log):
-    """An alert's listing has what a listing needs, is found by id, and counts the
-    suppressions folded into it, including one recorded before the alert itself."""
+    """A listing has every listed field, is found by id, counts early and late suppressions."""
     a = alert(
         1,
         level="high",
@@ -253,8 +250,7 @@ def test_timeline_listing_lookup_and_suppressed_count(log):
 
 
 def test_timeline_orders_by_event_time_not_log_order(log):
-    """Listings come newest event time first, whatever order they were appended in, with
-    sub-second times ordered correctly."""
+    """Listings come newest event time first (sub-second too), whatever the append order."""
     fold(
         log,
         [
@@ -273,8 +269,7 @@ def test_timeline_orders_by_event_time_not_log_order(log):
 
 
 def test_timeline_latest_filters_and_pages(log, monkeypatch):
-    """`latest` applies rule, level, place, since and until filters and its limit while
-    reading the timeline backwards across many key pages."""
+    """`latest` applies every filter and its limit while paging backwards through keys."""
     monkeypatch.setattr("monitor.projections._base.SCAN_PAGE", 4)
     events = [
         alert(
@@ -342,8 +337,7 @@ def test_rule_hits_top_streams_across_pages(log, monkeypatch):
 
 
 def test_entities_count_items_once_and_alerts_separately(log):
-    """An item counts once per entity across rule sets; alerts naming it count apart; days
-    and first/last follow event time."""
+    """An item counts once per entity across rule sets; alerts count apart, by day."""
     fold(
         log,
         [

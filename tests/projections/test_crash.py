@@ -46,8 +46,7 @@ def consistent(path) -> int:
 @pytest.mark.slow
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX-only")
 def test_sigkill_mid_fold_never_applies_twice_or_skips(tmp_path):
-    """After each SIGKILL the projection is at a whole committed page with matching state, and
-    a final run completes with every event applied exactly once."""
+    """SIGKILL mid-fold leaves whole pages only; resuming applies every event once."""
     path = tmp_path / "crash.db"
     with open_log(path) as log:
         log.append_events([make_item(n) for n in range(1500)])

@@ -35,8 +35,7 @@ def runner(log, fake: FakeTime, **kw) -> ProjectionRunner:
 
 
 def test_run_leaves_a_busy_projection_to_its_holder(log):
-    """While another runner holds the lease, `run` waits `lease_wait`, then leaves the
-    projection untouched and reports its stored checkpoint."""
+    """`run` waits `lease_wait` for a busy projection, then leaves it to its holder."""
     log.append_events([make_item(n) for n in range(5)])
     assert log.acquire_lease("projection:counting", "someone-else", 60)
     fake = FakeTime()
@@ -92,8 +91,7 @@ def test_up_to_date_run_takes_no_lease():
 
 
 def test_losing_the_lease_mid_run_stops_without_committing():
-    """If a page outlasts the lease and another runner took it, the run stops before that
-    page's commit."""
+    """A run whose lease was taken over while folding stops before committing."""
     fake = FakeTime()
 
     class Stolen(MemoryLog):

@@ -159,8 +159,7 @@ def test_rebuild_of_unknown_name_is_a_clear_error(log):
 
 
 def test_failing_apply_raises_and_keeps_last_committed_page(log):
-    """A failing apply raises ProjectionError (chained, naming projection, position, type) and
-    leaves every projection of the run at the end of the last committed page."""
+    """A failing apply raises a chained ProjectionError; checkpoints stay at the last page."""
     log.append_events(items(10))
     runner = ProjectionRunner(log, [CountingProjection(), Exploding(fail_at=8)], page_size=3)
     with pytest.raises(ProjectionError) as info:
@@ -190,8 +189,7 @@ def test_undecodable_record_is_a_projection_error(log):
 
 
 def test_projection_without_decode_gets_records_only(log):
-    """A projection with decode=False gets event=None and is not stopped by a record that
-    cannot be decoded, since it never decodes."""
+    """A decode=False projection gets event=None and never trips on undecodable records."""
     from monitor.log import NewRecord
 
     given = []
@@ -227,8 +225,7 @@ def test_non_json_value_is_a_projection_error(log):
 
 @pytest.mark.parametrize("fail_on", [{1}, {2}, {3}, {2, 3}, {4}])
 def test_failed_commit_applies_nothing_and_rerun_is_exactly_once(log, fail_on):
-    """When a commit fails, that page's state and checkpoint are both absent, and re-running
-    applies every event exactly once."""
+    """A failed commit leaves no partial page; re-running applies every event exactly once."""
     log.append_events(items(10))
     flaky = FlakyLog(log, fail_on=fail_on)
     runner = ProjectionRunner(flaky, [CountingProjection()], page_size=3)
@@ -245,8 +242,7 @@ def test_failed_commit_applies_nothing_and_rerun_is_exactly_once(log, fail_on):
 
 
 def test_runner_refuses_to_fold_over_a_checkpoint_moved_by_another(log):
-    """If another runner advanced the checkpoint mid-run, this one stops instead of
-    double-applying."""
+    """A checkpoint moved by another runner mid-run stops this one before double-applying."""
     log.append_events(items(6))
 
     class Racing(FlakyLog):

@@ -45,8 +45,7 @@ def test_put_none_is_refused(view):
 
 
 def test_scan_merges_pending_and_stored_in_key_order(view):
-    """`scan` overlays pending puts and deletes on the stored keys, honours prefix, after and
-    limit."""
+    """`scan` overlays pending puts/deletes on stored keys, honouring prefix, after, limit."""
     view.put("bb", 22)
     view.delete("c")
     view.put("a", 11)
