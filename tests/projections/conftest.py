@@ -55,10 +55,13 @@ def log(backend, tmp_path) -> Iterator[EventLog]:
 
 @pytest.fixture
 def make_log(backend, tmp_path) -> Iterator[Callable[[], EventLog]]:
-    """A factory of fresh logs of the current backend, for hypothesis examples; closes them."""
+    """A factory of fresh logs of the current backend, for hypothesis examples. Making one
+    closes the previous one, so a long run of examples holds one connection at a time."""
     opened: list[EventLog] = []
 
     def make() -> EventLog:
+        while opened:
+            opened.pop().close()
         lg = open_backend(backend, tmp_path)
         opened.append(lg)
         return lg
