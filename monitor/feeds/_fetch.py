@@ -20,10 +20,13 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
+import socket
+import threading
 import time
 import zlib
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urljoin
 
 import attrs
@@ -131,6 +134,52 @@ class _Inflater:
             raise feed_error(f"body does not decompress: {exc}", "encoding") from exc
 
 
+class _Watchdog:
+    """Enforces the overall deadline on the socket itself.
+
+    httpx's timeouts apply per read, so a server that sends its *headers* a byte at a time
+    would never trip them, and our per-chunk check only starts with the body. The watchdog
+    learns each connection's socket through httpcore's ``trace`` extension and shuts it down
+    when the deadline passes, which wakes the blocked read at once.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.fired = False
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(max(0.0, seconds), self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def trace(self, name: str, info: Mapping[str, Any]) -> None:
+        if name not in ("connection.connect_tcp.complete", "connection.start_tls.complete"):
+            return
+        stream = info.get("return_value")
+        sock = stream.get_extra_info("socket") if stream is not None else None
+        if sock is None:
+            return
+        with self._lock:
+            self._sockets.append(sock)
+            fired = self.fired
+        if fired:
+            self._shutdown(sock)
+
+    def _fire(self) -> None:
+        with self._lock:
+            self.fired = True
+            sockets = list(self._sockets)
+        for sock in sockets:
+            self._shutdown(sock)
+
+    @staticmethod
+    def _shutdown(sock: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+
 class Fetcher:
     """Fetches feed URLs politely and safely. Thread-safe; reuse one for connection pooling.
 
@@ -167,6 +216,9 @@ class Fetcher:
             transport=transport,
             follow_redirects=False,
             trust_env=False,
+            # No keep-alive: polls are minutes apart, and a fresh connection per request lets
+            # the watchdog see (and cut) every socket.
+            limits=httpx.Limits(max_keepalive_connections=0),
             headers={
                 "User-Agent": user_agent,
                 "Accept": "application/rss+xml, application/atom+xml, application/rdf+xml, "
@@ -205,6 +257,15 @@ class Fetcher:
         if last_modified:
             headers["If-Modified-Since"] = last_modified
         stop = time.monotonic() + self.deadline
+        watchdog = _Watchdog(self.deadline)
+        try:
+            return self._fetch(url, headers, stop, watchdog)
+        finally:
+            watchdog.cancel()
+
+    def _fetch(
+        self, url: str, headers: dict[str, str], stop: float, watchdog: _Watchdog
+    ) -> FetchResult:
         current, moved_to, permanent_so_far = url, None, True
         for _hop in range(self.max_redirects + 1):
             remaining = stop - time.monotonic()
@@ -217,7 +278,13 @@ class Fetcher:
                 pool=min(self.connect_timeout, remaining),
             )
             try:
-                with self._client.stream("GET", current, headers=headers, timeout=timeout) as resp:
+                with self._client.stream(
+                    "GET",
+                    current,
+                    headers=headers,
+                    timeout=timeout,
+                    extensions={"trace": watchdog.trace},
+                ) as resp:
                     status = resp.status_code
                     if status in _REDIRECTS:
                         target = self._redirect_target(resp, current)
@@ -231,18 +298,29 @@ class Fetcher:
                     if status >= 400 or status < 200:
                         raise self._status_error(resp)
                     body = self._read_body(resp, stop)
+                    if watchdog.fired:  # the cut may look like a clean end of a chunked body
+                        raise feed_error(
+                            f"body not complete within the {self.deadline:g}s deadline", "timeout"
+                        )
                     return self._result(url, current, resp, body, moved_to)
-            except httpx.TimeoutException as exc:
-                raise feed_error(f"timed out: {_describe(exc)}", "timeout") from exc
-            except httpx.InvalidURL as exc:
-                raise feed_error(
-                    f"invalid URL or redirect target from {current!r}: {exc}", "url"
-                ) from exc
-            except (httpx.RemoteProtocolError, httpx.LocalProtocolError) as exc:
-                raise feed_error(f"HTTP protocol error: {_describe(exc)}", "protocol") from exc
-            except httpx.HTTPError as exc:
-                raise feed_error(f"cannot connect: {_describe(exc)}", "connection") from exc
+            except (httpx.HTTPError, httpx.InvalidURL) as exc:
+                if watchdog.fired or time.monotonic() > stop:
+                    raise feed_error(
+                        f"not complete within the {self.deadline:g}s deadline", "timeout"
+                    ) from exc
+                raise self._translate(exc, current) from exc
         raise feed_error(f"more than {self.max_redirects} redirects", "redirect")
+
+    @staticmethod
+    def _translate(exc: httpx.HTTPError | httpx.InvalidURL, current: str) -> FeedError:
+        """Map an httpx error to a `FeedError` kind (the one place library errors are named)."""
+        if isinstance(exc, httpx.TimeoutException):
+            return feed_error(f"timed out: {_describe(exc)}", "timeout")
+        if isinstance(exc, httpx.InvalidURL | httpx.UnsupportedProtocol):
+            return feed_error(f"invalid URL or redirect target from {current!r}: {exc}", "url")
+        if isinstance(exc, httpx.RemoteProtocolError | httpx.LocalProtocolError):
+            return feed_error(f"HTTP protocol error: {_describe(exc)}", "protocol")
+        return feed_error(f"cannot connect: {_describe(exc)}", "connection")
 
     def _redirect_target(self, resp: httpx.Response, current: str) -> str:
         location = resp.headers.get("location")

@@ -160,6 +160,16 @@ def dripping(server: RawServer, conn: socket.socket) -> None:
         conn.sendall(body[i : i + 1])
 
 
+def dripping_headers(server: RawServer, conn: socket.socket) -> None:
+    """Send the status line and headers one byte every 0.3 s (never reaching the body)."""
+    conn.recv(65536)
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\n" + b"X-Pad: a\r\n" * 200
+    for i in range(len(head)):
+        if server.stopping.wait(0.3):
+            return
+        conn.sendall(head[i : i + 1])
+
+
 def wait_until(predicate, timeout: float = 10.0, interval: float = 0.05) -> bool:
     """Poll `predicate` until it is true or `timeout` passes; return its last value."""
     deadline = time.monotonic() + timeout

@@ -14,7 +14,7 @@ from werkzeug import Response
 from monitor.errors import FeedError
 from monitor.feeds import Fetcher, parse_retry_after
 
-from .conftest import dripping, rss, silent, wire_items
+from .conftest import dripping, dripping_headers, rss, silent, wire_items
 
 FEED = rss(wire_items(3))
 
@@ -194,6 +194,14 @@ def test_server_that_never_answers_times_out(raw_server):
 def test_dripping_server_is_cut_by_the_deadline(raw_server):
     """A body dripped a byte at a time never trips the read timeout but hits the deadline."""
     server = raw_server(dripping)
+    with Fetcher(read_timeout=5, deadline=1.0) as fetcher, pytest.raises(FeedError) as info:
+        fetcher.fetch(server.url)
+    assert info.value.kind == "timeout" and "deadline" in str(info.value)
+
+
+def test_server_dripping_its_headers_is_cut_by_the_deadline(raw_server):
+    """Headers sent a byte at a time (no read timeout ever trips) are cut at the deadline."""
+    server = raw_server(dripping_headers)
     with Fetcher(read_timeout=5, deadline=1.0) as fetcher, pytest.raises(FeedError) as info:
         fetcher.fetch(server.url)
     assert info.value.kind == "timeout" and "deadline" in str(info.value)
