@@ -14,6 +14,7 @@ also check that the stored checkpoint is still where they left it.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable, Iterable, Sequence
 
@@ -114,6 +115,7 @@ class ProjectionRunner:
         self.lease_ttl = lease_ttl
         self.lease_wait = lease_wait
         self.owner = new_owner()
+        self._runs = itertools.count(1)
         self._clock = clock
         self._sleep = sleep
         self._projections: dict[str, Projection] = {}
@@ -208,9 +210,9 @@ class ProjectionRunner:
         head = self.log.head()
         target = head if until is None else min(until, head)
         todo = chosen if rebuild else [p for p in chosen if self._needs_work(p, target)]
-        leases = LeaseSet(
-            self.log, self.owner, self.lease_ttl, clock=self._clock, sleep=self._sleep
-        )
+        # Each run is its own lease owner, so threads sharing this runner also take turns.
+        owner = f"{self.owner}:{next(self._runs)}"
+        leases = LeaseSet(self.log, owner, self.lease_ttl, clock=self._clock, sleep=self._sleep)
         try:
             held = set(leases.acquire([p.name for p in todo], self.lease_wait))
             if rebuild and len(held) < len(todo):

@@ -141,3 +141,27 @@ def test_two_threads_running_one_projection_apply_each_event_once(kind, tmp_path
     assert seen_positions(logs[0]) == {p: 1 for p in range(1, 401)}
     for lg in {id(x): x for x in logs}.values():
         lg.close()
+
+
+def test_threads_sharing_one_runner_apply_each_event_once(tmp_path):
+    """Threads calling one runner's `run` at once (as watcher jobs do) fold every event once."""
+    log = open_backend("sqlite", tmp_path)
+    log.append_events([make_item(n) for n in range(300)])
+    shared = ProjectionRunner(log, [CountingProjection()], page_size=5)
+    errors = []
+
+    def work():
+        try:
+            for _ in range(3):
+                shared.run()
+        except Exception as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert seen_positions(log) == {p: 1 for p in range(1, 301)}
+    log.close()
