@@ -80,7 +80,7 @@ class CompiledRules:
     rules: tuple[CRule, ...]
     tid_rules: tuple[tuple[int, ...], ...]
     always: tuple[int, ...]
-    multi: frozenset[int]
+    rest_clauses: dict[int, tuple[frozenset[int], ...]]
     tid_entities: dict[int, tuple[tuple[str, Term], ...]]
     scan_fields: tuple[str, ...]
 
@@ -249,7 +249,7 @@ def compile_rules(
         rules=tuple(compiled),
         tid_rules=tuple(tuple(r) for r in tid_rules),
         always=tuple(always),
-        multi=frozenset(i for i, c in enumerate(compiled) if len(c.clauses) > 1),
+        rest_clauses={i: c.clauses[1:] for i, c in enumerate(compiled) if len(c.clauses) > 1},
         tid_entities={k: tuple(v) for k, v in tid_entities.items()},
         scan_fields=tuple(
             f for f in ("title", "summary", "content", "author", "url") if f in fields_used

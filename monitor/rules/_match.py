@@ -439,14 +439,20 @@ def candidates(view: ItemView, compiled: CompiledRules) -> list[int]:
         rules = tid_rules[tid]
         if rules:
             found.update(rules)
-    multi = compiled.multi
-    if multi:
-        crules = compiled.rules
-        found = {
-            i
-            for i in found
-            if i not in multi or all(not c.isdisjoint(hit) for c in crules[i].clauses)
-        }
+    rest = compiled.rest_clauses
+    if rest:
+        keep = []
+        for index in found:
+            clauses = rest.get(index)
+            if clauses is not None:
+                for clause in clauses:
+                    if clause.isdisjoint(hit):
+                        break
+                else:
+                    keep.append(index)
+            else:
+                keep.append(index)
+        return sorted(keep)
     return sorted(found)
 
 
