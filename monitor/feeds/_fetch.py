@@ -20,13 +20,9 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
-import socket
-import threading
 import time
-import zlib
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any
 from urllib.parse import urljoin
 
 import attrs
@@ -34,21 +30,13 @@ import httpx
 
 from ..errors import FeedError
 from ._config import check_feed_url
+from ._guards import Inflater, Watchdog, feed_error
 
-__all__ = ["DEFAULT_USER_AGENT", "FetchResult", "Fetcher", "feed_error", "parse_retry_after"]
+__all__ = ["DEFAULT_USER_AGENT", "FetchResult", "Fetcher", "parse_retry_after"]
 
 DEFAULT_USER_AGENT = "news-monitor/0.1 (+https://github.com/news-monitor; feed watcher)"
 _PERMANENT = frozenset({301, 308})
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
-
-
-def feed_error(
-    message: str, kind: str, *, status: int | None = None, retry_after: float | None = None
-) -> FeedError:
-    """Build a `FeedError` carrying `kind`, `retry_after` and the HTTP `status` (or None)."""
-    err = FeedError(message, kind=kind, retry_after=retry_after)
-    err.status = status  # type: ignore[attr-defined]
-    return err
 
 
 def parse_retry_after(value: str | None, now: datetime) -> float | None:
@@ -88,96 +76,6 @@ class FetchResult:
     def not_modified(self) -> bool:
         """True for a 304 answer to a conditional GET."""
         return self.status == 304
-
-
-class _Inflater:
-    """Bounded decompression of one response body (identity, gzip or deflate)."""
-
-    def __init__(self, encoding: str) -> None:
-        encoding = encoding.strip().lower()
-        if encoding in ("", "identity"):
-            self._obj: zlib._Decompress | None = None
-        elif encoding in ("gzip", "x-gzip"):
-            self._obj = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        elif encoding == "deflate":
-            self._obj = zlib.decompressobj(zlib.MAX_WBITS)
-        else:
-            raise feed_error(f"unsupported Content-Encoding {encoding!r}", "encoding")
-        # "deflate" is sent both with and without the zlib header; the first chunk tells.
-        self._probe = encoding == "deflate"
-
-    def feed(self, data: bytes, limit: int) -> bytes:
-        """Decompress `data`, returning at most `limit` bytes more than were asked for; the
-        caller treats an output longer than what it still allows as too large."""
-        if self._obj is None:
-            return data
-        try:
-            if self._probe:
-                self._probe = False
-                try:
-                    probe = zlib.decompressobj(zlib.MAX_WBITS)
-                    out = probe.decompress(data, limit)
-                    self._obj = probe
-                except zlib.error:  # "deflate" sent raw, without the zlib header
-                    self._obj = zlib.decompressobj(-zlib.MAX_WBITS)
-                    out = self._obj.decompress(data, limit)
-            else:
-                out = self._obj.decompress(data, limit)
-            pieces = [out]
-            produced = len(out)
-            while self._obj.unconsumed_tail and produced <= limit:
-                more = self._obj.decompress(self._obj.unconsumed_tail, limit - produced + 1)
-                pieces.append(more)
-                produced += len(more)
-            return b"".join(pieces)
-        except zlib.error as exc:
-            raise feed_error(f"body does not decompress: {exc}", "encoding") from exc
-
-
-class _Watchdog:
-    """Enforces the overall deadline on the socket itself.
-
-    httpx's timeouts apply per read, so a server that sends its *headers* a byte at a time
-    would never trip them, and our per-chunk check only starts with the body. The watchdog
-    learns each connection's socket through httpcore's ``trace`` extension and shuts it down
-    when the deadline passes, which wakes the blocked read at once.
-    """
-
-    def __init__(self, seconds: float) -> None:
-        self.fired = False
-        self._sockets: list[socket.socket] = []
-        self._lock = threading.Lock()
-        self._timer = threading.Timer(max(0.0, seconds), self._fire)
-        self._timer.daemon = True
-        self._timer.start()
-
-    def trace(self, name: str, info: Mapping[str, Any]) -> None:
-        if name not in ("connection.connect_tcp.complete", "connection.start_tls.complete"):
-            return
-        stream = info.get("return_value")
-        sock = stream.get_extra_info("socket") if stream is not None else None
-        if sock is None:
-            return
-        with self._lock:
-            self._sockets.append(sock)
-            fired = self.fired
-        if fired:
-            self._shutdown(sock)
-
-    def _fire(self) -> None:
-        with self._lock:
-            self.fired = True
-            sockets = list(self._sockets)
-        for sock in sockets:
-            self._shutdown(sock)
-
-    @staticmethod
-    def _shutdown(sock: socket.socket) -> None:
-        with contextlib.suppress(OSError):
-            sock.shutdown(socket.SHUT_RDWR)
-
-    def cancel(self) -> None:
-        self._timer.cancel()
 
 
 class Fetcher:
@@ -257,14 +155,14 @@ class Fetcher:
         if last_modified:
             headers["If-Modified-Since"] = last_modified
         stop = time.monotonic() + self.deadline
-        watchdog = _Watchdog(self.deadline)
+        watchdog = Watchdog(self.deadline)
         try:
             return self._fetch(url, headers, stop, watchdog)
         finally:
             watchdog.cancel()
 
     def _fetch(
-        self, url: str, headers: dict[str, str], stop: float, watchdog: _Watchdog
+        self, url: str, headers: dict[str, str], stop: float, watchdog: Watchdog
     ) -> FetchResult:
         current, moved_to, permanent_so_far = url, None, True
         for _hop in range(self.max_redirects + 1):
@@ -368,9 +266,9 @@ class Fetcher:
             )
         if resp.is_stream_consumed:
             # An in-memory response (a mock transport): httpx has already decoded it.
-            inflater, chunks = _Inflater(""), iter((resp.content,))
+            inflater, chunks = Inflater(""), iter((resp.content,))
         else:
-            inflater = _Inflater(resp.headers.get("content-encoding", ""))
+            inflater = Inflater(resp.headers.get("content-encoding", ""))
             chunks = resp.iter_raw()  # no chunk size: httpx would buffer until it is reached
         pieces: list[bytes] = []
         wire = size = 0

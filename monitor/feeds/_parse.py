@@ -17,7 +17,7 @@ from typing import Any
 import attrs
 import feedparser
 
-from ._fetch import feed_error
+from ._guards import feed_error
 
 __all__ = ["ParsedFeed", "parse_feed", "strip_dtd"]
 

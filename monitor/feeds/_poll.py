@@ -22,7 +22,8 @@ from ..errors import FeedError
 from ..events import Event, FeedDisabled, FeedFailed, FeedMoved, FeedPolled
 from ..log import EventLog
 from ._config import FeedConfig
-from ._fetch import Fetcher, FetchResult, feed_error
+from ._fetch import Fetcher, FetchResult
+from ._guards import feed_error
 from ._normalize import normalize_entries
 from ._parse import parse_feed
 from ._state import FeedState
