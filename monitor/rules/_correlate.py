@@ -201,6 +201,8 @@ class Correlator:
                     entries = self._groups[key] = []
                 elif entries[0][0] < horizon:
                     del entries[: bisect_left(entries, (horizon,))]
+                if _seen(entries, ts, c.alert_id):
+                    continue  # fed twice (a restore racing another evaluator): no-op
                 self._seq += 1
                 entry: _Entry = (ts, self._seq, c.rule_id, value, c)
                 insort(entries, entry, key=lambda e: (e[0], e[1]))
@@ -226,6 +228,16 @@ class Correlator:
             if not entries:
                 del self._groups[key]
         self._swept_size = len(self._groups)
+
+
+def _seen(entries: list[_Entry], ts: float, alert_id: str) -> bool:
+    """Whether a match with this alert id is already among the entries at time `ts`."""
+    i = bisect_left(entries, (ts,))
+    while i < len(entries) and entries[i][0] == ts:
+        if entries[i][4].alert_id == alert_id:
+            return True
+        i += 1
+    return False
 
 
 def _evaluate(spec: _Spec, entries: list[_Entry], new: _Entry) -> list[_Entry] | None:
@@ -346,6 +358,8 @@ class Throttle:
     ) -> str | None:
         """Return the id of the alert to fold into, or None (and remember this one) to raise."""
         last = self._current((rule_id, group))
+        if last is not None and last[1] == alert_id:
+            return None  # this very alert is the last delivered one: raising it again dedupes
         if seconds and last is not None and abs(when.timestamp() - last[0]) < seconds:
             return last[1]
         self.record(rule_id, group, when, seconds, alert_id)

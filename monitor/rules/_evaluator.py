@@ -156,23 +156,40 @@ class AlertEvaluator:
         )
 
     def _restore(self) -> None:
-        """Rebuild correlation and throttle state by folding the alerts already in the log."""
+        """Rebuild correlation and throttle state by folding the alerts already in the log.
+
+        Only alerts about items up to this evaluator's checkpoint count: alerts another
+        evaluator already raised for items still ahead of us (the backlog) would be "future"
+        state and could change our throttle decisions for earlier items. Alerts are appended
+        after their items, so only alerts stored after the first backlog item need checking,
+        and the backlog's item ids are read only when such alerts exist.
+        """
         self._correlator = Correlator(self._correlations, lateness=self.lateness)
         self._throttle = Throttle()
         self._late_base = 0
-        if self.output.get_checkpoint(self.name) == 0:
+        checkpoint = self.output.get_checkpoint(self.name)
+        if checkpoint == 0:
             # Nothing evaluated yet under this name: start empty, whatever other evaluators
             # wrote, so a second evaluator from position 0 decides exactly like the first.
             return
+        first = self.log.read_page(checkpoint, 1, _ITEM)
+        boundary = None if not first else first[0].position if self.output is self.log else 0
+        backlog: set[str] | None = None
         inputs = self._correlator.inputs
-        for _record, evt in self.output.iter_events(types=_ALERTS):
+        for record, evt in self.output.iter_events(types=_ALERTS):
+            assert isinstance(evt, AlertRaised | AlertSuppressed)
+            if boundary is not None and record.position > boundary:
+                if backlog is None:
+                    backlog = {r.dedupe_key or "" for r in self.log.read(checkpoint, types=_ITEM)}
+                if any(f"item:{i}" in backlog for i in evt.item_ids):
+                    continue
             if isinstance(evt, AlertRaised):
                 seconds = self._throttles.get(evt.rule_id)
                 self._throttle.record(
                     evt.rule_id, evt.group_key, evt.event_time, seconds, evt.alert_id
                 )
-            if evt.rule_id in inputs:  # type: ignore[attr-defined]
-                self._correlator.feed(_contribution(evt), restore=True)  # type: ignore[arg-type]
+            if evt.rule_id in inputs:
+                self._correlator.feed(_contribution(evt), restore=True)
         self._late_base = self._correlator.late
 
     def _start(self) -> None:

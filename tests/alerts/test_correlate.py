@@ -175,3 +175,21 @@ def test_throttle_state_is_bounded():
         throttle.check("r", f"g{n}", T0 + timedelta(minutes=n), 60, f"a{n}")
     throttle.sweep()
     assert len(throttle) < 10
+
+
+def test_feeding_the_same_match_twice_is_a_no_op():
+    """A contribution already in a window (same alert id) is ignored: no double counting."""
+    engine = Correlator([corr("event_count", ["r"], timespan=2 * H, gte=2)])
+    first = c("r", 0, 1)
+    assert engine.feed(first) == []
+    assert engine.feed(first) == []
+    assert engine.live_entries() == 1
+    assert len(engine.feed(c("r", 1, 2))) == 1
+
+
+def test_throttle_never_folds_an_alert_into_itself():
+    """Checking the last delivered alert's own id again raises it (dedupe drops the copy)."""
+    throttle = Throttle()
+    assert throttle.check("r", "g", T0, 6 * H, "a1") is None
+    assert throttle.check("r", "g", T0, 6 * H, "a1") is None
+    assert throttle.check("r", "g", T0 + timedelta(hours=1), 6 * H, "a2") == "a1"

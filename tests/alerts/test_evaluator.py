@@ -286,3 +286,19 @@ def test_run_forever_follows_new_items_until_stopped(ruleset, clock):
         thread.join(10)
     assert not thread.is_alive()
     assert {e.rule_id for e in events(log)} == {"movement", "shelling"}
+
+
+@pytest.mark.parametrize("behind_at", [2, 5])
+def test_restart_behind_another_evaluator_ignores_its_future_alerts(ruleset, clock, behind_at):
+    """An evaluator resuming behind alerts another one already stored for later items
+    decides as if alone: it adds no record (the shelling throttle would differ otherwise)."""
+    reference = MemoryLog()
+    reference.append_events(STORY)
+    AlertEvaluator(reference, ruleset, clock=clock).run()
+    log = MemoryLog()
+    log.append_events(STORY)
+    AlertEvaluator(log, ruleset, clock=clock).run()
+    log.set_checkpoint("rules", behind_at)  # as if it read the checkpoint before the other's commit
+    report = AlertEvaluator(log, ruleset, clock=clock).run()
+    assert report.items == len(STORY) - behind_at and report.alerts == []
+    assert alert_bytes(log) == alert_bytes(reference)
