@@ -94,6 +94,8 @@ def backtest(
     def entry(rule_id: str) -> RuleBacktest:
         return per_rule.setdefault(rule_id, RuleBacktest(rule_id))
 
+    for rule in (*getattr(ruleset, "rules", ()), *getattr(ruleset, "correlations", ())):
+        entry(rule.id)  # every tested rule gets a row, also when it would raise nothing
     tested: set[tuple[str, tuple[str, ...]]] = set()
     for _r, evt in scratch.iter_events(types=("AlertRaised", "AlertSuppressed")):
         row = entry(evt.rule_id)  # type: ignore[attr-defined]

@@ -118,6 +118,7 @@ def test_backtest_reports_new_and_gone_without_appending(db, ruleset, tmp_path):
     assert report["items"] == len(STORY)
     assert rows["movement"]["would_raise"] == rows["movement"]["active"] == 4
     assert rows["movement"]["new"] == rows["movement"]["gone"] == 0
+    assert rows["denial"]["would_raise"] == 1 and rows["shelling-burst"]["gone"] == 1
     assert rows["movement-then-denial"]["would_raise"] == 0
     assert rows["movement-then-denial"]["gone"] == 1
     assert rows["shelling"]["would_suppress"] == 2
@@ -153,3 +154,15 @@ def test_bad_rules_for_backtest_exit_4(db, tmp_path, capsys):
     assert exit_info.value.code == 4
     err = capsys.readouterr().err
     assert err.startswith(f"error: {bad / 'x.yaml'}:") and "Traceback" not in err
+
+
+def test_backtest_lists_every_tested_rule_even_over_an_empty_log(tmp_path):
+    """Rules that would raise nothing still get a row (all zeros)."""
+    db = str(tmp_path / "empty.db")
+    report = json.loads(run(db, "backtest", "--rules", str(RULEPACK), "--json").output)
+    assert report["items"] == 0
+    assert {r["rule_id"] for r in report["rules"]} == {
+        "movement", "denial", "shelling", "movement-then-denial", "movement-corroborated",
+        "shelling-burst", "any-order",
+    }  # fmt: skip
+    assert all(r["would_raise"] == r["active"] == 0 for r in report["rules"])
