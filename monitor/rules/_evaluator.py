@@ -124,7 +124,6 @@ class AlertEvaluator:
         self.ruleset = ruleset
         self.source = source
         self._correlations = tuple(getattr(ruleset, "correlations", ()) or ())
-        self._corr_by_id = {c.id: c for c in self._correlations}
         self._throttles: dict[str, float | None] = {
             r.id: r.throttle for r in _rules_of(ruleset)
         } | {c.id: c.throttle for c in self._correlations}
@@ -217,8 +216,9 @@ class AlertEvaluator:
     def run_forever(self, stop: threading.Event, *, poll_interval: float = 0.5) -> None:
         """Keep evaluating new items until `stop` is set (for a watcher thread)."""
         while not stop.is_set():
+            head = self.log.head()  # before running, so nothing appended meanwhile is missed
             report = self.run()
-            self.log.wait(max(report.position, self.log.head()), poll_interval)
+            self.log.wait(max(report.position, head), poll_interval)
 
     def _run(self, report: EvaluationReport, until: int | None) -> None:
         after = report.position
