@@ -259,3 +259,14 @@ def test_relative_guid_is_not_resolved_but_relative_link_is():
     assert first.guid == second.guid == "wire-1" and first.item_id == second.item_id
     assert first.url == "https://old.example/news/1"
     assert second.url == "https://new.example/news/1"
+
+
+def test_scripts_styles_and_comments_never_reach_the_text():
+    """feedparser's sanitizer is off (we flatten HTML ourselves): scripts, styles, comments and
+    iframes in a description are still dropped from the item's text."""
+    html = (
+        "<script>alert('x')</script><style>p {color: red}</style><!-- hidden -->"
+        "<p onclick='evil()'>Real <b>text</b></p><iframe src='https://x.example/'>frame</iframe>"
+    )
+    _, [item] = _items(rss([{"title": "t", "guid": "1", "description": html}]))
+    assert item.summary == "Real text"
