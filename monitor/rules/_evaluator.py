@@ -20,6 +20,7 @@ output log through the same `Correlator` and `Throttle`, with firing switched of
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
@@ -43,6 +44,7 @@ from ._render import render
 
 __all__ = ["AlertEvaluator", "EvaluationReport", "detection_alert_id", "item_facets"]
 
+logger = logging.getLogger(__name__)
 _ITEM = ("ItemReceived",)
 _ALERTS = ("AlertRaised", "AlertSuppressed")
 
@@ -214,10 +216,20 @@ class AlertEvaluator:
             return report
 
     def run_forever(self, stop: threading.Event, *, poll_interval: float = 0.5) -> None:
-        """Keep evaluating new items until `stop` is set (for a watcher thread)."""
+        """Keep evaluating new items until `stop` is set (for a watcher thread). A failure
+        (a locked or unreachable log) is logged and retried with backoff, up to 30 s apart;
+        state is rebuilt from the log before the retry."""
+        failures = 0
         while not stop.is_set():
-            head = self.log.head()  # before running, so nothing appended meanwhile is missed
-            report = self.run()
+            try:
+                head = self.log.head()  # before running, so nothing appended meanwhile is missed
+                report = self.run()
+            except Exception:
+                failures += 1
+                logger.exception("rule evaluation failed (attempt %d); retrying", failures)
+                stop.wait(min(30.0, poll_interval * 2**failures))
+                continue
+            failures = 0
             self.log.wait(max(report.position, head), poll_interval)
 
     def _run(self, report: EvaluationReport, until: int | None) -> None:
