@@ -302,3 +302,41 @@ def test_restart_behind_another_evaluator_ignores_its_future_alerts(ruleset, clo
     report = AlertEvaluator(log, ruleset, clock=clock).run()
     assert report.items == len(STORY) - behind_at and report.alerts == []
     assert alert_bytes(log) == alert_bytes(reference)
+
+
+class FlakyReads(MemoryLog):
+    """A memory log whose first `fail` item reads raise, as a locked database would."""
+
+    def __init__(self, fail: int) -> None:
+        super().__init__()
+        self.fail = fail
+
+    def read_page(self, after, limit, types=None):
+        if types == ("ItemReceived",) and self.fail > 0:
+            self.fail -= 1
+            raise OSError("database is locked")
+        return super().read_page(after, limit, types)
+
+
+def test_run_forever_survives_failing_reads(ruleset, clock):
+    """A failing read is logged and retried; the evaluator then catches up."""
+    import threading
+    import time
+
+    log = FlakyReads(fail=2)
+    log.append_events(STORY[:3])
+    evaluator = AlertEvaluator(log, ruleset, clock=clock)
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=evaluator.run_forever, args=(stop,), kwargs={"poll_interval": 0.01}
+    )
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while log.get_checkpoint("rules") < 3 and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        stop.set()
+        thread.join(10)
+    assert log.fail == 0 and log.get_checkpoint("rules") == 3
+    assert len([e for e in events(log) if e.rule_id == "shelling"]) == 2
