@@ -12,6 +12,7 @@ import heapq
 import json
 import re
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -30,12 +31,26 @@ from ..rules import backtest, load_rules
 from ._main import EXIT_PROBLEM, CliContext
 from ._progress import progress_bar
 
-__all__ = ["register"]
+__all__ = ["register", "rich_console_write"]
 
 _LEVELS = ("informational", "low", "medium", "high", "critical")
 _STYLES = {"critical": "bold white on red", "high": "bold red", "medium": "yellow", "low": "cyan"}
 _RELATIVE = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def rich_console_write(console: Console | None = None) -> Callable[[str], None]:
+    """A `write` for the console sink that colours each alert line by its level (the sink
+    itself stays plain: ``load_sinks(path, console_write=rich_console_write())``)."""
+    out = console or Console(highlight=False, soft_wrap=True)
+
+    def write(line: str) -> None:
+        level = line.split(" ", 1)[0].lower()
+        text = Text(line)
+        text.stylize(_STYLES.get(level, "bold"), 0, len(level))
+        out.print(text)
+
+    return write
 
 
 def _now() -> datetime:

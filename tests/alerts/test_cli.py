@@ -166,3 +166,21 @@ def test_backtest_lists_every_tested_rule_even_over_an_empty_log(tmp_path):
         "shelling-burst", "any-order",
     }  # fmt: skip
     assert all(r["would_raise"] == r["active"] == 0 for r in report["rules"])
+
+
+def test_rich_console_write_colours_the_level():
+    """The CLI's console writer prints the sink's line with the level styled."""
+    import io
+
+    from rich.console import Console
+
+    from monitor.alerts import ConsoleSettings, ConsoleSink, DeliveryContext
+    from monitor.cli._alerts_cmds import rich_console_write
+    from tests.alerts.test_sinks import NOW, make_alert
+
+    buffer = io.StringIO()
+    console = Console(file=buffer, force_terminal=True, width=200)
+    sink = ConsoleSink(ConsoleSettings(name="c"), write=rich_console_write(console))
+    sink.deliver(make_alert(level="critical"), DeliveryContext(1, 1, NOW))
+    output = buffer.getvalue()
+    assert "CRITICAL" in output and "\x1b[" in output and "Troop or convoy movement" in output
