@@ -14,9 +14,10 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 # The main job: poll every bundled offline sample feed once, evaluate the default rule pack,
-# and print the alerts. Works with no network.
+# and print the alerts. Works with no network. Each run starts a fresh log in $(RUNDIR), so the
+# output is the same every time; look at it afterwards with `monitor --db .run/monitor.db ...`.
 run: $(STAMP)
-	@mkdir -p $(RUNDIR)
+	@mkdir -p $(RUNDIR) && rm -f $(RUNDIR)/monitor.db $(RUNDIR)/monitor.db-wal $(RUNDIR)/monitor.db-shm
 	$(BIN)/monitor --db $(RUNDIR)/monitor.db watch --once --feeds feeds/default.yaml --rules rules/
 
 lint: $(STAMP)
