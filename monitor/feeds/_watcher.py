@@ -146,9 +146,9 @@ class Watcher:
             self._scheduler = None
             _log.info("watcher stopped")
 
-    def stop(self) -> None:
+    def stop(self, *, force: bool = False) -> None:
         """Ask a running `run()` to stop: no new polls start; those in flight finish."""
-        if self._stopping.is_set():
+        if self._stopping.is_set() and not force:
             return
         self._stopping.set()
         scheduler = self._scheduler
@@ -241,6 +241,9 @@ class Watcher:
         return snap
 
     def _check_files(self) -> None:
+        if self._stopping.is_set():  # a stop() that raced the scheduler's start
+            self.stop(force=True)
+            return
         snapshot = self._take_snapshot()
         if snapshot != self._snapshot:
             self._snapshot = snapshot
