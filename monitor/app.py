@@ -16,6 +16,10 @@ up exactly where the last run stopped.
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import threading
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -103,6 +107,14 @@ class Monitor:
         self.ruleset: RuleSet | None = None
         self.rules_source: str = ""
         self._evaluator: AlertEvaluator | None = None
+        self._lock = threading.RLock()
+        #: Identity of this process in leases (host, pid, random part).
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        #: Whether feeds are shared with other watchers through leases (backends that
+        #: support them: SQLite and PostgreSQL; one process alone always holds them).
+        self.shared = type(event_log).acquire_lease is not EventLog.acquire_lease
+        #: The shortest time a feed lease is held without renewal, in seconds.
+        self.lease_ttl = 120.0
         self._delivery = Delivery(event_log, self._sinks, clock=clock) if self._sinks else None
         if rules is not None:
             self.use_rules(rules)
@@ -242,7 +254,7 @@ class Monitor:
                     if isinstance(evt, AlertRaised)
                 )
         self.projections.run(progress=progress)
-        delivered = self._delivery.run_once() if self._delivery is not None else 0
+        delivered = self._delivery.run().delivered if self._delivery is not None else 0
         return ProcessReport(alerts, delivered)
 
     def replay(self, *, progress: Callable[[int, int], None] | None = None) -> None:
@@ -264,19 +276,39 @@ class Monitor:
         stored = FeedStatus.get(self.log, feed_id)
         return FeedState(**stored) if stored else None
 
-    def poll(self, feed: FeedConfig) -> PollReport:
-        """Poll one feed now, append what it brings, then process it. Never raises for feed
-        problems: they are stored as `FeedFailed` events."""
-        report = poll_feed(
-            self.log, feed, self.feed_state(feed.id), fetcher=self.fetcher, clock=self.clock
-        )
-        self.process()
+    def poll(self, feed: FeedConfig) -> PollReport | None:
+        """Poll one feed now, append what it brings, then process it.
+
+        Thread-safe: several feeds may be polled at once (the watcher does); fetching and
+        parsing run in parallel, reading feed state and processing are serialized. Never raises
+        for feed problems: they are stored as `FeedFailed` events. Returns None, polling
+        nothing, when another watcher sharing this log holds the feed (see `lease_ttl`).
+        """
+        if not self._hold_feed(feed):
+            log.debug("feed %s is polled by another watcher; skipped", feed.id)
+            return None
+        with self._lock:
+            state = self.feed_state(feed.id)
+        report = poll_feed(self.log, feed, state, fetcher=self.fetcher, clock=self.clock)
+        with self._lock:
+            self.process()
         return report
+
+    def _hold_feed(self, feed: FeedConfig) -> bool:
+        """Take or renew this watcher's lease on `feed`, so that of several watchers sharing
+        one log each feed is polled by one at a time. The lease outlives two intervals, so
+        it stays with its watcher from poll to poll and passes on only when that watcher stops
+        renewing it (it died, or dropped the feed)."""
+        if not self.shared:
+            return True
+        ttl = max(2.5 * feed.interval, self.lease_ttl)
+        return self.log.acquire_lease(f"feed:{feed.id}", self.owner, ttl)
 
     def poll_all(self, feeds: FeedList | str | Path) -> list[PollReport]:
         """Poll every enabled feed of a feed list once, in order."""
         feedlist = feeds if isinstance(feeds, FeedList) else load_feeds(feeds)
-        return [self.poll(feed) for feed in feedlist.enabled]
+        reports = (self.poll(feed) for feed in feedlist.enabled)
+        return [r for r in reports if r is not None]
 
     def feed_status(self) -> list[dict[str, Any]]:
         """Every feed the log has seen, with its last poll, failures and backoff."""
@@ -302,9 +334,14 @@ class Monitor:
         return self.log.iter_events(after, types=types)
 
     def close(self) -> None:
-        """Close the fetcher and the log."""
+        """Close the fetcher and the log; give up this watcher's feed leases."""
+        if self.shared:
+            for record in self.feed_status():
+                self.log.release_lease(f"feed:{record['feed_id']}", self.owner)
         if self._fetcher is not None:
             self._fetcher.close()
+        if self._delivery is not None:
+            self._delivery.close()
         self.log.close()
 
     def __enter__(self) -> Monitor:
