@@ -56,6 +56,7 @@ class _Poller:
         self.monitor = monitor
         self.lock = threading.Lock()
         self.on_alerts = on_alerts
+        self.fetcher = monitor.fetcher  # created once, before worker threads race for it
         self.seen = monitor.log.head()
         self.alerts: list[AlertRaised] = []
 
@@ -66,7 +67,7 @@ class _Poller:
             self.monitor.log,
             feed,
             state,
-            fetcher=self.monitor.fetcher,
+            fetcher=self.fetcher,
             clock=self.monitor.clock,
         )
         self.process()
