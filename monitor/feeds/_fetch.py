@@ -89,6 +89,7 @@ class Fetcher:
         max_redirects: redirects followed before giving up.
         user_agent: sent with every request.
         clock: "now" for Retry-After dates when the server sends no Date header.
+        trust_env: honour HTTP(S)_PROXY / NO_PROXY and SSL_CERT_FILE from the environment.
     """
 
     def __init__(
@@ -102,6 +103,7 @@ class Fetcher:
         max_redirects: int = 5,
         user_agent: str = DEFAULT_USER_AGENT,
         clock: Callable[[], datetime] | None = None,
+        trust_env: bool = True,
     ) -> None:
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
@@ -113,7 +115,7 @@ class Fetcher:
         self._client = httpx.Client(
             transport=transport,
             follow_redirects=False,
-            trust_env=False,
+            trust_env=trust_env,
             # No keep-alive: polls are minutes apart, and a fresh connection per request lets
             # the watchdog see (and cut) every socket.
             limits=httpx.Limits(max_keepalive_connections=0),

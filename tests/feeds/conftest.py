@@ -43,7 +43,9 @@ def log() -> Iterator[MemoryLog]:
 @pytest.fixture
 def fetcher() -> Iterator[Fetcher]:
     """A fetcher with short timeouts and a 1 MB cap, so failure tests finish quickly."""
-    with Fetcher(connect_timeout=2.0, read_timeout=2.0, deadline=5.0, max_bytes=1_000_000) as f:
+    with Fetcher(
+        connect_timeout=2.0, read_timeout=2.0, deadline=5.0, max_bytes=1_000_000, trust_env=False
+    ) as f:
         yield f
 
 
