@@ -17,6 +17,7 @@ from monitor.events import (
     Evidence,
     ItemReceived,
     RulesetLoaded,
+    _codec,
     decode,
     encode,
     format_time,
@@ -100,11 +101,11 @@ class TestRegistry:
             name: str
             count: int
 
-        monkeypatch.setitem(events._TYPES, "Probe", Probe)
+        monkeypatch.setitem(_codec._TYPES, "Probe", Probe)
         Probe.type_name, Probe.schema_version = "Probe", 3
-        monkeypatch.setitem(events._UPCASTERS, ("Probe", 1), lambda d: {"name": d["title"], "n": 1})
+        monkeypatch.setitem(_codec._UPCASTERS, ("Probe", 1), lambda d: {"name": d["title"], "n": 1})
         monkeypatch.setitem(
-            events._UPCASTERS, ("Probe", 2), lambda d: {"name": d["name"], "count": d["n"]}
+            _codec._UPCASTERS, ("Probe", 2), lambda d: {"name": d["name"], "count": d["n"]}
         )
         assert decode("Probe", 1, b'{"title": "old"}') == Probe(name="old", count=1)
 
@@ -116,7 +117,7 @@ class TestRegistry:
             x: int
 
         Gap.type_name, Gap.schema_version = "Gap", 2
-        monkeypatch.setitem(events._TYPES, "Gap", Gap)
+        monkeypatch.setitem(_codec._TYPES, "Gap", Gap)
         with pytest.raises(EventError, match="no upcaster registered for Gap version 1"):
             decode("Gap", 1, b'{"x": 1}')
 

@@ -1,0 +1,68 @@
+"""The events that make up the log, and how they become bytes and back.
+
+Every fact the system knows is one of these immutable events. Each type has a stable name and a
+schema version; `encode` turns an event into canonical JSON (sorted keys, no insignificant
+whitespace, UTC ISO-8601 times ending in ``Z``) so the same event always yields the same bytes,
+which is what the log's hash chain is computed over. `decode` reverses it, upcasting records
+written by older schema versions and refusing versions newer than this program knows.
+
+Adding an event type: define an ``@event(name, version)`` frozen class with keyword-only fields
+whose converters accept both Python values and their JSON forms (so ``cls(**json)`` works).
+Changing one: bump its version and register an ``@upcaster(name, from_version)`` that rewrites the
+old JSON mapping into the next version's shape.
+"""
+
+from ._codec import (
+    Event,
+    decode,
+    encode,
+    event,
+    event_class,
+    format_time,
+    parse_time,
+    registered_types,
+    to_plain,
+    upcaster,
+)
+from ._identity import item_id, normalize_url
+from ._types import (
+    AlertRaised,
+    AlertSuppressed,
+    EntitiesExtracted,
+    Evidence,
+    FeedDisabled,
+    FeedFailed,
+    FeedMoved,
+    FeedPolled,
+    ItemReceived,
+    RuleRef,
+    RulesetLoaded,
+    event_time,
+)
+
+__all__ = [
+    "AlertRaised",
+    "AlertSuppressed",
+    "EntitiesExtracted",
+    "Event",
+    "Evidence",
+    "FeedDisabled",
+    "FeedFailed",
+    "FeedMoved",
+    "FeedPolled",
+    "ItemReceived",
+    "RuleRef",
+    "RulesetLoaded",
+    "decode",
+    "encode",
+    "event",
+    "event_class",
+    "event_time",
+    "format_time",
+    "item_id",
+    "normalize_url",
+    "parse_time",
+    "registered_types",
+    "to_plain",
+    "upcaster",
+]

@@ -1,0 +1,194 @@
+"""The registry of event types, times, and canonical JSON: how events become bytes and back.
+
+`encode` gives the same bytes for the same event (sorted keys, compact, UTC times ending in
+``Z``), which is what the log's hash chain covers. `decode` rebuilds events, upcasting records
+of older schema versions and refusing versions newer than this program knows.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any, ClassVar, TypeVar
+
+import attrs
+
+from ..errors import EventError, UnknownEventTypeError
+
+__all__ = [
+    "Event",
+    "decode",
+    "encode",
+    "event",
+    "event_class",
+    "format_time",
+    "parse_time",
+    "registered_types",
+    "to_plain",
+    "upcaster",
+]
+
+
+# --- time ------------------------------------------------------------------------------------
+
+
+def parse_time(value: datetime | str | None) -> datetime | None:
+    """Return `value` as an aware UTC datetime; naive datetimes and strings are taken as UTC."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError as exc:
+            raise EventError(f"not an ISO-8601 time: {value!r}") from exc
+    if not isinstance(value, datetime):
+        raise EventError(f"expected a datetime or ISO-8601 string, got {type(value).__name__}")
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def _required_time(value: datetime | str) -> datetime:
+    parsed = parse_time(value)
+    if parsed is None:
+        raise EventError("a time is required here")
+    return parsed
+
+
+def format_time(value: datetime) -> str:
+    """Format an aware datetime canonically: UTC, ISO-8601, ``Z`` suffix, µs only when set."""
+    value = value.astimezone(UTC)
+    spec = "microseconds" if value.microsecond else "seconds"
+    return value.replace(tzinfo=None).isoformat(timespec=spec) + "Z"
+
+
+def _str_tuple(values: Iterable[str] | str | None) -> tuple[str, ...]:
+    if values is None:
+        return ()
+    if isinstance(values, str):
+        return (values,)
+    return tuple(str(v) for v in values)
+
+
+def _text(value: str | None) -> str:
+    return "" if value is None else str(value)
+
+
+def _mapping(value: Mapping[str, Any] | None) -> dict[str, Any]:
+    return dict(value or {})
+
+
+# --- registry --------------------------------------------------------------------------------
+
+_E = TypeVar("_E", bound="Event")
+_TYPES: dict[str, type[Event]] = {}
+_UPCASTERS: dict[tuple[str, int], Callable[[dict[str, Any]], dict[str, Any]]] = {}
+
+
+class Event:
+    """Base of every event class. Subclasses are made with the `event` decorator."""
+
+    __slots__ = ()
+    type_name: ClassVar[str]
+    schema_version: ClassVar[int]
+
+    def dedupe_key(self) -> str | None:
+        """The key that makes appending this event idempotent, or None when every copy counts."""
+        return None
+
+
+def event(name: str, version: int = 1) -> Callable[[type[_E]], type[_E]]:
+    """Register a frozen attrs event class under a stable `name` and schema `version`."""
+
+    def register(cls: type[_E]) -> type[_E]:
+        if name in _TYPES:
+            raise EventError(f"event type {name!r} is registered twice")
+        cls.type_name = name
+        cls.schema_version = version
+        _TYPES[name] = cls
+        return cls
+
+    return register
+
+
+def upcaster(
+    name: str, from_version: int
+) -> Callable[
+    [Callable[[dict[str, Any]], dict[str, Any]]], Callable[[dict[str, Any]], dict[str, Any]]
+]:
+    """Register a function that rewrites version `from_version` of event `name` into the next."""
+
+    def register(
+        fn: Callable[[dict[str, Any]], dict[str, Any]],
+    ) -> Callable[[dict[str, Any]], dict[str, Any]]:
+        _UPCASTERS[(name, from_version)] = fn
+        return fn
+
+    return register
+
+
+def event_class(name: str) -> type[Event]:
+    """Return the class registered under `name`, or raise `UnknownEventTypeError`."""
+    try:
+        return _TYPES[name]
+    except KeyError:
+        raise UnknownEventTypeError(f"unknown event type {name!r}") from None
+
+
+def registered_types() -> dict[str, type[Event]]:
+    """Return a copy of the registry: stable name -> event class."""
+    return dict(_TYPES)
+
+
+# --- canonical JSON ----------------------------------------------------------------------------
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    if isinstance(value, datetime):
+        return format_time(value)
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if attrs.has(type(value)):
+        return {f.name: _plain(getattr(value, f.name)) for f in attrs.fields(type(value))}
+    raise EventError(f"cannot encode a {type(value).__name__} in an event")
+
+
+def to_plain(evt: Event) -> dict[str, Any]:
+    """Return the event's fields as JSON-ready values (the body of its canonical form)."""
+    return _plain(evt)
+
+
+def encode(evt: Event) -> bytes:
+    """Return the canonical JSON bytes of `evt`: sorted keys, compact, UTF-8, UTC times."""
+    return json.dumps(
+        _plain(evt), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    ).encode("utf-8")
+
+
+def decode(name: str, version: int, data: bytes | str) -> Event:
+    """Rebuild an event from its stored form, upcasting older schema versions on the way."""
+    cls = event_class(name)
+    if version > cls.schema_version:
+        raise UnknownEventTypeError(
+            f"{name} version {version} is newer than this program knows "
+            f"({cls.schema_version}); upgrade news-monitor to read this log"
+        )
+    try:
+        body = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise EventError(f"stored {name} is not valid JSON: {exc}") from exc
+    while version < cls.schema_version:
+        step = _UPCASTERS.get((name, version))
+        if step is None:
+            raise EventError(f"no upcaster registered for {name} version {version}")
+        body = step(body)
+        version += 1
+    try:
+        return cls(**body)
+    except (TypeError, ValueError) as exc:
+        raise EventError(f"stored {name} v{version} does not fit its schema: {exc}") from exc

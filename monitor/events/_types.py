@@ -1,0 +1,225 @@
+"""The events of the log: frozen attrs classes, each registered under a stable name and version.
+
+Their converters accept both Python values and their JSON forms, so ``cls(**json)`` rebuilds
+an event from its stored body.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+from ._codec import (
+    Event,
+    _mapping,
+    _required_time,
+    _str_tuple,
+    _text,
+    event,
+    parse_time,
+)
+
+__all__ = [
+    "AlertRaised",
+    "AlertSuppressed",
+    "EntitiesExtracted",
+    "Evidence",
+    "FeedDisabled",
+    "FeedFailed",
+    "FeedMoved",
+    "FeedPolled",
+    "ItemReceived",
+    "RuleRef",
+    "RulesetLoaded",
+    "event_time",
+]
+
+
+@event("ItemReceived", 1)
+@attrs.frozen(kw_only=True)
+class ItemReceived(Event):
+    """A news item arrived from a feed (or a file). Stored once per `item_id`."""
+
+    item_id: str
+    feed_id: str
+    received: datetime = attrs.field(converter=_required_time)
+    guid: str | None = None
+    url: str | None = None
+    title: str = attrs.field(default="", converter=_text)
+    summary: str = attrs.field(default="", converter=_text)
+    content: str = attrs.field(default="", converter=_text)
+    authors: tuple[str, ...] = attrs.field(default=(), converter=_str_tuple)
+    tags: tuple[str, ...] = attrs.field(default=(), converter=_str_tuple)
+    published: datetime | None = attrs.field(default=None, converter=parse_time)
+    lang: str | None = None
+    source: str | None = None
+
+    def dedupe_key(self) -> str:
+        return f"item:{self.item_id}"
+
+
+@event("FeedPolled", 1)
+@attrs.frozen(kw_only=True)
+class FeedPolled(Event):
+    """A feed was fetched and parsed. `degraded` marks a malformed feed ingested in part."""
+
+    feed_id: str
+    url: str
+    polled_at: datetime = attrs.field(converter=_required_time)
+    status: int = 200
+    etag: str | None = None
+    last_modified: str | None = None
+    new_items: int = 0
+    seen_items: int = 0
+    duration_ms: float = 0.0
+    degraded: bool = False
+    problem: str | None = None
+
+
+@event("FeedFailed", 1)
+@attrs.frozen(kw_only=True)
+class FeedFailed(Event):
+    """A poll failed. `attempt` counts consecutive failures; `retry_after` is the server's ask."""
+
+    feed_id: str
+    url: str
+    failed_at: datetime = attrs.field(converter=_required_time)
+    error_kind: str
+    message: str
+    attempt: int = 1
+    status: int | None = None
+    retry_after: float | None = None
+
+
+@event("FeedMoved", 1)
+@attrs.frozen(kw_only=True)
+class FeedMoved(Event):
+    """A feed answered with a permanent redirect: later polls use `new_url`."""
+
+    feed_id: str
+    old_url: str
+    new_url: str
+    moved_at: datetime = attrs.field(converter=_required_time)
+
+
+@event("FeedDisabled", 1)
+@attrs.frozen(kw_only=True)
+class FeedDisabled(Event):
+    """A feed is gone for good (HTTP 410) or was disabled; the watcher stops polling it."""
+
+    feed_id: str
+    url: str
+    reason: str
+    disabled_at: datetime = attrs.field(converter=_required_time)
+
+
+@attrs.frozen(kw_only=True)
+class RuleRef:
+    """A rule id with the version it was loaded at."""
+
+    id: str
+    version: int = 1
+
+
+def _rule_refs(values: Iterable[RuleRef | Mapping[str, Any]]) -> tuple[RuleRef, ...]:
+    return tuple(v if isinstance(v, RuleRef) else RuleRef(**v) for v in values)
+
+
+@event("RulesetLoaded", 1)
+@attrs.frozen(kw_only=True)
+class RulesetLoaded(Event):
+    """A rule set was loaded and became active; alerts name its hash as their provenance."""
+
+    ruleset_hash: str
+    rules: tuple[RuleRef, ...] = attrs.field(converter=_rule_refs)
+    loaded_at: datetime = attrs.field(converter=_required_time)
+    source: str = ""
+
+    def dedupe_key(self) -> str | None:
+        return None
+
+
+@attrs.frozen(kw_only=True)
+class Evidence:
+    """One matched term: the field it was found in and its character span in that field."""
+
+    field: str
+    start: int
+    end: int
+    text: str
+    selection: str = ""
+
+
+def _evidence(values: Iterable[Evidence | Mapping[str, Any]]) -> tuple[Evidence, ...]:
+    return tuple(v if isinstance(v, Evidence) else Evidence(**v) for v in values)
+
+
+@event("AlertRaised", 1)
+@attrs.frozen(kw_only=True)
+class AlertRaised(Event):
+    """A rule matched (or a correlation fired). Stored once per `alert_id`."""
+
+    alert_id: str
+    rule_id: str
+    rule_version: int = 1
+    level: str = "medium"
+    title: str = ""
+    item_ids: tuple[str, ...] = attrs.field(default=(), converter=_str_tuple)
+    entities: tuple[str, ...] = attrs.field(default=(), converter=_str_tuple)
+    evidence: tuple[Evidence, ...] = attrs.field(default=(), converter=_evidence)
+    group_key: str | None = None
+    event_time: datetime = attrs.field(converter=_required_time)
+    window_start: datetime | None = attrs.field(default=None, converter=parse_time)
+    window_end: datetime | None = attrs.field(default=None, converter=parse_time)
+    labels: dict[str, str] = attrs.field(factory=dict, converter=_mapping, hash=False)
+    annotations: dict[str, str] = attrs.field(factory=dict, converter=_mapping, hash=False)
+    ruleset_hash: str | None = None
+    #: The item's keyword fields (source, feed, lang, author) that correlations group by and
+    #: count distinct values of, kept so correlation state can be rebuilt from the log alone.
+    facets: dict[str, str] = attrs.field(factory=dict, converter=_mapping, hash=False)
+
+    def dedupe_key(self) -> str:
+        return f"alert:{self.alert_id}"
+
+
+@event("AlertSuppressed", 1)
+@attrs.frozen(kw_only=True)
+class AlertSuppressed(Event):
+    """A rule fired again for a group inside its throttle window: recorded, folded into the
+    earlier alert `folded_into`, and not delivered again."""
+
+    alert_id: str
+    folded_into: str
+    rule_id: str
+    group_key: str | None = None
+    item_ids: tuple[str, ...] = attrs.field(default=(), converter=_str_tuple)
+    event_time: datetime = attrs.field(converter=_required_time)
+    #: Entities and facets of the repeat, so correlation state rebuilt from the log counts it.
+    entities: tuple[str, ...] = attrs.field(default=(), converter=_str_tuple)
+    facets: dict[str, str] = attrs.field(factory=dict, converter=_mapping, hash=False)
+
+    def dedupe_key(self) -> str:
+        return f"suppressed:{self.alert_id}"
+
+
+@event("EntitiesExtracted", 1)
+@attrs.frozen(kw_only=True)
+class EntitiesExtracted(Event):
+    """The places and actors (lexicon canonical ids) a rule set found in an item."""
+
+    item_id: str
+    feed_id: str
+    entities: tuple[str, ...] = attrs.field(converter=_str_tuple)
+    event_time: datetime = attrs.field(converter=_required_time)
+    ruleset_hash: str | None = None
+
+    def dedupe_key(self) -> str:
+        return f"entities:{self.item_id}:{self.ruleset_hash or ''}"
+
+
+def event_time(evt: ItemReceived) -> datetime:
+    """The time an item happened for windows and throttles: published, else received."""
+    return evt.published or evt.received
