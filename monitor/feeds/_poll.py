@@ -159,10 +159,8 @@ def poll_feed(
             url=url,
             polled_at=started,
             status=status,
-            etag=(result.etag or state.etag) if result is not None else None,
-            last_modified=(result.last_modified or state.last_modified)
-            if result is not None
-            else None,
+            etag=_validator(result, "etag", state.etag),
+            last_modified=_validator(result, "last_modified", state.last_modified),
             new_items=stored,
             seen_items=seen,
             duration_ms=round(duration * 1000, 3),
@@ -183,6 +181,15 @@ def poll_feed(
         duration=duration,
         url=url,
     )
+
+
+def _validator(result: FetchResult | None, name: str, held: str | None) -> str | None:
+    """The validator to remember: a 200's own (or none), a 304's if it sent one, else the one
+    already held."""
+    if result is None:
+        return None
+    fresh = getattr(result, name)
+    return fresh or held if result.not_modified else fresh
 
 
 def _fetch(

@@ -274,3 +274,17 @@ def test_feed_state_accepts_iso_strings(value):
     """FeedState converts ISO-8601 strings to aware datetimes, and defaults the rest."""
     state = FeedState(feed_id="x", last_poll=value)
     assert state.last_poll == NOW and state.failures == 0 and not state.disabled
+
+
+def test_a_200_without_validators_drops_the_old_ones(httpserver, log, fetcher):
+    """When the server stops sending an ETag, the stale one is not sent again."""
+    feed = http_feed(httpserver)
+    httpserver.expect_oneshot_request("/feed.xml").respond_with_data(
+        rss(wire_items(1)), headers={"ETag": '"old"'}
+    )
+    poll(log, feed, fetcher)
+    httpserver.expect_request("/feed.xml").respond_with_data(rss(wire_items(2)))
+    poll(log, feed, fetcher)
+    assert state_of(log, "wire").etag is None
+    poll(log, feed, fetcher)
+    assert "If-None-Match" not in httpserver.log[-1][0].headers
