@@ -106,6 +106,21 @@ def _doctype_end(body: bytes, start: int) -> tuple[int, bool]:
     return len(body), has_subset  # unterminated: drop the rest of the prolog too
 
 
+def _describe(exc: BaseException | None) -> str:
+    """Say what was wrong in words an operator can act on (expat's errors carry a position)."""
+    if exc is None:
+        return "malformed feed"
+    if hasattr(exc, "getLineNumber"):
+        try:
+            return (
+                f"malformed XML at line {exc.getLineNumber()}, column {exc.getColumnNumber()}: "
+                f"{exc.getMessage()}"
+            )
+        except Exception:  # a SAX exception without a locator
+            pass
+    return f"{type(exc).__name__}: {exc}"
+
+
 def parse_feed(
     body: bytes, *, headers: Mapping[str, str] | None = None, url: str | None = None
 ) -> ParsedFeed:
@@ -145,7 +160,7 @@ def parse_feed(
     exc = result.get("bozo_exception")
     malformed = bool(result.get("bozo")) and not isinstance(exc, _BENIGN)
     if malformed:
-        problem = f"{type(exc).__name__}: {exc}" if exc is not None else "malformed feed"
+        problem = _describe(exc)
     if stripped:
         note = "a DOCTYPE with entity declarations was removed before parsing"
         problem = f"{problem}; {note}" if problem else note
