@@ -13,7 +13,7 @@ They differ in how they search:
 - `TokenScanner`: terms are looked up per *word*, not per character. Single words and the
   first word of each phrase live in one dict, probed for all words at C speed
   (``map(dict.get, words)``); phrases are checked only where their first word occurs; prefix
-  terms live in a dict keyed by their first K characters (K = the shortest prefix).
+  terms (``deploy*``) go to a small automaton of their own.
 
 Why two: the automaton touches a trie node per *character*, and with 10,000 rules its few
 hundred thousand nodes no longer fit the CPU cache; the dict probes once per *word*. The
@@ -25,7 +25,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from itertools import compress
-from operator import itemgetter
 from typing import Any
 
 import ahocorasick
@@ -43,29 +42,39 @@ class TokenScanner:
     word_positions = True
 
     def __init__(self, terms: Iterable[tuple[int, Term]]) -> None:
-        # first word -> (tid of the one-word term or -1, ((rest words, prefix, tid), ...))
-        entries: dict[str, tuple[int, list[tuple[tuple[str, ...], bool, int]]]] = {}
+        # Phrases are keyed by their first two words, so a common first word ("al", "us")
+        # costs one extra dict probe per occurrence, not a walk over every phrase it starts.
+        # first word -> [tid of the one-word term or -1,
+        #                {second word: [(words after the second, last is prefix, tid)]},
+        #                [(prefix of the second word, tid)]  (two-word phrases "troop mov*")]
+        entries: dict[str, list[Any]] = {}
         prefixes: list[tuple[str, int]] = []
         for tid, term in terms:
             tokens = term.tokens
             if len(tokens) == 1 and term.prefix:
                 prefixes.append((tokens[0], tid))
                 continue
-            single, phrases = entries.get(tokens[0], (-1, []))
+            entry = entries.setdefault(tokens[0], [-1, {}, []])
             if len(tokens) == 1:
-                single = tid
+                entry[0] = tid
+            elif len(tokens) == 2 and term.prefix:
+                entry[2].append((tokens[1], tid))
             else:
-                phrases.append((tokens[1:], term.prefix, tid))
-            entries[tokens[0]] = (single, phrases)
-        self._entries = [(s, tuple(p)) for s, p in entries.values()]
+                entry[1].setdefault(tokens[1], []).append((tokens[2:], term.prefix, tid))
+        self._entries = [
+            (single, {k: tuple(v) for k, v in seconds.items()}, tuple(stems))
+            for single, seconds, stems in entries.values()
+        ]
         # Index + 1, so that every value is truthy for itertools.compress.
         self._first = {w: i + 1 for i, w in enumerate(entries)}
-        self._k = min((len(stem) for stem, _ in prefixes), default=0)
-        by_key: dict[str, list[tuple[str, int]]] = {}
-        for stem, tid in prefixes:
-            by_key.setdefault(stem[: self._k], []).append((stem, tid))
-        self._prefix = {k: tuple(v) for k, v in by_key.items()}
-        self._cut = itemgetter(slice(0, self._k))
+        # One-word prefixes: a small automaton of " stem" keys over the joined words (probing
+        # every prefix length of every word would cost more than one pass over the text).
+        self._prefix: Any = None
+        if prefixes:
+            self._prefix = ahocorasick.Automaton()
+            for stem, tid in prefixes:
+                self._prefix.add_word(" " + stem, (tid, len(stem) + 1))
+            self._prefix.make_automaton()
 
     def scan(self, words: list[str]) -> Hits:
         """Return ``{term id: [word index, ...]}`` for every term found in `words`."""
@@ -73,29 +82,40 @@ class TokenScanner:
         values = list(map(self._first.get, words))
         entries = self._entries
         count = len(words)
+        last = count - 1
         for i in compress(range(count), values):
-            single, phrases = entries[values[i] - 1]  # type: ignore[operator]
+            single, seconds, stems = entries[values[i] - 1]  # type: ignore[operator]
             if single >= 0:
                 found.setdefault(single, []).append(i)
-            for rest, prefix, tid in phrases:
-                end = i + 1 + len(rest)
+            if i == last:
+                continue
+            nxt = words[i + 1]
+            for stem, tid in stems:
+                if nxt.startswith(stem):
+                    found.setdefault(tid, []).append(i)
+            tails = seconds.get(nxt) if seconds else None
+            if tails is None:
+                continue
+            for rest, prefix, tid in tails:
+                end = i + 2 + len(rest)
                 if end > count:
                     continue
-                if prefix:
-                    if words[i + 1 : end - 1] != list(rest[:-1]) or not words[end - 1].startswith(
+                if not rest:
+                    found.setdefault(tid, []).append(i)
+                elif prefix:
+                    if tuple(words[i + 2 : end - 1]) == rest[:-1] and words[end - 1].startswith(
                         rest[-1]
                     ):
-                        continue
-                elif tuple(words[i + 1 : end]) != rest:
-                    continue
-                found.setdefault(tid, []).append(i)
-        if self._prefix:
-            pvalues = list(map(self._prefix.get, map(self._cut, words)))
-            for i in compress(range(count), pvalues):
-                word = words[i]
-                for stem, tid in pvalues[i]:  # type: ignore[union-attr]
-                    if word.startswith(stem):
                         found.setdefault(tid, []).append(i)
+                elif tuple(words[i + 2 : end]) == rest:
+                    found.setdefault(tid, []).append(i)
+        if self._prefix is not None and words:
+            joined = " " + " ".join(words) + " "
+            spaces = joined.count
+            for end, (tid, length) in self._prefix.iter(joined):
+                found.setdefault(tid, []).append(spaces(" ", 0, end - length + 1))
+            for starts in found.values():
+                starts.sort()
         return found
 
 
