@@ -15,7 +15,7 @@ import time
 import psycopg
 import pytest
 
-from monitor.errors import LogError, LogSchemaError, LogUnavailableError
+from monitor.errors import LogError, LogLockedError, LogSchemaError, LogUnavailableError
 from monitor.log import NewRecord, open_log
 from monitor.log._postgres import PostgresLog
 from tests.conftest import REPO
@@ -376,3 +376,32 @@ def test_records_are_numbered_in_commit_order_by_concurrent_threads(log):
     assert [r.position for r in records] == list(range(1, 401))
     assert len({r.dedupe_key for r in records}) == 400
     assert log.verify().ok
+
+
+def test_append_lock_held_too_long_is_log_locked_error(log):
+    """A writer stuck inside its append makes another writer give up after lock_timeout with
+    LogLockedError (telling how to raise it), storing nothing; the log works afterwards."""
+    stuck = other_handle(log, f"{log.schema}-stuck")
+    inside, release = threading.Event(), threading.Event()
+    original = stuck._announce
+
+    def held_open(conn, position):
+        original(conn, position)
+        inside.set()
+        release.wait(30)
+
+    stuck._announce = held_open
+    thread = threading.Thread(target=lambda: stuck.append([rec("stuck")]))
+    thread.start()
+    impatient = PostgresLog(log.url, schema=log.schema, lock_timeout=0.2)
+    try:
+        assert inside.wait(10), "the stuck writer never reached its commit"
+        with pytest.raises(LogLockedError, match="lock_timeout=SECONDS"):
+            impatient.append([rec("impatient")])
+    finally:
+        release.set()
+        thread.join(15)
+    assert [r.dedupe_key for r in log.read()] == ["stuck"]
+    assert impatient.append([rec("impatient")]).positions == (2,)
+    impatient.close()
+    stuck.close()
