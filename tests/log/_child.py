@@ -16,8 +16,10 @@ Run as ``python -m tests.log._child MODE ...`` from the repository root:
     items 0..COUNT-1, dedupe key ``item:<n>``, in an order shuffled by SEED, BATCH per append.
     Print ``stored S dup D`` and exit 0.
 
-ACKS is written with unbuffered `os.write` calls, so every line written before the kill is in
-the file afterwards: the parent knows exactly which appends were acknowledged.
+It writes ``opening`` just before it opens DB and ``ready`` once it has, so the parent can aim a
+kill at the creation of a new file. ACKS is written with unbuffered `os.write` calls, so every
+line written before the kill is in the file afterwards: the parent knows exactly which appends
+were acknowledged.
 """
 
 from __future__ import annotations
@@ -131,6 +133,7 @@ def _crash(db: str, acks: str, run: int, size: int, retry: str | None) -> None:
     def say(line: str) -> None:
         os.write(fd, f"{line}\n".encode())
 
+    say("opening")
     log = open_log(db)
     say("ready")
     if retry is not None:

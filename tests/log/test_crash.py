@@ -28,6 +28,7 @@ from tests.log._child import (
     PROJECTION,
     SOURCE_TYPE,
     SUBSCRIBER,
+    batch_records,
     projection_step,
     subscriber_step,
 )
@@ -51,9 +52,9 @@ def _lines(path: Path) -> list[str]:
     return text.split("\n")[:-1]
 
 
-def _wait_ready(acks: Path, proc: subprocess.Popen, errs: Path) -> None:
+def _wait_ready(acks: Path, proc: subprocess.Popen, errs: Path, line: str = "ready") -> None:
     deadline = time.monotonic() + 60
-    while "ready" not in _lines(acks):
+    while line not in _lines(acks):
         if proc.poll() is not None:
             pytest.fail(
                 f"child exited with {proc.returncode} before opening the log:\n{errs.read_text()}"
@@ -166,3 +167,37 @@ def test_sigkill_at_random_moments_never_tears_loses_or_double_applies(tmp_path)
 
     assert acked_all, "no append was ever acknowledged: the kills all came too early"
     assert retries, "no restarted child retried its predecessor's batch"
+
+
+def test_sigkill_while_creating_a_new_log_never_leaves_an_unusable_file(tmp_path):
+    """A writer killed at random moments while it creates a new log leaves either no file or a
+    complete, verifiable log that the next writer can open and append to."""
+    rng = random.Random(SEED + 1)
+    created = 0
+    for attempt in range(12):
+        db = tmp_path / f"new-{attempt}.db"
+        acks = tmp_path / f"new-acks-{attempt}.txt"
+        errs = tmp_path / f"new-stderr-{attempt}.txt"
+        with errs.open("w") as err_file:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "tests.log._child", "crash", str(db), str(acks), "0",
+                 str(BATCH)],
+                cwd=REPO,
+                stdout=subprocess.DEVNULL,
+                stderr=err_file,
+            )  # fmt: skip
+            try:
+                _wait_ready(acks, proc, errs, "opening")
+                time.sleep(rng.uniform(0.0, 0.15))  # opening a new log takes ~0.1 s
+            finally:
+                proc.kill()
+                proc.wait()
+        assert "Traceback" not in errs.read_text()
+        acked = {line.split()[1] for line in _lines(acks) if line.startswith("acked ")}
+        if db.exists():
+            created += 1
+        with open_log(db) as log:  # must open whatever the kill left behind
+            check_log(log, acked)
+            log.append(batch_records(f"next{attempt}", BATCH))
+            check_log(log, acked | {f"next{attempt}"})
+    assert created, "no kill came after the file was created"
