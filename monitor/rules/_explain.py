@@ -10,7 +10,8 @@ import attrs
 
 from ..events import Evidence
 from ._compile import CField, CompiledRules, CRule
-from ._match import ItemView, _slot_count, eval_field, eval_node, field_evidence, item_entities
+from ._evidence import field_evidence, item_entities
+from ._match import ItemView, _slot_count, eval_field, eval_node
 from ._model import And, Node, Not, Or, Ref
 
 __all__ = ["Explanation", "FieldExplanation", "SelectionExplanation", "explain"]

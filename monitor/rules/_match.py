@@ -9,14 +9,14 @@ needs them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
 import attrs
 
 from ..events import Evidence, ItemReceived, format_time
-from ._compile import ENTITY_FIELDS, CField, CompiledRules, CRule, CSlot
+from ._compile import CField, CompiledRules, CRule, CSlot
 from ._model import And, Node, Not, Or, Ref, Term
 from ._normalize import NormText, normalize_tokens
 
@@ -24,11 +24,12 @@ __all__ = [
     "MAX_FIELD_CHARS",
     "ItemView",
     "Match",
+    "candidates",
     "eval_field",
     "eval_node",
-    "field_evidence",
     "item_fields",
     "match_item",
+    "proximity",
 ]
 
 #: Text beyond this many characters per field is not scanned: a 100 MB "summary" is junk, and
@@ -342,90 +343,6 @@ def eval_node(node: Node, crule: CRule, view: ItemView, memo: dict[str, bool]) -
     if isinstance(node, Or):
         return any(eval_node(a, crule, view, memo) for a in node.args)
     raise TypeError(f"unresolved condition node {node!r}")
-
-
-def _spans_evidence(
-    view: ItemView, name: str, spans: list[tuple[int, int]], selection: str
-) -> Iterator[Evidence]:
-    nt = view.norm[name]
-    for first, last in spans[:_EVIDENCE_PER_FIELD]:
-        start, end = nt.span(first, last)
-        yield Evidence(
-            field=name, start=start, end=end, text=nt.original[start:end], selection=selection
-        )
-
-
-def field_evidence(view: ItemView, cf: CField, selection: str) -> list[Evidence]:
-    """Where one entry matched: every occurrence it used, as original character spans."""
-    out: list[Evidence] = []
-    if cf.source.mode in ("near", "onear", "sentence"):
-        found = proximity(view, cf)
-        if found:
-            out.extend(_spans_evidence(view, found[0], sorted(found[1]), selection))
-        return out
-    for name in cf.fields:
-        if name in view.hits:
-            spans = sorted({s for slot in cf.slots for s in _occurrences(view, name, slot)})
-            out.extend(_spans_evidence(view, name, spans, selection))
-        for slot in cf.slots:
-            for text in _regex_targets(view, name) if slot.regexes else ():
-                for regex in slot.regexes:
-                    for i, m in enumerate(regex.finditer(text)):
-                        if i >= _EVIDENCE_PER_FIELD:
-                            break
-                        out.append(
-                            Evidence(
-                                field=name,
-                                start=m.start(),
-                                end=m.end(),
-                                text=m.group(0),
-                                selection=selection,
-                            )
-                        )
-            for term in slot.keywords:
-                out.extend(
-                    Evidence(field=name, start=0, end=len(v), text=v, selection=selection)
-                    for v in _keyword_hits(view, name, term)
-                )
-    return out
-
-
-def item_entities(view: ItemView, compiled: CompiledRules) -> tuple[str, ...]:
-    """Canonical ids of every place/actor lexicon found in the item's title, summary, content."""
-    found: set[str] = set()
-    for name in ENTITY_FIELDS:
-        hits = view.hits.get(name)
-        if not hits:
-            continue
-        for tid in hits:
-            for canonical, term in compiled.tid_entities.get(tid, ()):
-                if canonical in found:
-                    continue
-                if term.cased and not _phrase_occurrences(view, name, tid, term):
-                    continue
-                found.add(canonical)
-    return tuple(sorted(found))
-
-
-def rule_evidence(view: ItemView, crule: CRule, memo: dict[str, bool]) -> tuple[Evidence, ...]:
-    """Evidence of a matched rule: occurrences from its true, non-negated selections."""
-    out: list[Evidence] = []
-    for name in sorted(crule.positive):
-        if not memo.get(name):
-            continue
-        for group in crule.selections[name]:
-            if all(eval_field(view, cf) for cf in group):
-                for cf in group:
-                    out.extend(field_evidence(view, cf, name))
-                break
-    order = {name: i for i, name in enumerate(("title", "summary", "content", "author", "url"))}
-    unique = {(e.field, e.start, e.end, e.selection): e for e in out}
-    return tuple(
-        sorted(
-            unique.values(),
-            key=lambda e: (order.get(e.field, 9), e.field, e.start, e.end, e.selection),
-        )
-    )
 
 
 def candidates(view: ItemView, compiled: CompiledRules) -> list[int]:

@@ -11,8 +11,9 @@ import attrs
 
 from ..events import ItemReceived
 from ._compile import CompiledRules, compile_rules
+from ._evidence import item_entities, rule_evidence
 from ._explain import Explanation, explain
-from ._match import ItemView, Match, item_entities, item_fields, match_item, rule_evidence
+from ._match import ItemView, Match, item_fields, match_item
 from ._model import CorrelationRule, Lexicon, Rule
 from ._render import render
 
