@@ -1,9 +1,9 @@
 """``monitor watch`` and ``monitor feeds status|import|export|check``: the feed side of the CLI.
 
-`watch` polls the feed list on a schedule (or once with ``--once``), appends what the feeds
-bring, evaluates the rules and prints new alerts as they are raised. Polls run in a few worker
-threads; the fetch and parse of each feed happen outside a lock, while reading the feed's state
-and running rules and projections (the `Monitor`'s subscribers) happen one at a time under it.
+`watch` polls the feed list on a schedule (or once with ``--once``) through `Monitor.poll`,
+which appends what the feeds bring and evaluates the rules, and prints new alerts as they are
+raised. Polls run in a few worker threads (`Monitor.poll` is thread-safe: fetching runs in
+parallel, state lookups and processing one at a time).
 """
 
 from __future__ import annotations
@@ -33,7 +33,6 @@ from ..feeds import (
     feeds_to_yaml,
     import_opml,
     load_feeds,
-    poll_feed,
 )
 from ._log_cmds import alerts_table
 from ._main import CliContext
@@ -49,33 +48,19 @@ def _console(err: bool = False) -> Console:
 
 
 class _Poller:
-    """`Monitor.poll` split so that several feeds can be fetched at once: state lookup and
-    processing (rules, projections, sinks) are serialized; fetching and parsing are not."""
+    """`Monitor.poll` plus the alerts it raised: each new `AlertRaised` in the log is handed to
+    `on_alerts` once, whichever worker thread's poll processed it."""
 
     def __init__(self, monitor: Monitor, on_alerts: Any = None) -> None:
         self.monitor = monitor
         self.lock = threading.Lock()
         self.on_alerts = on_alerts
-        self.fetcher = monitor.fetcher  # created once, before worker threads race for it
         self.seen = monitor.log.head()
         self.alerts: list[AlertRaised] = []
 
-    def poll(self, feed: FeedConfig) -> PollReport:
+    def poll(self, feed: FeedConfig) -> PollReport | None:
+        report = self.monitor.poll(feed)  # thread-safe; None when another watcher holds it
         with self.lock:
-            state = self.monitor.feed_state(feed.id)
-        report = poll_feed(
-            self.monitor.log,
-            feed,
-            state,
-            fetcher=self.fetcher,
-            clock=self.monitor.clock,
-        )
-        self.process()
-        return report
-
-    def process(self) -> None:
-        with self.lock:
-            self.monitor.process()
             head = self.monitor.log.head()
             new = [
                 event
@@ -83,15 +68,14 @@ class _Poller:
                     self.seen, types=["AlertRaised"], until=head
                 )
             ]
-            self.seen = head
-        if new:
+            self.seen = max(self.seen, head)
             self.alerts.extend(new)  # type: ignore[arg-type]
-            if self.on_alerts is not None:
-                self.on_alerts(new)
+        if new and self.on_alerts is not None:
+            self.on_alerts(new)
+        return report
 
     def reload_rules(self, rules: str) -> None:
-        with self.lock:
-            self.monitor.reload_rules(rules)
+        self.monitor.reload_rules(rules)
 
 
 def _rules_option(rules: str | None, no_rules: bool) -> str | None:
