@@ -147,3 +147,28 @@ def test_scanners_agree(text: str, sample: list[dict[str, str]]) -> None:
     token = RuleSet(aho.rules, aho.correlations, aho.lexicons, scanner="token")
     for item in sample:
         assert aho.match(item) == token.match(item)
+
+
+_BOUNDARY_RULES = "\n---\n".join(
+    f"id: t{i}\ntitle: T\ndetection:\n  s: {{text: {json.dumps(value)}}}\n  condition: s\n"
+    for i, value in enumerate(["convoy", "al-Tanf", "deploy*", "Deir ez-Zor"])
+)
+_BOUNDARY = _load(_BOUNDARY_RULES)
+_SEPARATORS = st.sampled_from([" ", "-", "—", "’", "\n", ".", "«", "\u200b", "、", "!"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(max_size=20), st.sampled_from(range(4)), st.text(max_size=20), _SEPARATORS, _SEPARATORS
+)
+def test_a_term_in_any_surrounding_text_obeys_word_boundaries(before, index, after, left, right):
+    """A term matches inside arbitrary text exactly when its words appear as whole words;
+    set off by separators it always matches."""
+    rule = _BOUNDARY.rules[index]
+    term = rule.detection[0].alternatives[0][0].slots[0].terms[0]
+    written = term.text + ("ment" if term.prefix else "")
+    for text in (before + written + after, before + left + written + right + after):
+        got = rule.id in {m.rule_id for m in _BOUNDARY.match({"summary": text})}
+        assert got == rule_matches(rule, {"summary": text}), text
+    separated = before + left + written + right + after
+    assert rule.id in {m.rule_id for m in _BOUNDARY.match({"summary": separated})}
