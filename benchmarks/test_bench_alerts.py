@@ -244,6 +244,7 @@ def _pipeline(items: list[ItemReceived], ruleset: Any, tmp: Path) -> dict[str, f
     return figures
 
 
+@pytest.mark.timeout(3600)  # 100,000 items take minutes on a shared machine
 def test_pipeline_items_to_delivered_alerts(benchmark, bench_report, tmp_path):
     """ItemReceived -> delivered alert over N items on SQLite, vs the rule engine alone."""
     ruleset = load_rules(REPO / "rules")
