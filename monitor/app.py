@@ -145,14 +145,15 @@ class Monitor:
         """Make `rules` the active rule set (loading it if it is a path). All-or-nothing: on
         any error the previous rule set stays active and the error is raised."""
         ruleset = rules if isinstance(rules, RuleSet) else load_rules(rules)
-        self.rules_source = "" if isinstance(rules, RuleSet) else str(rules)
-        self.ruleset = ruleset
-        if self._evaluator is None:
-            self._evaluator = AlertEvaluator(
-                self.log, ruleset, clock=self.clock, source=self.rules_source
-            )
-        else:
-            self._evaluator.set_ruleset(ruleset, self.rules_source)
+        with self._lock:  # a watcher thread may be processing with the old set right now
+            self.rules_source = "" if isinstance(rules, RuleSet) else str(rules)
+            self.ruleset = ruleset
+            if self._evaluator is None:
+                self._evaluator = AlertEvaluator(
+                    self.log, ruleset, clock=self.clock, source=self.rules_source
+                )
+            else:
+                self._evaluator.set_ruleset(ruleset, self.rules_source)
         return ruleset
 
     def reload_rules(self, path: str | Path) -> bool:
@@ -242,7 +243,12 @@ class Monitor:
     # --- the pipeline ------------------------------------------------------------------------
 
     def process(self, *, progress: Callable[[int, int], None] | None = None) -> ProcessReport:
-        """Run every subscriber up to the head of the log: rules, projections, sinks."""
+        """Run every subscriber up to the head of the log: rules, projections, sinks.
+        Thread-safe: concurrent calls run one after the other."""
+        with self._lock:
+            return self._process(progress)
+
+    def _process(self, progress: Callable[[int, int], None] | None) -> ProcessReport:
         alerts: tuple[AlertRaised, ...] = ()
         if self._evaluator is not None:
             before = self.log.head()
@@ -290,8 +296,7 @@ class Monitor:
         with self._lock:
             state = self.feed_state(feed.id)
         report = poll_feed(self.log, feed, state, fetcher=self.fetcher, clock=self.clock)
-        with self._lock:
-            self.process()
+        self.process()
         return report
 
     def _hold_feed(self, feed: FeedConfig) -> bool:
