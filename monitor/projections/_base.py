@@ -74,11 +74,16 @@ _MISSING = object()
 
 def _copy_json(value: Any) -> Any:
     """Copy a JSON value deeply enough that mutating the copy cannot touch the original."""
-    if isinstance(value, dict):
-        return {k: _copy_json(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_copy_json(v) for v in value]
+    # Called on every `get` of a buffered value, so scalars are passed over without a call.
+    kind = type(value)
+    if kind is dict:
+        return {k: _copy_json(v) if type(v) in _CONTAINERS else v for k, v in value.items()}
+    if kind is list:
+        return [_copy_json(v) if type(v) in _CONTAINERS else v for v in value]
     return value
+
+
+_CONTAINERS = (dict, list)
 
 
 class StateView:
@@ -192,7 +197,10 @@ def key(*parts: str) -> str:
     part: a prefix of an escaped part is the escaped prefix, and prefix scans stay exact (feed
     ``a`` never matches feed ``a:b``).
     """
-    return ":".join(p.replace("%", "%25").replace(":", "%3A") for p in parts)
+    # Called several times per folded event: most parts need no escaping, so test first.
+    return ":".join(
+        [p.replace("%", "%25").replace(":", "%3A") if ("%" in p or ":" in p) else p for p in parts]
+    )
 
 
 def unkey(part: str) -> str:

@@ -22,7 +22,16 @@ from ..events import (
     event_time,
 )
 from ..log import EventLog, Record
-from ._base import Projection, StateView, iter_from, iter_scan, key, sortable_time, utc_day
+from ._base import (
+    Projection,
+    StateView,
+    iter_from,
+    iter_scan,
+    key,
+    sortable_time,
+    unkey,
+    utc_day,
+)
 
 __all__ = ["FEED_STATUS_KEYS", "FeedStatus", "ItemsByFeedDay"]
 
@@ -154,9 +163,10 @@ class ItemsByFeedDay(Projection):
     """How many items each feed delivered per UTC day (of the item's event time: published,
     else received), with per-feed totals and per-day totals over all feeds.
 
-    Keys: ``day:<feed_id>:<YYYY-MM-DD>`` -> count; ``total:<feed_id>`` -> ``{"feed_id", "items",
-    "first_day", "last_day"}``; ``all:<YYYY-MM-DD>`` -> count over every feed. Each stored item
-    counts once (the log stores an item once per id).
+    Keys: ``day:<feed_id>:<YYYY-MM-DD>`` -> count; ``total:<feed_id>`` -> count;
+    ``all:<YYYY-MM-DD>`` -> count over every feed. Each stored item counts once (the log stores
+    an item once per id). Three integer keys per item keep the fold cheap; the first and last
+    day of a feed are read from its day keys when asked.
     """
 
     name: ClassVar[str] = "items_by_feed_day"
@@ -172,16 +182,7 @@ class ItemsByFeedDay(Projection):
         all_key = key("all", day)
         state.put(all_key, state.get(all_key, 0) + 1)
         total_key = key("total", event.feed_id)
-        total = state.get(total_key) or {
-            "feed_id": event.feed_id,
-            "items": 0,
-            "first_day": day,
-            "last_day": day,
-        }
-        total["items"] += 1
-        total["first_day"] = min(total["first_day"], day)
-        total["last_day"] = max(total["last_day"], day)
-        state.put(total_key, total)
+        state.put(total_key, state.get(total_key, 0) + 1)
 
     @classmethod
     def days(
@@ -214,10 +215,23 @@ class ItemsByFeedDay(Projection):
     @classmethod
     def total(cls, log: EventLog, feed_id: str) -> dict[str, Any] | None:
         """Return ``{"feed_id", "items", "first_day", "last_day"}`` for `feed_id`, or None."""
-        return log.projection_get(cls.name, key("total", feed_id))
+        items = log.projection_get(cls.name, key("total", feed_id))
+        return None if items is None else cls._summary(log, feed_id, items)
 
     @classmethod
     def totals(cls, log: EventLog) -> Iterator[dict[str, Any]]:
-        """Stream every feed's totals, by feed id."""
-        for _, value in iter_scan(log, cls.name, "total:"):
-            yield value
+        """Stream every feed's totals (as `total` gives them), by feed id."""
+        for k, items in iter_scan(log, cls.name, "total:"):
+            yield cls._summary(log, unkey(k[len("total:") :]), items)
+
+    @classmethod
+    def _summary(cls, log: EventLog, feed_id: str, items: int) -> dict[str, Any]:
+        prefix = key("day", feed_id) + ":"
+        first = log.projection_scan(cls.name, prefix, limit=1)
+        last = log.projection_scan(cls.name, prefix, limit=1, reverse=True)
+        return {
+            "feed_id": feed_id,
+            "items": items,
+            "first_day": first[0][0][len(prefix) :] if first else None,
+            "last_day": last[0][0][len(prefix) :] if last else None,
+        }
