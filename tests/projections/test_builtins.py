@@ -249,6 +249,25 @@ def test_timeline_listing_lookup_and_suppressed_count(log):
     assert AlertTimeline.get(log, "missing") is None
 
 
+def test_timeline_alert_stored_twice_keeps_one_listing(log):
+    """An alert id stored twice (no dedupe key) keeps one listing, at its latest time."""
+    from monitor.events import encode
+    from monitor.log import NewRecord
+
+    first, again = alert(1), alert(1, event_time=at(hours=2))
+    sup = AlertSuppressed(alert_id="S1", folded_into="A0001", rule_id="r1", event_time=T0)
+    log.append([NewRecord.from_event(first), NewRecord.from_event(sup)])
+    log.append([NewRecord("AlertRaised", 1, encode(again), None)])
+    ProjectionRunner(log).run()
+    (listing,) = AlertTimeline.latest(log, 10)
+    assert (listing["event_time"], listing["suppressed"], listing["position"]) == (
+        "2026-03-01T14:00:00.000000Z",
+        1,
+        3,
+    )
+    assert AlertTimeline.get(log, "A0001") == listing
+
+
 def test_timeline_orders_by_event_time_not_log_order(log):
     """Listings come newest event time first (sub-second too), whatever the append order."""
     fold(

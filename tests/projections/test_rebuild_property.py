@@ -22,8 +22,10 @@ from monitor.events import (
     FeedPolled,
     ItemReceived,
     RulesetLoaded,
+    encode,
     event_time,
 )
+from monitor.log import NewRecord
 from monitor.projections import (
     AlertTimeline,
     EntityMentions,
@@ -152,15 +154,25 @@ def test_incremental_fold_equals_rebuild_for_every_builtin(make_log, backend):
     )
     @given(
         events=st.lists(EVENTS, min_size=10, max_size=80),
+        keyless=st.lists(st.booleans(), max_size=80),
         cuts=st.lists(st.integers(0, 80), max_size=8),
         page_sizes=st.lists(st.integers(1, 9), min_size=1, max_size=6),
         rebuild_page=st.integers(1, 100),
     )
-    def fold_both_ways(events, cuts, page_sizes, rebuild_page):
+    def fold_both_ways(events, keyless, cuts, page_sizes, rebuild_page):
         log = make_log()
         bounds = [0, *sorted(c for c in cuts if c < len(events)), len(events)]
         for i, (lo, hi) in enumerate(itertools.pairwise(bounds)):
-            log.append_events(events[lo:hi])
+            # Some records go in without their dedupe key, so true duplicates get stored too
+            # (an alert raised twice, an item counted twice) and the folds must cope.
+            log.append(
+                [
+                    NewRecord(e.type_name, e.schema_version, encode(e), None)
+                    if n < len(keyless) and keyless[n]
+                    else NewRecord.from_event(e)
+                    for n, e in enumerate(events[lo:hi], start=lo)
+                ]
+            )
             runner = ProjectionRunner(log, page_size=page_sizes[i % len(page_sizes)])
             assert set(runner.run().values()) <= {log.head()}
         incremental = snapshot(log)
@@ -200,7 +212,7 @@ def check_against_stored_events(log) -> None:
     raised = [e for e in stored if isinstance(e, AlertRaised)]
     suppressed = [e for e in stored if isinstance(e, AlertSuppressed)]
     listings = list(AlertTimeline.all(log))
-    assert sorted(x["alert_id"] for x in listings) == sorted(e.alert_id for e in raised)
+    assert sorted(x["alert_id"] for x in listings) == sorted({e.alert_id for e in raised})
     raised_ids = {e.alert_id for e in raised}
     assert sum(x["suppressed"] for x in listings) == sum(
         1 for e in suppressed if e.folded_into in raised_ids
