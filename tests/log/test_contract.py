@@ -261,9 +261,7 @@ def test_any_appends_give_gap_free_positions_and_one_record_per_key(log, batches
     expected_keys: set[str] = set()
     expected_count = 0
     for batch in batches:
-        records = [
-            NewRecord("T", 1, b"{}", None if k is None else f"{prefix}{k}") for k in batch
-        ]
+        records = [NewRecord("T", 1, b"{}", None if k is None else f"{prefix}{k}") for k in batch]
         result = log.append(records)
         for record, position in zip(records, result.positions, strict=True):
             fresh = record.dedupe_key is None or record.dedupe_key not in expected_keys
