@@ -7,6 +7,8 @@ Sides (each round gets a fresh schema; creating it is outside the timing):
   data), no index beside the primary key, no hash, no lock: one transaction per batch holding
   a ``COPY`` (resp. psycopg's pipelined ``executemany``). The floor: what the server and the
   driver cost. One per transaction, both are a single INSERT and a COMMIT (``raw``).
+  ``raw-copy-unique`` adds a unique index on the (random) dedupe key, as ours and
+  eventsourcing's primary key have: it shows what that index alone costs the server.
 * ``eventsourcing``: the eventsourcing library's `PostgresApplicationRecorder` (`insert_events`
   of `StoredEvent`, one aggregate per item so its primary key plays our dedupe index). It also
   serializes writers (``LOCK TABLE ... IN EXCLUSIVE MODE``) and NOTIFYs, for the same reason we
@@ -80,7 +82,7 @@ def records() -> list[NewRecord]:
 class Raw:
     """A plain table and psycopg; `how` is ``copy`` or ``executemany``."""
 
-    def __init__(self, how: str = "copy") -> None:
+    def __init__(self, how: str = "copy", unique: bool = False) -> None:
         self.schema = new_schema()
         self.how = how
         self.conn = psycopg.connect(URL, autocommit=True)
@@ -90,6 +92,8 @@ class Raw:
             f"CREATE TABLE {self.table} (id bigserial PRIMARY KEY, type text, version int, "
             "dedupe_key text, recorded_at bigint, data bytea)"
         )
+        if unique:
+            self.conn.execute(f"CREATE UNIQUE INDEX ON {self.table} (dedupe_key)")
 
     def append(self, rows: list[tuple[Any, ...]], batch: int) -> int:
         conn = self.conn
@@ -212,6 +216,7 @@ class Ours:
 
 _OPENERS: dict[str, Callable[[], Any]] = {
     "raw-copy": Raw,
+    "raw-copy-unique": lambda: Raw("copy", unique=True),
     "raw-executemany": lambda: Raw("executemany"),
     "raw": Raw,
     "eventsourcing": EventSourcing,
@@ -277,7 +282,7 @@ def _bench_append(benchmark, report, side, recs, batch, group, bases) -> None:
     _record(benchmark, report, group, side, len(payload), cpu, peak, bases, batch=batch)
 
 
-BATCHED = ["raw-copy", "raw-executemany", "eventsourcing", "ours"]
+BATCHED = ["raw-copy", "raw-copy-unique", "raw-executemany", "eventsourcing", "ours"]
 SINGLE = ["raw", "eventsourcing", "ours"]
 
 
@@ -285,7 +290,8 @@ SINGLE = ["raw", "eventsourcing", "ours"]
 @pytest.mark.parametrize("side", BATCHED)
 def test_pg_append_batched(benchmark, bench_report, records, side):
     """Appending every event in batches of 100: each side's rate, ours against the baselines."""
-    bases = ("eventsourcing", "raw-copy", "raw-executemany") if side == "ours" else ()
+    bases = ("eventsourcing", "raw-copy", "raw-copy-unique", "raw-executemany")
+    bases = bases if side == "ours" else ()
     _bench_append(benchmark, bench_report, side, records, BATCH, "pg-append-batched", bases)
 
 
