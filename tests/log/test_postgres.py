@@ -405,3 +405,9 @@ def test_append_lock_held_too_long_is_log_locked_error(log):
     assert impatient.append([rec("impatient")]).positions == (2,)
     impatient.close()
     stuck.close()
+
+
+def test_unknown_url_option_is_a_clear_error(url):
+    """A misspelt option in the URL is named in the error, at once, not retried."""
+    with pytest.raises(LogError, match="bogus_option"):
+        open_log(log_url(url, new_schema(), bogus_option=1, reconnect_timeout=600))
