@@ -121,8 +121,8 @@ def poll_feed(
     started = clock()
     t0 = time.perf_counter()
     url = feed.location
-    if feed.url is not None and state.url and state.url.startswith(("http://", "https://")):
-        url = state.url
+    if feed.url is not None and state.moved_from == feed.url and state.url:
+        url = state.url  # the feed moved permanently and the list still names the old address
     events: list[Event] = []
     try:
         result, body = _fetch(feed, state, url, fetcher)

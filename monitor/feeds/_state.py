@@ -35,7 +35,9 @@ class FeedState:
     """A feed's remembered state. Only `feed_id` is required; the rest default to "never polled".
 
     Attributes:
-        url: the URL to fetch now (after permanent redirects), None for "as configured".
+        url: the URL last polled, or the target of a permanent redirect; None if never polled.
+        moved_from: the configured URL the feed moved away from (None if it never moved): the
+            poller follows `url` only while the feed list still names this one.
         last_poll / last_success: when the feed was last polled / last polled successfully.
         last_status: HTTP status of the last poll (0 for a local file), None if never polled.
         etag / last_modified: validators for the next conditional GET.
@@ -49,6 +51,7 @@ class FeedState:
 
     feed_id: str
     url: str | None = attrs.field(default=None, converter=_opt_str)
+    moved_from: str | None = attrs.field(default=None, converter=_opt_str)
     last_poll: datetime | None = attrs.field(default=None, converter=parse_time)
     last_success: datetime | None = attrs.field(default=None, converter=parse_time)
     last_status: int | None = attrs.field(default=None, converter=_opt_int)

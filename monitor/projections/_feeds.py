@@ -39,6 +39,7 @@ __all__ = ["FEED_STATUS_KEYS", "FeedStatus", "ItemsByFeedDay"]
 FEED_STATUS_KEYS = (
     "feed_id",
     "url",
+    "moved_from",
     "last_poll",
     "last_success",
     "last_status",
@@ -61,6 +62,7 @@ def _new_feed(feed_id: str, url: str) -> dict[str, Any]:
     return {
         "feed_id": feed_id,
         "url": url,
+        "moved_from": None,
         "last_poll": None,
         "last_success": None,
         "last_status": None,
@@ -79,12 +81,24 @@ def _new_feed(feed_id: str, url: str) -> dict[str, Any]:
     }
 
 
+def _polled_at(s: dict[str, Any], url: str) -> dict[str, Any]:
+    """Record that `url` was polled: a poll elsewhere than the moved-to address means the feed
+    list was edited, so the move no longer applies."""
+    if url != s["url"]:
+        s["url"] = url
+        s["moved_from"] = None
+    return s
+
+
 class FeedStatus(Projection):
     """Per feed: where it lives now, how its last polls went, and whether it is disabled.
 
     Key ``feed:<feed_id>``; value: an object with exactly `FEED_STATUS_KEYS`:
 
-    * ``url``: the feed's current address (the first one seen, then each `FeedMoved`).
+    * ``url``: the feed's current address: the one last polled, or where a `FeedMoved` sent it.
+    * ``moved_from``: the address the feed had before its first permanent redirect (None if it
+      never moved, or if a later poll used another address, e.g. after an edit by hand). The
+      poller follows ``url`` only while the feed list still names ``moved_from``.
     * ``last_poll`` / ``last_success``: times (UTC ISO-8601) of the last attempt and of the last
       successful fetch; ``last_status`` the HTTP status of the last attempt (None if unknown).
     * ``etag`` / ``last_modified``: validators for the next conditional GET. A 304 keeps the ones
@@ -101,7 +115,7 @@ class FeedStatus(Projection):
     """
 
     name: ClassVar[str] = "feed_status"
-    version: ClassVar[int] = 1
+    version: ClassVar[int] = 2
     types: ClassVar[frozenset[str]] = frozenset(
         {"FeedPolled", "FeedFailed", "FeedMoved", "FeedDisabled"}
     )
@@ -110,7 +124,7 @@ class FeedStatus(Projection):
         """Fold one feed event into its feed's status object."""
         k = key("feed", event.feed_id)  # type: ignore[attr-defined]
         if isinstance(event, FeedPolled):
-            s = state.get(k) or _new_feed(event.feed_id, event.url)
+            s = _polled_at(state.get(k) or _new_feed(event.feed_id, event.url), event.url)
             when = sortable_time(event.polled_at)
             s["last_poll"] = when
             s["last_success"] = when
@@ -128,7 +142,7 @@ class FeedStatus(Projection):
             s["degraded"] = event.degraded
             s["problem"] = event.problem
         elif isinstance(event, FeedFailed):
-            s = state.get(k) or _new_feed(event.feed_id, event.url)
+            s = _polled_at(state.get(k) or _new_feed(event.feed_id, event.url), event.url)
             s["last_poll"] = sortable_time(event.failed_at)
             s["last_status"] = event.status
             s["polls"] += 1
@@ -137,7 +151,8 @@ class FeedStatus(Projection):
             s["last_error_kind"] = event.error_kind
             s["retry_after"] = event.retry_after
         elif isinstance(event, FeedMoved):
-            s = state.get(k) or _new_feed(event.feed_id, event.new_url)
+            s = state.get(k) or _new_feed(event.feed_id, event.old_url)
+            s["moved_from"] = s["moved_from"] or event.old_url
             s["url"] = event.new_url
         elif isinstance(event, FeedDisabled):
             s = state.get(k) or _new_feed(event.feed_id, event.url)

@@ -133,6 +133,24 @@ def test_301_records_a_move_and_later_polls_use_the_new_url(httpserver, log, fet
     assert [r.path for r, _ in httpserver.log] == ["/new.xml"]
 
 
+def test_an_edited_url_wins_over_an_earlier_move(httpserver, log, fetcher):
+    """After a move, a feed list edited to name a third URL is polled there, not at the old
+    move's target."""
+    httpserver.expect_request("/old.xml").respond_with_data(
+        b"", status=301, headers={"Location": "/new.xml"}
+    )
+    httpserver.expect_request("/new.xml").respond_with_data(rss(wire_items(2)))
+    httpserver.expect_request("/edited.xml").respond_with_data(rss(wire_items(3)))
+    poll(log, http_feed(httpserver, "/old.xml"), fetcher)
+    assert state_of(log, "wire").moved_from == httpserver.url_for("/old.xml")
+    httpserver.clear_log()
+    report = poll(log, http_feed(httpserver, "/edited.xml"), fetcher)
+    assert report.ok and report.url == httpserver.url_for("/edited.xml")
+    assert [r.path for r, _ in httpserver.log] == ["/edited.xml"]
+    state = state_of(log, "wire")
+    assert (state.url, state.moved_from) == (httpserver.url_for("/edited.xml"), None)
+
+
 def test_302_does_not_move_the_feed(httpserver, log, fetcher):
     """A temporary redirect is followed without a FeedMoved."""
     httpserver.expect_request("/feed.xml").respond_with_data(

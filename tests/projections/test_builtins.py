@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import attrs
 import pytest
 
 from monitor.events import (
@@ -16,6 +17,7 @@ from monitor.events import (
     FeedMoved,
     FeedPolled,
 )
+from monitor.feeds import FeedState
 from monitor.projections import (
     FEED_STATUS_KEYS,
     AlertTimeline,
@@ -55,7 +57,8 @@ def test_feed_status_has_exactly_the_contract_keys(log):
     """A feed's status object has exactly the keys the feeds package builds FeedState from."""
     fold(log, [FeedPolled(feed_id="wire", url="https://w.example/rss", polled_at=T0)])
     assert set(FeedStatus.get(log, "wire")) == set(FEED_STATUS_KEYS)
-    assert len(FEED_STATUS_KEYS) == 17
+    assert len(FEED_STATUS_KEYS) == 18
+    assert set(FEED_STATUS_KEYS) == set(attrs.fields_dict(FeedState))
 
 
 def test_feed_status_success_failure_and_recovery(log):
@@ -141,6 +144,7 @@ def test_feed_status_move_disable_degraded(log):
     )
     s = FeedStatus.get(log, "f")
     assert s["url"] == "https://new.example/rss"
+    assert s["moved_from"] == "https://old.example/rss"
     assert (s["disabled"], s["disabled_reason"]) == (True, "HTTP 410 Gone")
     assert (s["degraded"], s["problem"]) == (True, "mismatched tag at line 40")
     fold(log, [FeedPolled(feed_id="f", url="https://new.example/rss", polled_at=at(hours=1))])
