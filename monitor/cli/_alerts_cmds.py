@@ -1,7 +1,8 @@
 """``monitor alerts [show ID]``, ``monitor backtest`` and ``monitor report``: look at alerts.
 
 `alerts` lists from the ``alert_timeline`` projection (caught up first), or streams the log when
-the projection cannot be written (a read-only log). `backtest` evaluates a rule folder over the
+the projection cannot be brought up to date (the log is locked by a busy writer, or the database
+user may not write). `backtest` evaluates a rule folder over the
 stored items into a scratch log: nothing is appended. `report` writes one self-contained HTML
 page.
 """
@@ -23,7 +24,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..alerts import collect_report, render_html
-from ..errors import LogReadOnlyError
+from ..errors import LogError
 from ..events import AlertRaised, ItemReceived, format_time, parse_time, to_plain
 from ..log import EventLog, open_log
 from ..projections import AlertTimeline, ProjectionRunner
@@ -94,7 +95,7 @@ def _latest(
         rows = AlertTimeline.latest(log, limit, rule=rule, level=level, place=place, since=since)
         found = [(_alert_at(log, row["position"]), row["suppressed"]) for row in rows]
         return [(a, n) for a, n in found if a is not None]
-    except LogReadOnlyError:
+    except LogError:  # the projection cannot be written (locked, no write rights): stream
         pass
     entity = None if place is None else (place if ":" in place else f"place:{place}")
     heap: list[tuple[datetime, int, AlertRaised]] = []

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from monitor.cli import cli
 from monitor.cli._alerts_cmds import _latest
-from monitor.errors import LogReadOnlyError
+from monitor.errors import LogLockedError, LogReadOnlyError
 from monitor.log import MemoryLog, open_log
 from monitor.rules import AlertEvaluator
 from tests.alerts.conftest import RULEPACK
@@ -86,21 +86,29 @@ def test_alerts_show_prefix_with_items_and_unknown_id(db):
 
 
 class ReadOnlyProjections(MemoryLog):
-    """A memory log whose projection store refuses writes, like a read-only database file."""
+    """A memory log whose projection store refuses writes, like a user without write rights."""
 
     def commit_projection(self, *args, **kwargs):
         raise LogReadOnlyError("read-only")
 
 
+class LockedProjections(MemoryLog):
+    """A memory log whose writes time out, as while a busy writer holds the lock."""
+
+    def commit_projection(self, *args, **kwargs):
+        raise LogLockedError("the log is locked")
+
+
 def test_alerts_stream_the_log_when_the_projection_cannot_be_written(ruleset, clock):
     """Without a writable projection, listing streams the log and gives the same answer."""
-    normal, readonly = MemoryLog(), ReadOnlyProjections()
-    for log in (normal, readonly):
+    normal, readonly, locked = MemoryLog(), ReadOnlyProjections(), LockedProjections()
+    for log in (normal, readonly, locked):
         log.append_events(STORY)
         AlertEvaluator(log, ruleset, clock=clock).run()
     args = {"since": None, "rule": None, "level": None, "place": "deir-ez-zor"}
     expected = [a.alert_id for a, _ in _latest(normal, 5, **args)]
     assert [a.alert_id for a, _ in _latest(readonly, 5, **args)] == expected
+    assert [a.alert_id for a, _ in _latest(locked, 5, **args)] == expected
     assert expected
 
 
