@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import linecache
 from typing import Any
 
 from ..errors import SourceLocation
@@ -44,10 +45,14 @@ def _walk_quantified(node: Any) -> list[Quantified]:
 
 def _condition_loc(detection: LocMap, column: int) -> SourceLocation:
     loc = detection.value_loc("condition")
-    if loc.column is None:
+    if loc.column is None or loc.line is None:
         return loc
-    # Plain one-line scalars start at the mark; quoted ones one character later.
-    return SourceLocation(loc.path, loc.line, loc.column + column - 1)
+    # A plain scalar starts at the mark; a quoted one a character later. The marks do not say
+    # which, so look at the line (only on this error path).
+    linecache.checkcache(loc.path)  # the file may have been edited since a previous load
+    line = linecache.getline(loc.path, loc.line)
+    quoted = line[loc.column - 1 : loc.column] in ("'", '"')
+    return SourceLocation(loc.path, loc.line, loc.column + column - 1 + quoted)
 
 
 def _test_item(b: Builder, value: Any, loc: SourceLocation) -> dict[str, Any] | None:

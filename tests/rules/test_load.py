@@ -215,3 +215,10 @@ def test_rule_defaults_and_metadata(tmp_path):
     assert [t.expect_match for t in r.tests] == [True, False]
     assert r.tests[0].item == {"summary": "A convoy moved."}
     assert r.tests[0].location.line == 10
+
+
+def test_condition_column_in_a_quoted_condition(tmp_path):
+    """A syntax error in a quoted condition points at the right column too."""
+    write(tmp_path, rule('sel: {text: convoy}\ncondition: "sel and or sel"'))
+    [error] = check_rules(tmp_path).errors
+    assert (error.source.line, error.source.column) == (6, 23)
