@@ -340,3 +340,28 @@ def test_run_forever_survives_failing_reads(ruleset, clock):
         thread.join(10)
     assert log.fail == 0 and log.get_checkpoint("rules") == 3
     assert len([e for e in events(log) if e.rule_id == "shelling"]) == 2
+
+
+@pytest.mark.parametrize("stop_at", [3, 6])
+def test_a_correlation_over_a_correlation_fires_and_replays(ruleset, clock, stop_at):
+    """A correlation listening to another correlation's alerts fires on it, and a restart
+    resumes it from the log like any other."""
+    from monitor.rules import CorrelationRule
+
+    chained = CorrelationRule(
+        id="denial-chain", title="Any movement-then-denial", level="critical",
+        type="event_count", rules=("movement-then-denial",), timespan=7 * 24 * 3600,
+        condition={"gte": 1},
+    )  # fmt: skip
+    rules = RuleSet(ruleset.rules, (*ruleset.correlations, chained), ruleset.lexicons)
+    one_run = MemoryLog()
+    one_run.append_events(STORY)
+    AlertEvaluator(one_run, rules, clock=clock).run()
+    (hit,) = [e for e in events(one_run) if e.rule_id == "denial-chain"]
+    (source,) = [e for e in events(one_run) if e.rule_id == "movement-then-denial"]
+    assert hit.item_ids == source.item_ids and hit.level == "critical"
+    restarted = MemoryLog()
+    restarted.append_events(STORY)
+    AlertEvaluator(restarted, rules, clock=clock).run(until=stop_at)
+    AlertEvaluator(restarted, rules, clock=clock).run()
+    assert alert_bytes(restarted) == alert_bytes(one_run)
