@@ -27,7 +27,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -40,65 +40,23 @@ from ..errors import (
 )
 from ._base import AppendResult, EventLog, NewRecord, ProjectionState, Record
 from ._chain import GENESIS, chain_hash
+from ._sqlite_schema import (
+    APPLICATION_ID,
+    INSERT,
+    KEY_CHUNK,
+    LEASES,
+    OUR_TABLES,
+    SCHEMA,
+    SCHEMA_VERSION,
+    SELECT,
+    create_atomically,
+    is_busy,
+    translate,
+)
 
 __all__ = ["SQLiteLog"]
 
 #: "NMON" as a 32-bit integer, stored in the SQLite header of every log file.
-APPLICATION_ID = 0x4E4D4F4E
-SCHEMA_VERSION = 1
-
-# Leases (owner, expiry in microseconds since the epoch); also created on first use in logs
-# made before leases existed.
-_LEASES = """
-CREATE TABLE IF NOT EXISTS leases (
-    name       TEXT PRIMARY KEY,
-    owner      TEXT NOT NULL,
-    expires_at INTEGER NOT NULL
-) WITHOUT ROWID;
-"""
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS monitor_meta (
-    key   TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS events (
-    position    INTEGER PRIMARY KEY,
-    type        TEXT    NOT NULL,
-    version     INTEGER NOT NULL,
-    dedupe_key  TEXT,
-    recorded_at INTEGER NOT NULL,
-    data        BLOB    NOT NULL,
-    hash        BLOB    NOT NULL
-);
-CREATE UNIQUE INDEX IF NOT EXISTS events_dedupe_key
-    ON events (dedupe_key) WHERE dedupe_key IS NOT NULL;
-CREATE TABLE IF NOT EXISTS checkpoints (
-    name     TEXT PRIMARY KEY,
-    position INTEGER NOT NULL
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS projections (
-    name     TEXT PRIMARY KEY,
-    version  INTEGER NOT NULL,
-    position INTEGER NOT NULL
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS projection_rows (
-    name  TEXT NOT NULL,
-    key   TEXT NOT NULL,
-    value TEXT NOT NULL,
-    PRIMARY KEY (name, key)
-) WITHOUT ROWID;
-"""
-_SCHEMA += _LEASES
-
-_OUR_TABLES = frozenset(
-    {"monitor_meta", "events", "checkpoints", "projections", "projection_rows", "leases"}
-)
-_INSERT = (
-    "INSERT INTO events (position, type, version, dedupe_key, recorded_at, data, hash) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?)"
-)
-_SELECT = "SELECT position, type, version, data, dedupe_key, recorded_at, hash FROM events "
-_KEY_CHUNK = 500  # stays under SQLite's default limit of bound parameters per statement
 
 
 class SQLiteLog(EventLog):
@@ -153,7 +111,7 @@ class SQLiteLog(EventLog):
                 raise LogError(f"cannot create {path}: directory {parent} does not exist")
             if not os.access(parent, os.W_OK | os.X_OK):
                 raise LogReadOnlyError(f"cannot create {path}: directory {parent} is not writable")
-            _create_atomically(path)
+            create_atomically(path)
         try:
             conn = sqlite3.connect(
                 str(path),
@@ -162,7 +120,7 @@ class SQLiteLog(EventLog):
                 check_same_thread=False,
             )
         except sqlite3.Error as exc:
-            raise _translate(exc, path) from exc
+            raise translate(exc, path) from exc
         return conn
 
     def _prepare(self, synchronous: str) -> None:
@@ -176,8 +134,8 @@ class SQLiteLog(EventLog):
                 )
             ]
         except sqlite3.Error as exc:
-            raise _translate(exc, self.path) from exc
-        foreign = [t for t in tables if t not in _OUR_TABLES and not t.startswith("sqlite_")]
+            raise translate(exc, self.path) from exc
+        foreign = [t for t in tables if t not in OUR_TABLES and not t.startswith("sqlite_")]
         if app_id not in (0, APPLICATION_ID) or (app_id == 0 and foreign):
             shown = ", ".join(tables[:5]) + (" ..." if len(tables) > 5 else "")
             raise LogSchemaError(
@@ -198,7 +156,7 @@ class SQLiteLog(EventLog):
             conn.execute("PRAGMA foreign_keys=OFF")
             if app_id == 0:
                 with self._write():
-                    for statement in _SCHEMA.split(";"):
+                    for statement in SCHEMA.split(";"):
                         if statement.strip():
                             conn.execute(statement)
                     conn.execute(
@@ -210,7 +168,7 @@ class SQLiteLog(EventLog):
                 "SELECT value FROM monitor_meta WHERE key='schema_version'"
             ).fetchone()
         except sqlite3.Error as exc:
-            raise _translate(exc, self.path) from exc
+            raise translate(exc, self.path) from exc
         if row is None:
             raise LogCorruptedError(f"{self.path}: log metadata is missing (damaged file?)")
         if int(row[0]) > SCHEMA_VERSION:
@@ -248,8 +206,8 @@ class SQLiteLog(EventLog):
                 conn.execute("BEGIN IMMEDIATE")
                 return
             except sqlite3.OperationalError as exc:
-                if not _is_busy(exc):
-                    raise _translate(exc, self.path) from exc
+                if not is_busy(exc):
+                    raise translate(exc, self.path) from exc
                 if time.monotonic() >= deadline:
                     raise LogLockedError(
                         f"{self.path} is locked by another process (waited "
@@ -263,7 +221,7 @@ class SQLiteLog(EventLog):
             try:
                 return self._conn.execute(sql, params).fetchall()
             except sqlite3.Error as exc:
-                raise _translate(exc, self.path) from exc
+                raise translate(exc, self.path) from exc
 
     # --- the log --------------------------------------------------------------------------
 
@@ -297,7 +255,7 @@ class SQLiteLog(EventLog):
                     rows.append((position, rec.type, rec.version, key, now, rec.data, previous))
                     positions.append(position)
                 if rows:
-                    conn.executemany(_INSERT, rows)
+                    conn.executemany(INSERT, rows)
                 if checkpoint is not None:
                     conn.execute(
                         "INSERT INTO checkpoints VALUES (?, ?) "
@@ -305,7 +263,7 @@ class SQLiteLog(EventLog):
                         checkpoint,
                     )
         except sqlite3.Error as exc:
-            raise _translate(exc, self.path) from exc
+            raise translate(exc, self.path) from exc
         if rows:
             with self._appended:
                 self._appended.notify_all()
@@ -315,8 +273,8 @@ class SQLiteLog(EventLog):
     def _existing_keys(conn: sqlite3.Connection, records: Sequence[NewRecord]) -> set[str]:
         keys = list({r.dedupe_key for r in records if r.dedupe_key is not None})
         found: set[str] = set()
-        for start in range(0, len(keys), _KEY_CHUNK):
-            chunk = keys[start : start + _KEY_CHUNK]
+        for start in range(0, len(keys), KEY_CHUNK):
+            chunk = keys[start : start + KEY_CHUNK]
             marks = ",".join("?" * len(chunk))
             found.update(
                 r[0]
@@ -331,13 +289,13 @@ class SQLiteLog(EventLog):
     ) -> list[Record]:
         if types is None:
             rows = self._query(
-                _SELECT + "WHERE position > ? ORDER BY position LIMIT ?", (after, limit)
+                SELECT + "WHERE position > ? ORDER BY position LIMIT ?", (after, limit)
             )
         else:
             wanted = sorted(types)
             marks = ",".join("?" * len(wanted))
             rows = self._query(
-                _SELECT + f"WHERE position > ? AND type IN ({marks}) ORDER BY position LIMIT ?",
+                SELECT + f"WHERE position > ? AND type IN ({marks}) ORDER BY position LIMIT ?",
                 (after, *wanted, limit),
             )
         return [Record(*row) for row in rows]
@@ -428,7 +386,7 @@ class SQLiteLog(EventLog):
                     (name, version, position),
                 )
         except sqlite3.Error as exc:
-            raise _translate(exc, self.path) from exc
+            raise translate(exc, self.path) from exc
 
     def drop_projection(self, name: str) -> None:
         try:
@@ -436,7 +394,7 @@ class SQLiteLog(EventLog):
                 conn.execute("DELETE FROM projection_rows WHERE name = ?", (name,))
                 conn.execute("DELETE FROM projections WHERE name = ?", (name,))
         except sqlite3.Error as exc:
-            raise _translate(exc, self.path) from exc
+            raise translate(exc, self.path) from exc
 
     def acquire_lease(self, name: str, owner: str, ttl: float) -> bool:
         if not ttl > 0:
@@ -444,7 +402,7 @@ class SQLiteLog(EventLog):
         now = time.time_ns() // 1000  # wall clock: the processes sharing the file share it
         try:
             with self._write() as conn:
-                conn.execute(_LEASES)
+                conn.execute(LEASES)
                 cursor = conn.execute(
                     "INSERT INTO leases VALUES (?, ?, ?) ON CONFLICT(name) DO UPDATE "
                     "SET owner = excluded.owner, expires_at = excluded.expires_at "
@@ -453,89 +411,16 @@ class SQLiteLog(EventLog):
                 )
                 return cursor.rowcount == 1
         except sqlite3.Error as exc:
-            raise _translate(exc, self.path) from exc
+            raise translate(exc, self.path) from exc
 
     def release_lease(self, name: str, owner: str) -> None:
         try:
             with self._write() as conn:
-                conn.execute(_LEASES)
+                conn.execute(LEASES)
                 conn.execute("DELETE FROM leases WHERE name = ? AND owner = ?", (name, owner))
         except sqlite3.Error as exc:
-            raise _translate(exc, self.path) from exc
+            raise translate(exc, self.path) from exc
 
     def close(self) -> None:
         with self._lock:
             self._conn.close()
-
-
-def _create_atomically(path: Path) -> None:
-    """Create a new, empty log at `path` so that no other process ever sees it half made.
-
-    `sqlite3.connect` creates a 0-byte file that gets its header only at the first write; a
-    second process opening the path in between (two watchers started at once) would find an
-    empty file, which is refused as damaged. So the new log is built in a private file beside
-    it and hard-linked into place: the path either does not exist or holds a complete log. If
-    another process links its file first, ours is dropped and theirs is used. Where hard links
-    are not supported, SQLite creates the file in place as before.
-    """
-    tmp = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}.new")
-    try:
-        conn = sqlite3.connect(str(tmp), isolation_level=None)
-        try:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.executescript(_SCHEMA)
-            conn.execute(
-                "INSERT INTO monitor_meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-            )
-            conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
-        finally:
-            conn.close()  # the last connection folds the WAL into the file and removes it
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            pass  # another process created the log first; use theirs
-        except OSError:
-            pass  # no hard links here: sqlite3.connect will create the file in place
-    except sqlite3.Error as exc:
-        raise _translate(exc, path) from exc
-    finally:
-        for suffix in ("", "-wal", "-shm"):
-            with suppress(FileNotFoundError):
-                os.unlink(f"{tmp}{suffix}")
-
-
-def _is_busy(exc: sqlite3.Error) -> bool:
-    code = getattr(exc, "sqlite_errorcode", None)
-    if code is not None:
-        return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
-    text = str(exc)
-    return "locked" in text or "busy" in text
-
-
-def _translate(exc: sqlite3.Error, path: Path) -> LogError:
-    """Turn an sqlite3 error into the `LogError` that tells the user what to do."""
-    text = str(exc)
-    if isinstance(exc, LogError):
-        return exc
-    if _is_busy(exc):
-        return LogLockedError(f"{path} is locked by another process: {text}")
-    if "readonly" in text or "read-only" in text:
-        return LogReadOnlyError(
-            f"{path} cannot be written ({text}); check the permissions of the file and of "
-            "its directory (SQLite needs to create the -wal and -shm files beside it)"
-        )
-    if "unable to open" in text:
-        parent = path.parent if str(path.parent) else Path(".")
-        if not os.access(parent, os.W_OK):
-            return LogReadOnlyError(f"cannot open {path}: directory {parent} is not writable")
-        return LogError(f"cannot open {path}: {text}")
-    if "not a database" in text or "file is encrypted" in text:
-        return LogCorruptedError(f"{path} is not a monitor log (not an SQLite database)")
-    if "malformed" in text or "corrupt" in text:
-        return LogCorruptedError(
-            f"{path} is damaged ({text}); restore it from a backup, or run `monitor verify` "
-            "on a copy to find the last good record"
-        )
-    if "disk is full" in text or "database or disk is full" in text:
-        return LogError(f"{path}: the disk is full; nothing was written ({text})")
-    return LogError(f"{path}: {text}")
