@@ -251,14 +251,7 @@ class Monitor:
     def _process(self, progress: Callable[[int, int], None] | None) -> ProcessReport:
         alerts: tuple[AlertRaised, ...] = ()
         if self._evaluator is not None:
-            before = self.log.head()
-            report = self._evaluator.run()
-            if report.alerts or report.correlations:
-                alerts = tuple(
-                    evt
-                    for _, evt in self.log.iter_events(before, types=("AlertRaised",))
-                    if isinstance(evt, AlertRaised)
-                )
+            alerts = tuple(self._evaluator.run().alerts)
         self.projections.run(progress=progress)
         delivered = self._delivery.run().delivered if self._delivery is not None else 0
         return ProcessReport(alerts, delivered)
