@@ -31,11 +31,13 @@ from ..projections import AlertTimeline, ProjectionRunner
 from ..rules import backtest, load_rules
 from ._main import EXIT_PROBLEM, CliContext
 from ._progress import progress_bar
+from ._render import LEVEL_STYLES, alerts_table
+from ._render import console as make_console
 
 __all__ = ["register", "rich_console_write"]
 
 _LEVELS = ("informational", "low", "medium", "high", "critical")
-_STYLES = {"critical": "bold white on red", "high": "bold red", "medium": "yellow", "low": "cyan"}
+_STYLES = LEVEL_STYLES
 _RELATIVE = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
@@ -113,36 +115,12 @@ def _latest(
     return [(e[2], 0) for e in sorted(heap, key=lambda e: e[:2], reverse=True)]
 
 
-def _evidence_text(alert: AlertRaised) -> Text:
-    text = Text()
-    for n, ev in enumerate(alert.evidence[:4]):
-        if n:
-            text.append(", ")
-        text.append(ev.text, style="bold black on yellow")
-        text.append(f" {ev.field}", style="dim")
-    if len(alert.evidence) > 4:
-        text.append(f" +{len(alert.evidence) - 4}", style="dim")
-    return text
-
-
 def _table(rows: list[tuple[AlertRaised, int]]) -> Table:
-    table = Table(title=f"Alerts ({len(rows)}, newest first)", expand=False)
-    for column in ("event time", "level", "rule", "group", "title / summary", "evidence", "id"):
-        table.add_column(column, overflow="fold")
-    for alert, folded in rows:
-        summary = alert.annotations.get("summary") or alert.title
-        if folded:
-            summary += f"  (+{folded} folded)"
-        table.add_row(
-            alert.event_time.strftime("%Y-%m-%d %H:%M"),
-            Text(alert.level, style=_STYLES.get(alert.level, "")),
-            alert.rule_id,
-            (alert.group_key or "").split(":", 1)[-1],
-            summary,
-            _evidence_text(alert),
-            alert.alert_id[:12],
-        )
-    return table
+    return alerts_table(
+        [alert for alert, _ in rows],
+        title=f"Alerts ({len(rows)}, newest first)",
+        folded={alert.alert_id: n for alert, n in rows},
+    )
 
 
 @click.group("alerts", invoke_without_command=True)
@@ -168,7 +146,7 @@ def alerts_group(ctx: click.Context, since, rule, level, place, limit: int, as_j
         for alert, folded in rows:
             click.echo(json.dumps({**to_plain(alert), "folded": folded}, ensure_ascii=False))
         return
-    console = Console(highlight=False)
+    console = make_console()
     if not rows:
         console.print("No alerts match.")
         return
@@ -232,7 +210,7 @@ def show(obj: CliContext, alert_id: str, as_json: bool) -> None:
         body["items"] = [to_plain(items[i]) for i in alert.item_ids if i in items]
         click.echo(json.dumps(body, ensure_ascii=False, indent=2))
         return
-    out = Console(highlight=False)
+    out = make_console()
     out.print(Text(f" {alert.level.upper()} ", style=_STYLES.get(alert.level, "reverse")), end=" ")
     out.print(f"[bold]{escape(alert.title)}[/]")
     out.print(f"alert    {alert.alert_id}\nrule     {alert.rule_id} v{alert.rule_version}")
@@ -301,7 +279,7 @@ def backtest_command(
     if as_json:
         click.echo(json.dumps(report.as_json(), ensure_ascii=False, indent=2))
         return
-    out = Console(highlight=False)
+    out = make_console()
     table = Table(title=f"Backtest of {rules_dir} over {report.items} item(s)")
     for column in ("rule", "would raise", "throttled", "active raised", "new", "gone"):
         table.add_column(column, justify="left" if column == "rule" else "right")

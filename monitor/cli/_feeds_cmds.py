@@ -34,17 +34,14 @@ from ..feeds import (
     import_opml,
     load_feeds,
 )
-from ._log_cmds import alerts_table
 from ._main import CliContext
+from ._render import alerts_table
+from ._render import console as make_console
 
 __all__ = ["register"]
 
 DEFAULT_FEEDS = Path("feeds/default.yaml")
 DEFAULT_RULES = Path("rules")
-
-
-def _console(err: bool = False) -> Console:
-    return Console(stderr=err, highlight=False, soft_wrap=False)
 
 
 class _Poller:
@@ -143,7 +140,7 @@ def watch(
     rules = _rules_option(rules, no_rules)
     if obj.verbose == 0 and not once:  # one line per poll; --once prints a table instead
         logging.getLogger("monitor.watch").setLevel(logging.INFO)
-    console = _console()
+    console = make_console()
     with Monitor.open(obj.db, rules=rules) as monitor:
         if once:
             poller = _Poller(monitor)
@@ -358,7 +355,7 @@ def status_command(obj: CliContext, feeds_path: str | None, as_json: bool) -> No
             "-" if not row.get("backoff") else f"{row['backoff']:.0f}s",
             state,
         )  # fmt: skip
-    _console().print(table)
+    make_console().print(table)
 
 
 @feeds_group.command("import")

@@ -8,41 +8,18 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 from ..app import Monitor
-from ..events import AlertRaised
 from ..log import open_log
 from ._main import EXIT_PROBLEM, CliContext
 from ._progress import progress_bar
+from ._render import alerts_table
+from ._render import console as make_console
 
-__all__ = ["alerts_table", "register"]
+__all__ = ["register"]
 
 DEFAULT_RULES = Path("rules")
-
-
-def _console(err: bool = False) -> Console:
-    return Console(stderr=err, highlight=False, soft_wrap=False)
-
-
-def alerts_table(alerts: list[AlertRaised], title: str = "Alerts") -> Table:
-    """A rich table of alerts: time, level, rule, entities, title and the first evidence."""
-    table = Table(title=title, show_lines=False, expand=False)
-    for column in ("event time", "level", "rule", "about", "title", "evidence"):
-        table.add_column(column, overflow="fold")
-    styles = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan"}
-    for alert in alerts:
-        evidence = ", ".join(f"{e.field}:“{e.text}”" for e in alert.evidence[:3])
-        table.add_row(
-            alert.event_time.strftime("%Y-%m-%d %H:%M"),
-            f"[{styles.get(alert.level, 'white')}]{alert.level}[/]",
-            alert.rule_id,
-            ", ".join(e.split(":", 1)[-1] for e in alert.entities[:3]),
-            alert.title,
-            evidence,
-        )
-    return table
 
 
 def _resolve_rules(rules: str | None, no_rules: bool) -> str | None:
@@ -88,7 +65,7 @@ def ingest(
             )
         )
         return
-    console = _console()
+    console = make_console()
     console.print(
         f"stored [bold]{report.stored}[/] new item(s), skipped {report.duplicates} already "
         f"in the log, raised [bold]{len(report.alerts)}[/] alert(s)"
@@ -107,7 +84,7 @@ def stats(obj: CliContext, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(data, default=str, indent=2))
         return
-    console = _console()
+    console = make_console()
     console.print(f"[bold]{data['db']}[/]: {data['records']} record(s)")
     feeds = Table(title="Items per feed")
     for column in ("feed", "items", "first day", "last day"):
@@ -144,7 +121,7 @@ def replay(obj: CliContext) -> None:
             {"name": s.name, "version": s.version, "checkpoint": s.checkpoint, "lag": s.lag}
             for s in monitor.projections.status()
         ]
-    _console().print(_projection_table(rows))
+    make_console().print(_projection_table(rows))
 
 
 @click.command()

@@ -19,6 +19,7 @@ from ..errors import RuleSetError
 from ..rules import RuleSet, check_rules, load_rules, run_rule_tests
 from ..rules._build import did_you_mean
 from ._main import EXIT_INPUT, EXIT_PROBLEM
+from ._render import console
 
 __all__ = ["match_command", "register", "rules_group"]
 
@@ -26,7 +27,7 @@ _RULES_HELP = "Rule file or folder (searched recursively for *.yaml, *.yml)."
 
 
 def _console(err: bool = False) -> Console:
-    return Console(stderr=err, highlight=False, soft_wrap=True)
+    return console(err=err, soft_wrap=True)
 
 
 def _load(path: str) -> RuleSet:
