@@ -15,7 +15,7 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from ._base import AppendResult, EventLog, NewRecord, ProjectionState, Record
-from ._chain import GENESIS, chain_hash
+from ._chain import GENESIS, number_batch
 
 __all__ = ["MemoryLog"]
 
@@ -40,31 +40,18 @@ class MemoryLog(EventLog):
         with self._lock:
             previous = self._records[-1].hash if self._records else GENESIS
             position = len(self._records)
-            now = time.time_ns() // 1000
-            batch_keys: set[str] = set()
-            new: list[Record] = []
-            positions: list[int | None] = []
-            for rec in records:
-                key = rec.dedupe_key
-                if key is not None and (key in self._keys or key in batch_keys):
-                    positions.append(None)
-                    continue
-                if key is not None:
-                    batch_keys.add(key)
-                position += 1
-                digest = chain_hash(previous, position, rec.type, rec.version, key, now, rec.data)
-                new.append(
-                    Record(position, rec.type, rec.version, bytes(rec.data), key, now, digest)
-                )
-                positions.append(position)
-                previous = digest
+            existing = {r.dedupe_key for r in records if r.dedupe_key in self._keys}
+            rows, positions = number_batch(
+                records, existing, position, previous, time.time_ns() // 1000
+            )
+            new = [Record(*row) for row in rows]
             self._records.extend(new)
-            self._keys |= batch_keys
+            self._keys.update(r.dedupe_key for r in new if r.dedupe_key is not None)
             if checkpoint is not None:
                 self._checkpoints[checkpoint[0]] = checkpoint[1]
             if new:
                 self._appended.notify_all()
-        return AppendResult(tuple(positions))
+        return AppendResult(positions)
 
     def read_page(
         self, after: int, limit: int, types: Collection[str] | None = None

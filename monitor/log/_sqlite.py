@@ -39,7 +39,7 @@ from ..errors import (
     LogSchemaError,
 )
 from ._base import AppendResult, EventLog, NewRecord, ProjectionState, Record
-from ._chain import GENESIS, chain_hash
+from ._chain import GENESIS, number_batch
 from ._sqlite_schema import (
     APPLICATION_ID,
     INSERT,
@@ -238,22 +238,9 @@ class SQLiteLog(EventLog):
                     "SELECT position, hash FROM events ORDER BY position DESC LIMIT 1"
                 ).fetchone()
                 position, previous = (row[0], row[1]) if row else (0, GENESIS)
-                now = time.time_ns() // 1000
-                rows: list[tuple[Any, ...]] = []
-                positions: list[int | None] = []
-                for rec in records:
-                    key = rec.dedupe_key
-                    if key is not None:
-                        if key in existing:
-                            positions.append(None)
-                            continue
-                        existing.add(key)
-                    position += 1
-                    previous = chain_hash(
-                        previous, position, rec.type, rec.version, key, now, rec.data
-                    )
-                    rows.append((position, rec.type, rec.version, key, now, rec.data, previous))
-                    positions.append(position)
+                rows, positions = number_batch(
+                    records, existing, position, previous, time.time_ns() // 1000
+                )
                 if rows:
                     conn.executemany(INSERT, rows)
                 if checkpoint is not None:
@@ -267,7 +254,7 @@ class SQLiteLog(EventLog):
         if rows:
             with self._appended:
                 self._appended.notify_all()
-        return AppendResult(tuple(positions))
+        return AppendResult(positions)
 
     @staticmethod
     def _existing_keys(conn: sqlite3.Connection, records: Sequence[NewRecord]) -> set[str]:

@@ -82,7 +82,7 @@ OUR_TABLES = frozenset(
     {"monitor_meta", "events", "checkpoints", "projections", "projection_rows", "leases"}
 )
 INSERT = (
-    "INSERT INTO events (position, type, version, dedupe_key, recorded_at, data, hash) "
+    "INSERT INTO events (position, type, version, data, dedupe_key, recorded_at, hash) "
     "VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
 SELECT = "SELECT position, type, version, data, dedupe_key, recorded_at, hash FROM events "
