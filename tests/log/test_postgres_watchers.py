@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import functools
 import json
+import signal
 import subprocess
 import sys
 import threading
+import time
 from collections import Counter
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from tests.conftest import REPO
-from tests.pg import fresh_postgres_log, log_url, pg_url
+from tests.pg import fresh_postgres_log, log_url, pg_url, terminate
 
 pytestmark = pytest.mark.postgres
 
@@ -57,16 +59,20 @@ def feed_server():
     server.server_close()
 
 
+def feed_list(base: str, feed_ids: list[str]) -> str:
+    """A feed list of the given sample feeds, served from `base`, polled hourly."""
+    return "feeds:\n" + "".join(
+        f"  - {{id: {fid}, url: '{base}/{FEEDS[fid]}', interval: 1h}}\n" for fid in feed_ids
+    )
+
+
 def test_two_watchers_store_each_item_and_alert_once(tmp_path, feed_server):
     """Two `watch --once` processes polling the same four feeds at once into one schema:
     60 items stored once each, every alert once, and the second pass of either stores nothing."""
     url = pg_url()
     base, hits = feed_server
     feeds = tmp_path / "feeds.yaml"
-    feeds.write_text(
-        "feeds:\n"
-        + "".join(f"  - {{id: {fid}, url: '{base}/{name}'}}\n" for fid, name in FEEDS.items())
-    )
+    feeds.write_text(feed_list(base, list(FEEDS)))
     log = fresh_postgres_log(url)
     try:
         db = log_url(url, log.schema)
@@ -102,4 +108,53 @@ def test_two_watchers_store_each_item_and_alert_once(tmp_path, feed_server):
         assert sum(p["new_items"] for p in second["polls"]) == 0 and second["alerts"] == []
         assert len(list(log.iter_events(types={"ItemReceived"}))) == 60
     finally:
+        log.close()
+
+
+def test_watch_survives_its_connections_being_killed(tmp_path, feed_server):
+    """A running `monitor watch` whose server connections are all killed (what a server
+    restart does to them) reconnects: feeds added afterwards are polled and stored, each item
+    once, and the watcher still stops cleanly on SIGTERM."""
+    url = pg_url()
+    base, _ = feed_server
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text(feed_list(base, ["euphrates-wire", "levant-desk"]))
+    log = fresh_postgres_log(url)
+    name = f"{log.schema}-watch"
+    stderr = tmp_path / "watch.err"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "monitor", "--db", log_url(url, log.schema, application_name=name),
+         "watch", "--feeds", str(feeds), "--rules", str(RULES)],
+        cwd=REPO, stdout=subprocess.DEVNULL, stderr=stderr.open("w"),
+    )  # fmt: skip
+
+    def stored_feeds() -> Counter[str]:
+        return Counter(e.feed_id for _, e in log.iter_events(types={"ItemReceived"}))
+
+    def wait_for(condition, what: str) -> None:
+        deadline = time.monotonic() + 60
+        while not condition():
+            if proc.poll() is not None:
+                pytest.fail(f"the watcher exited early: {stderr.read_text()[-2000:]}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"gave up waiting for {what}: {stderr.read_text()[-2000:]}")
+            time.sleep(0.2)
+
+    try:
+        wait_for(lambda: set(stored_feeds()) == {"euphrates-wire", "levant-desk"}, "first polls")
+        killed = terminate(url, name)
+        assert killed >= 1, "the watcher held no server connection to kill"
+        feeds.write_text(feed_list(base, list(FEEDS)))  # the watcher reloads changed lists
+        wait_for(lambda: set(stored_feeds()) == set(FEEDS), "the added feeds after the kill")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(60) == 0, stderr.read_text()[-2000:]
+        items = [e for _, e in log.iter_events(types={"ItemReceived"})]
+        assert len(items) == len({e.item_id for e in items}) == 60
+        alerts = [e for _, e in log.iter_events(types={"AlertRaised"})]
+        assert len({a.alert_id for a in alerts}) == len(alerts)
+        assert log.verify().ok
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
         log.close()
