@@ -200,7 +200,7 @@ def _choose_index_clauses(compiled: list[CRule]) -> list[CRule]:
 
 
 def compile_rules(
-    rules: tuple[Rule, ...], lexicons: tuple[Lexicon, ...], scanner_name: str = "aho"
+    rules: tuple[Rule, ...], lexicons: tuple[Lexicon, ...], scanner_name: str = "re2set"
 ) -> CompiledRules:
     """Build the term scanner, the presearcher index and the per-rule plans."""
     interner = _Interner()

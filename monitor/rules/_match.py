@@ -113,29 +113,42 @@ def item_fields(item: Mapping[str, Any] | ItemReceived) -> dict[str, Any]:
 class ItemView:
     """One item prepared for matching: normalized fields and scanner hits per field.
 
-    ``hits[field][term_id]`` lists where each occurrence of that term starts: a word index in
-    ``norm[field].words`` when ``word_positions``, else an offset that
-    `NormText.word_at` turns into one (see `monitor.rules._scan`).
+    ``hits[field]`` holds every term id found in that field; its value lists where each
+    occurrence starts (a word index in ``norm[field].words`` when ``word_positions``, else an
+    offset that `NormText.word_at` turns into one), or is None until `starts` is asked: a
+    scanner may report only which terms occur, and positions are then found on demand, for
+    the few terms a condition or the evidence looks at (see `monitor.rules._scan`).
     """
 
-    __slots__ = ("fields", "hits", "keywords", "norm", "word_positions")
+    __slots__ = ("_scanner", "fields", "hits", "norm", "word_positions")
 
     def __init__(self, fields: dict[str, Any], compiled: CompiledRules) -> None:
         self.fields = fields
         self.norm: dict[str, NormText] = {}
-        self.hits: dict[str, dict[int, list[int]]] = {}
-        scan = compiled.scanner.scan
-        self.word_positions = compiled.scanner.word_positions
+        self.hits: dict[str, dict[int, list[int] | None]] = {}
+        scanner = compiled.scanner
+        self._scanner = scanner
+        scan = scanner.scan
+        self.word_positions = scanner.word_positions
         for name in compiled.scan_fields:
             text = fields.get(name)
             if not text:
                 continue
             nt = NormText(text)
             self.norm[name] = nt
-            found = scan(nt.words)
+            found = scan(nt)
             if found:
                 self.hits[name] = found
-        self.keywords: dict[str, tuple[str, ...]] = {}
+
+    def starts(self, name: str, tid: int) -> list[int]:
+        """Where term `tid` starts in field `name` (scanner units; empty when absent)."""
+        hits = self.hits.get(name)
+        if not hits or tid not in hits:
+            return []
+        found = hits[tid]
+        if found is None:
+            found = hits[tid] = self._scanner.positions(self.norm[name], tid)
+        return found
 
     def keyword_values(self, name: str) -> tuple[str, ...]:
         """The values of a keyword field as written (``tags`` may hold several)."""
@@ -162,7 +175,7 @@ def _case_ok(nt: NormText, first: int, last: int, term: Term) -> bool:
 
 def _phrase_occurrences(view: ItemView, name: str, tid: int, term: Term) -> list[tuple[int, int]]:
     """Word spans ``(first, last)`` of `term` in field `name` (case-checked when cased)."""
-    starts = view.hits.get(name, {}).get(tid)
+    starts = view.starts(name, tid)
     if not starts:
         return []
     nt = view.norm[name]
@@ -201,11 +214,12 @@ def _slot_count(view: ItemView, cf: CField, slot: CSlot, enough: int) -> int:
         if hits:
             for tid, term in slot.phrases:
                 if tid in hits:
-                    count += (
-                        len(_phrase_occurrences(view, name, tid, term))
-                        if term.cased
-                        else len(hits[tid])
-                    )
+                    if term.cased:
+                        count += len(_phrase_occurrences(view, name, tid, term))
+                    elif enough - count == 1:
+                        return enough  # presence is enough: no positions needed
+                    else:
+                        count += len(view.starts(name, tid))
                     if count >= enough:
                         return count
         for text in _regex_targets(view, name) if slot.regexes else ():

@@ -33,8 +33,8 @@ class RuleSet:
     """An immutable, compiled set of rules, correlation rules and lexicons.
 
     Build it with `load_rules` (validated, all-or-nothing) or directly from model objects.
-    ``scanner`` picks how terms are found ("aho", the default, or "token"; see
-    ``monitor.rules._scan``); both give the same matches.
+    ``scanner`` picks how terms are found ("re2set", the default, "aho" or "token"; see
+    ``monitor.rules._scan``); all give the same matches.
     Matching is thread-safe: the compiled automaton and plans are never modified after
     construction, and each call keeps its per-item state to itself.
     """
@@ -45,7 +45,7 @@ class RuleSet:
         correlations: Iterable[CorrelationRule] = (),
         lexicons: Iterable[Lexicon] = (),
         *,
-        scanner: str = "aho",
+        scanner: str = "re2set",
     ) -> None:
         self.rules: tuple[Rule, ...] = tuple(sorted(rules, key=lambda r: r.id))
         self.correlations: tuple[CorrelationRule, ...] = tuple(

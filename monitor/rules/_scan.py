@@ -1,44 +1,66 @@
-"""Find every rule term in an item's words in one pass: the scanners.
+"""Find every rule term in an item's text in one pass: the scanners.
 
-Both scanners take the normalized words of one field and return ``{term id: [position of
-each occurrence]}``; a position is a word index (`TokenScanner`) or the offset of the word in
-``" w0 w1 ... "`` (`AhoScanner`, ``word_positions = False``: converting every hit to a word
-index would cost a pass over the text per hit, and most hits only feed the presearcher, so
-`NormText.word_at` converts lazily, for the few hits a condition or the evidence looks at).
-They differ in how they search:
+A scanner holds every term of every rule and lexicon under its term id. Its ``scan(nt)``
+searches one normalized field (`NormText`: ``joined`` is ``" w0 w1 ... "``, single spaces) and
+returns ``{term id: positions or None}``. A term's key is its words padded with spaces
+(``" al tanf "``; a prefix ``deploy*`` is ``" deploy"``), so every hit falls on word
+boundaries and a phrase costs no more than a word. Positions are word indexes
+(``word_positions = True``) or offsets in ``joined`` that `NormText.word_at` converts; None
+means "present, positions not computed": `positions(nt, tid)` finds them when a condition
+(near, min, cased) or the evidence needs them, which is rare.
 
-- `AhoScanner` (the default): every term is a key ``" t "`` (a prefix ``t*``: ``" t"``) of
-  one pyahocorasick automaton, run once over ``" w1 w2 ... "``; the space padding makes every
-  hit fall on word boundaries, and phrases cost no more than words.
-- `TokenScanner`: terms are looked up per *word*, not per character. Single words and the
-  first word of each phrase live in one dict, probed for all words at C speed
-  (``map(dict.get, words)``); phrases are checked only where their first word occurs; prefix
-  terms (``deploy*``) go to a small automaton of their own.
+- `RE2SetScanner` (the default): all keys in one RE2 ``Set``, searched by RE2's lazily
+  built DFA; it reports which keys occur, and positions come later from ``str.find``.
+- `AhoScanner`: one pyahocorasick automaton; reports every occurrence with its position.
+- `TokenScanner`: one dict probe per word (``map(dict.get, words)``), phrases keyed by their
+  first two words, one-word prefixes in a small automaton.
 
-Why two: the automaton touches a trie node per *character*, and with 10,000 rules its few
-hundred thousand nodes no longer fit the CPU cache; the dict probes once per *word*. The
-benchmark measures both (benchmarks/README-rules.md); the automaton won on our machine at
-every size, so it is the default, and the other stays as the measured alternative. (The Rust
-``ahocorasick-rs`` package was also tried on the 10,000-rule automaton: about 25% faster per
-scan than pyahocorasick here, too little to add a dependency for.)
+Why three: the benchmark (benchmarks/README-rules.md) measures them side by side, and the
+winner depends on the machine and the rule count. On ours the RE2 set was the fastest at every
+size: its DFA takes one table step per byte, where the Aho-Corasick trie walks nodes that, with
+10,000 rules, mostly miss the CPU cache; the dict pays a hash and a probe per word. All three
+are property-tested to give identical matches. (The Rust ``ahocorasick-rs`` package was tried
+too: about 25% faster than pyahocorasick per scan, slower than the RE2 set; not adopted.)
+
+RE2's set search has one failure mode: when its DFA cannot get memory it reports no match.
+When its state cache fills, RE2 empties it and goes on (for a set search it never gives up
+for slowness); it fails only if the budget cannot hold the states one step needs. ``max_mem``
+is 1 GiB, a budget, not an allocation: with 10,000 rules the DFA had grown by about 8 MB after
+2,000 items.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from itertools import compress
 from typing import Any
 
 import ahocorasick
+import re2
 
 from ._model import Term
+from ._normalize import NormText
 
-__all__ = ["SCANNERS", "AhoScanner", "Hits", "TokenScanner"]
+__all__ = ["SCANNERS", "AhoScanner", "Hits", "RE2SetScanner", "TokenScanner", "term_keys"]
 
-Hits = dict[int, list[int]]
+Hits = dict[int, list[int] | None]
 
 
-class TokenScanner:
+def term_keys(terms: Iterable[tuple[int, Term]]) -> dict[int, str]:
+    """The key of each term id: its words space-padded (no trailing space: a prefix)."""
+    return {tid: " " + " ".join(t.tokens) + ("" if t.prefix else " ") for tid, t in terms}
+
+
+class _EagerPositions:
+    """Scanners whose hits already carry every position."""
+
+    def positions(self, nt: NormText, tid: int) -> list[int]:
+        """Never needed: `scan` reports positions itself."""
+        raise AssertionError("eager scanners report positions in scan()")
+
+
+class TokenScanner(_EagerPositions):
     """Word-level term index (see the module docstring)."""
 
     word_positions = True
@@ -78,8 +100,9 @@ class TokenScanner:
                 self._prefix.add_word(" " + stem, (tid, len(stem) + 1))
             self._prefix.make_automaton()
 
-    def scan(self, words: list[str]) -> Hits:
-        """Return ``{term id: [word index, ...]}`` for every term found in `words`."""
+    def scan(self, nt: NormText) -> Hits:
+        """Return ``{term id: [word index, ...]}`` for every term found in ``nt.words``."""
+        words = nt.words
         found: Hits = {}
         values = list(map(self._first.get, words))
         entries = self._entries
@@ -112,7 +135,7 @@ class TokenScanner:
                 elif tuple(words[i + 2 : end]) == rest:
                     found.setdefault(tid, []).append(i)
         if self._prefix is not None and words:
-            joined = " " + " ".join(words) + " "
+            joined = nt.joined
             spaces = joined.count
             for end, (tid, length) in self._prefix.iter(joined):
                 found.setdefault(tid, []).append(spaces(" ", 0, end - length + 1))
@@ -121,7 +144,7 @@ class TokenScanner:
         return found
 
 
-class AhoScanner:
+class AhoScanner(_EagerPositions):
     """One Aho-Corasick automaton over the space-joined words (see the module docstring)."""
 
     word_positions = False
@@ -137,12 +160,12 @@ class AhoScanner:
         else:
             self._automaton = None
 
-    def scan(self, words: list[str]) -> Hits:
-        """Return ``{term id: [offset in " w0 w1 ... ", ...]}`` for every term in `words`."""
+    def scan(self, nt: NormText) -> Hits:
+        """Return ``{term id: [offset in " w0 w1 ... ", ...]}`` for every term in `nt`."""
         found: Hits = {}
-        if self._automaton is None or not words:
+        if self._automaton is None or len(nt.joined) < 2:
             return found
-        for end, (tid, length) in self._automaton.iter(" " + " ".join(words) + " "):
+        for end, (tid, length) in self._automaton.iter(nt.joined):
             starts = found.get(tid)
             if starts is None:
                 found[tid] = [end - length + 2]
@@ -151,7 +174,61 @@ class AhoScanner:
         return found
 
 
-SCANNERS: dict[str, type[TokenScanner] | type[AhoScanner]] = {
+class RE2SetScanner:
+    """Every term key in one RE2 ``Set`` (a lazily built DFA); positions found on demand.
+
+    RE2's set search only says *which* keys occur, which is all the presearcher and most
+    conditions need; where they occur is looked up with ``str.find`` for the few terms a
+    condition (near, min, cased) or the evidence asks about.
+    """
+
+    word_positions = False
+
+    def __init__(self, terms: Iterable[tuple[int, Term]]) -> None:
+        self._keys = term_keys(terms)
+        self._tids: list[int] = []
+        self._set: Any = None
+        if self._keys:
+            options = re2.Options()
+            options.log_errors = False
+            # The DFA grows lazily with the states a text visits, bounded by the number of
+            # states of the equivalent Aho-Corasick automaton (literal keys); give it room so
+            # that it never runs out of memory, which RE2 would report as "no match".
+            options.max_mem = _RE2_MAX_MEM
+            options.never_capture = True
+            self._set = re2.Set.SearchSet(options)
+            for tid, key in self._keys.items():
+                self._set.Add(re.escape(key))
+                self._tids.append(tid)
+            self._set.Compile()
+
+    def scan(self, nt: NormText) -> Hits:
+        """Return ``{term id: None}`` for every term in `nt` (positions via `positions`)."""
+        if self._set is None or len(nt.joined) < 2:
+            return {}
+        found = self._set.Match(nt.joined)
+        if not found:
+            return {}
+        tids = self._tids
+        return dict.fromkeys([tids[i] for i in found])
+
+    def positions(self, nt: NormText, tid: int) -> list[int]:
+        """Offsets (in ``nt.joined``) of the words where term `tid` starts."""
+        key = self._keys[tid]
+        joined = nt.joined
+        found = []
+        pos = joined.find(key)
+        while pos >= 0:
+            found.append(pos + 1)
+            pos = joined.find(key, pos + 1)
+        return found
+
+
+_RE2_MAX_MEM = 1 << 30
+
+
+SCANNERS: dict[str, type[TokenScanner] | type[AhoScanner] | type[RE2SetScanner]] = {
     "aho": AhoScanner,
+    "re2set": RE2SetScanner,
     "token": TokenScanner,
 }

@@ -142,11 +142,16 @@ def test_every_entry_agrees_with_reference(text: str, item: dict[str, str]) -> N
 @settings(max_examples=150, deadline=None)
 @given(rule_sets(), st.lists(items, min_size=1, max_size=3))
 def test_scanners_agree(text: str, sample: list[dict[str, str]]) -> None:
-    """The token-dict scanner and the Aho-Corasick scanner give identical matches."""
+    """Every scanner (Aho-Corasick, RE2 set, word dict) gives identical matches."""
     aho = _load(text)
-    token = RuleSet(aho.rules, aho.correlations, aho.lexicons, scanner="token")
+    others = [
+        RuleSet(aho.rules, aho.correlations, aho.lexicons, scanner=name)
+        for name in ("token", "re2set")
+    ]
     for item in sample:
-        assert aho.match(item) == token.match(item)
+        expected = aho.match(item)
+        for other in others:
+            assert other.match(item) == expected
 
 
 _BOUNDARY_RULES = "\n---\n".join(
