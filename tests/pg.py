@@ -14,9 +14,11 @@ import itertools
 import os
 import secrets
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pytest
 
+from monitor.log._postgres import _OPTIONS as _LOG_OPTIONS
 from monitor.log._postgres import PostgresLog
 
 _serial = itertools.count()
@@ -62,10 +64,14 @@ def log_url(url: str, schema: str, **params: Any) -> str:
 
 
 def admin(url: str):
-    """A plain autocommit psycopg connection to the test server."""
+    """A plain autocommit psycopg connection to the test server (the log's own options, such
+    as ``schema``, are dropped from `url`'s query first)."""
     import psycopg
 
-    return psycopg.connect(url, autocommit=True, application_name="monitor-tests-admin")
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query) if k not in _LOG_OPTIONS]
+    plain = urlunsplit(parts._replace(query=urlencode(query)))
+    return psycopg.connect(plain, autocommit=True, application_name="monitor-tests-admin")
 
 
 def drop_schema(url: str, schema: str) -> None:

@@ -48,7 +48,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import psycopg
 from psycopg import sql
 
-from ..errors import LogError, LogSchemaError
+from ..errors import LogCorruptedError, LogError, LogSchemaError
 from ._base import AppendResult, EventLog, NewRecord, ProjectionState, Record
 from ._chain import GENESIS, chain_hash
 from ._pg_connection import ReconnectingConnection, transaction
@@ -102,16 +102,22 @@ class PostgresLog(EventLog):
                 "not starting with a digit)"
             )
         query.setdefault("application_name", application_name)
-        seconds = float(options.get("connect_timeout", connect_timeout))
+        seconds = _seconds("connect_timeout", options.get("connect_timeout", connect_timeout))
         query.setdefault("connect_timeout", str(max(1, round(seconds))))
         self.schema = schema
+        if "schema" not in options and schema != "monitor":  # so that `url` reopens this log
+            url = urlunsplit(
+                parts._replace(query="&".join(filter(None, [parts.query, f"schema={schema}"])))
+            )
         self.url = url
         self.application_name = query["application_name"]
         self._conninfo = urlunsplit(parts._replace(query=urlencode(query)))
         self._where = f"{parts.hostname or 'localhost'}:{parts.port or 5432}{parts.path}"
-        self._lock_timeout = float(options.get("lock_timeout", lock_timeout))
-        reconnect = float(options.get("reconnect_timeout", reconnect_timeout))
-        self._poll_interval = float(options.get("poll_interval", poll_interval))
+        self._lock_timeout = _seconds("lock_timeout", options.get("lock_timeout", lock_timeout))
+        reconnect = _seconds(
+            "reconnect_timeout", options.get("reconnect_timeout", reconnect_timeout)
+        )
+        self._poll_interval = _seconds("poll_interval", options.get("poll_interval", poll_interval))
         digest = hashlib.sha256(f"news-monitor log {schema}".encode()).digest()
         self._lock_key = int.from_bytes(digest[:8], "big", signed=True)
         self._channel = f"monitor_log_{schema}"
@@ -133,6 +139,13 @@ class PostgresLog(EventLog):
         except BaseException:
             self.close()
             raise
+
+    def __repr__(self) -> str:
+        parts = urlsplit(self.url)
+        if parts.password:  # never print a password into a log file
+            netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+            return f"<PostgresLog {urlunsplit(parts._replace(netloc=netloc))}>"
+        return super().__repr__()
 
     # --- opening --------------------------------------------------------------------------
 
@@ -159,10 +172,15 @@ class PostgresLog(EventLog):
             f"SELECT value FROM {sql.Identifier(schema).as_string(None)}.monitor_meta "
             "WHERE key = 'schema_version'"
         ).fetchone()
-        if row is None or int(row[0]) > SCHEMA_VERSION:
+        if row is None:
+            raise LogCorruptedError(
+                f"schema {schema!r} in {self._where}: the log's metadata row is missing "
+                "(was monitor_meta emptied by hand?)"
+            )
+        if int(row[0]) > SCHEMA_VERSION:
             raise LogSchemaError(
                 f"schema {schema!r} in {self._where} was written by a newer news-monitor "
-                f"(log schema {row[0] if row else '?'}, this program knows {SCHEMA_VERSION}); "
+                f"(log schema {row[0]}, this program knows {SCHEMA_VERSION}); "
                 "upgrade news-monitor"
             )
 
@@ -381,3 +399,14 @@ class PostgresLog(EventLog):
         listener, self._listener = self._listener, None
         if listener is not None:
             listener.close()
+
+
+def _seconds(name: str, value: float | str) -> float:
+    """`value` (a keyword or URL option) as a non-negative number of seconds."""
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = -1.0
+    if not seconds >= 0:
+        raise LogError(f"{name} must be a number of seconds, not {value!r}")
+    return seconds

@@ -411,3 +411,22 @@ def test_unknown_url_option_is_a_clear_error(url):
     """A misspelt option in the URL is named in the error, at once, not retried."""
     with pytest.raises(LogError, match="bogus_option"):
         open_log(log_url(url, new_schema(), bogus_option=1, reconnect_timeout=600))
+
+
+def test_bad_number_option_is_a_clear_error(url):
+    """A timeout that is not a number of seconds is a LogError naming the option."""
+    with pytest.raises(LogError, match="lock_timeout must be a number of seconds, not 'soon'"):
+        open_log(log_url(url, new_schema(), lock_timeout="soon"))
+
+
+def test_url_reopens_the_log_and_repr_hides_the_password(log, url):
+    """`url` names the schema (so it reopens this log); repr never shows a password."""
+    log.append([rec("a")])
+    plain = PostgresLog(url, schema=log.schema)
+    assert f"schema={log.schema}" in plain.url
+    with open_log(plain.url) as again:
+        assert again.head() == 1
+    plain.close()
+    secret = url.replace("postgres@", "postgres:hunter2@", 1)
+    with PostgresLog(secret, schema=log.schema) as shown:
+        assert "hunter2" not in repr(shown) and ":***@" in repr(shown)
