@@ -430,3 +430,21 @@ def test_url_reopens_the_log_and_repr_hides_the_password(log, url):
     secret = url.replace("postgres@", "postgres:hunter2@", 1)
     with PostgresLog(secret, schema=log.schema) as shown:
         assert "hunter2" not in repr(shown) and ":***@" in repr(shown)
+
+
+def test_monitor_imports_without_psycopg_and_open_log_says_what_to_install():
+    """Without psycopg, `import monitor` works and a postgresql:// URL names the extra."""
+    code = (
+        "import sys; sys.modules['psycopg'] = None\n"
+        "import monitor, monitor.log\n"
+        "from monitor.log import open_log\n"
+        "try:\n"
+        "    open_log('postgresql://u@127.0.0.1/db')\n"
+        "except monitor.errors.LogError as exc:\n"
+        "    print(exc)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    assert "pip install 'news-monitor[postgres]'" in out.stdout
