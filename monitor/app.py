@@ -42,9 +42,11 @@ from .feeds import (
 from .log import EventLog, open_log
 from .projections import (
     AlertTimeline,
+    EntityMentions,
     FeedStatus,
     ItemsByFeedDay,
     ProjectionRunner,
+    RuleHits,
     builtin_projections,
 )
 from .rules import AlertEvaluator, RuleSet, load_rules
@@ -316,12 +318,16 @@ class Monitor:
     # --- looking at the log -------------------------------------------------------------------
 
     def stats(self) -> dict[str, Any]:
-        """Counts worth a glance: records, items per feed, alerts per rule, subscriber lag."""
+        """Counts worth a glance: records, items per feed, alerts per rule (top 20), the most
+        mentioned places and actors (top 10), and how far each projection is."""
         self.projections.run()
         return {
             "db": self.log.url,
             "records": self.log.head(),
             "feeds": [dict(t) for t in ItemsByFeedDay.totals(self.log)],
+            "rules": RuleHits.top(self.log, limit=20),
+            "places": EntityMentions.top(self.log, "place:", limit=10),
+            "actors": EntityMentions.top(self.log, "actor:", limit=10),
             "projections": [{**attrs.asdict(s), "lag": s.lag} for s in self.projections.status()],
         }
 

@@ -78,7 +78,8 @@ def ingest(
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
 @click.pass_obj
 def stats(obj: CliContext, as_json: bool) -> None:
-    """Show what the log holds: records, items per feed, and how far each projection is."""
+    """Show what the log holds: records, items per feed, alerts per rule, the most mentioned
+    places and actors, and how far each projection is."""
     with Monitor.open(obj.db) as monitor:
         data = monitor.stats()
     if as_json:
@@ -97,6 +98,32 @@ def stats(obj: CliContext, as_json: bool) -> None:
             str(row.get("last_day", "")),
         )
     console.print(feeds)
+    if data["rules"]:
+        rules = Table(title="Alerts per rule")
+        for column in ("rule", "alerts", "suppressed", "first", "last"):
+            rules.add_column(column)
+        for row in data["rules"]:
+            rules.add_row(
+                row["rule_id"],
+                str(row["alerts"]),
+                str(row["suppressed"]),
+                (row["first"] or "")[:16].replace("T", " "),
+                (row["last"] or "")[:16].replace("T", " "),
+            )
+        console.print(rules)
+    for kind in ("places", "actors"):
+        if data[kind]:
+            top = Table(title=f"Most mentioned {kind}")
+            for column in (kind[:-1], "mentions", "alerts", "last seen"):
+                top.add_column(column)
+            for row in data[kind]:
+                top.add_row(
+                    row["entity"].split(":", 1)[-1],
+                    str(row["mentions"]),
+                    str(row["alerts"]),
+                    (row["last"] or "")[:10],
+                )
+            console.print(top)
     console.print(_projection_table(data["projections"]))
 
 
