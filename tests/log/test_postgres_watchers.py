@@ -1,8 +1,8 @@
-"""Two `monitor watch` processes on one PostgreSQL log, against a local HTTP feed server.
+"""`monitor watch` processes on one PostgreSQL log, against a local HTTP feed server.
 
-The four bundled sample feeds are served from 127.0.0.1 (nothing reaches the internet); two
-watchers poll all of them at the same moment into one schema, with the default rules. Items
-and alerts must each be stored once, whichever watcher fetched them first.
+The four bundled sample feeds are served from 127.0.0.1 (nothing reaches the internet).
+Watchers sharing one schema split the feeds through ``feed:<id>`` leases, hand them over when
+one stops, survive losing their server connections, and store each item and alert once.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from tests.conftest import REPO
-from tests.pg import fresh_postgres_log, log_url, pg_url, terminate
+from tests.pg import admin, fresh_postgres_log, log_url, pg_url, terminate
 
 pytestmark = pytest.mark.postgres
 
@@ -59,11 +59,42 @@ def feed_server():
     server.server_close()
 
 
-def feed_list(base: str, feed_ids: list[str]) -> str:
-    """A feed list of the given sample feeds, served from `base`, polled hourly."""
+def feed_list(base: str, feed_ids: list[str], interval: str = "1h") -> str:
+    """A feed list of the given sample feeds, served from `base`, polled every `interval`."""
     return "feeds:\n" + "".join(
-        f"  - {{id: {fid}, url: '{base}/{FEEDS[fid]}', interval: 1h}}\n" for fid in feed_ids
+        f"  - {{id: {fid}, url: '{base}/{FEEDS[fid]}', interval: {interval}}}\n" for fid in feed_ids
     )
+
+
+def start_watch(db: str, feeds, stderr) -> subprocess.Popen:
+    """`monitor -vv watch` (debug logging, so skipped feeds are logged) in the background."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "monitor", "-vv", "--db", db, "watch", "--feeds", str(feeds),
+         "--rules", str(RULES)],
+        cwd=REPO, stdout=subprocess.DEVNULL, stderr=stderr.open("w"),
+    )  # fmt: skip
+
+
+def lease_owners(url: str, schema: str) -> dict[str, str]:
+    """feed lease name -> the pid part of its owner (``host:pid:random``)."""
+    with admin(url) as conn:
+        rows = conn.execute(
+            f'SELECT name, owner FROM "{schema}".leases WHERE name LIKE %s', ("feed:%",)
+        ).fetchall()
+    return {name: owner.split(":")[-2] for name, owner in rows}
+
+
+def wait_for(condition, what: str, *procs: tuple[subprocess.Popen, object]) -> None:
+    """Poll `condition` (bounded at 60 s); fail early, with its stderr, if a process exits."""
+    deadline = time.monotonic() + 60
+    while not condition():
+        for proc, stderr in procs:
+            if proc.poll() is not None:
+                pytest.fail(f"a watcher exited early: {stderr.read_text()[-2000:]}")
+        if time.monotonic() > deadline:
+            logs = "\n".join(stderr.read_text()[-1500:] for _, stderr in procs)
+            pytest.fail(f"gave up waiting for {what}:\n{logs}")
+        time.sleep(0.2)
 
 
 def test_two_watchers_store_each_item_and_alert_once(tmp_path, feed_server):
@@ -131,21 +162,18 @@ def test_watch_survives_its_connections_being_killed(tmp_path, feed_server):
     def stored_feeds() -> Counter[str]:
         return Counter(e.feed_id for _, e in log.iter_events(types={"ItemReceived"}))
 
-    def wait_for(condition, what: str) -> None:
-        deadline = time.monotonic() + 60
-        while not condition():
-            if proc.poll() is not None:
-                pytest.fail(f"the watcher exited early: {stderr.read_text()[-2000:]}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"gave up waiting for {what}: {stderr.read_text()[-2000:]}")
-            time.sleep(0.2)
-
     try:
-        wait_for(lambda: set(stored_feeds()) == {"euphrates-wire", "levant-desk"}, "first polls")
+        wait_for(
+            lambda: set(stored_feeds()) == {"euphrates-wire", "levant-desk"},
+            "first polls", (proc, stderr),
+        )  # fmt: skip
         killed = terminate(url, name)
         assert killed >= 1, "the watcher held no server connection to kill"
         feeds.write_text(feed_list(base, list(FEEDS)))  # the watcher reloads changed lists
-        wait_for(lambda: set(stored_feeds()) == set(FEEDS), "the added feeds after the kill")
+        wait_for(
+            lambda: set(stored_feeds()) == set(FEEDS),
+            "the added feeds after the kill", (proc, stderr),
+        )  # fmt: skip
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(60) == 0, stderr.read_text()[-2000:]
         items = [e for _, e in log.iter_events(types={"ItemReceived"})]
@@ -157,4 +185,49 @@ def test_watch_survives_its_connections_being_killed(tmp_path, feed_server):
         if proc.poll() is None:
             proc.kill()
             proc.wait(10)
+        log.close()
+
+
+def test_running_watchers_share_feeds_and_hand_them_over_on_stop(tmp_path, feed_server):
+    """Watcher A holds every feed's lease; watcher B, started later, skips them all while A
+    runs, and takes them over once A stops (and releases them); items stay stored once."""
+    url = pg_url()
+    base, _ = feed_server
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text(feed_list(base, list(FEEDS), interval="2s"))
+    log = fresh_postgres_log(url)
+    db = log_url(url, log.schema)
+    err_a, err_b = tmp_path / "a.err", tmp_path / "b.err"
+    a = start_watch(db, feeds, err_a)
+    b = None
+    wanted = {f"feed:{fid}" for fid in FEEDS}
+
+    def items() -> int:
+        return len(list(log.iter_events(types={"ItemReceived"})))
+
+    try:
+        wait_for(lambda: items() == 60, "watcher A's first polls", (a, err_a))
+        b = start_watch(db, feeds, err_b)
+        wait_for(
+            lambda: all(f"feed {fid} is polled by another watcher" in err_b.read_text()
+                        for fid in FEEDS),
+            "watcher B to find every feed taken", (a, err_a), (b, err_b),
+        )  # fmt: skip
+        assert lease_owners(url, log.schema) == dict.fromkeys(wanted, str(a.pid))
+        a.send_signal(signal.SIGTERM)
+        assert a.wait(60) == 0, err_a.read_text()[-2000:]
+        wait_for(
+            lambda: lease_owners(url, log.schema) == dict.fromkeys(wanted, str(b.pid)),
+            "watcher B to take the feeds over", (b, err_b),
+        )  # fmt: skip
+        b.send_signal(signal.SIGTERM)
+        assert b.wait(60) == 0, err_b.read_text()[-2000:]
+        stored = [e for _, e in log.iter_events(types={"ItemReceived"})]
+        assert len(stored) == len({e.item_id for e in stored}) == 60
+        assert log.verify().ok
+    finally:
+        for proc in (a, b):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait(10)
         log.close()
