@@ -177,7 +177,7 @@ class NormText:
     and sentence numbers are computed lazily, on first use: most items need none of them.
     """
 
-    __slots__ = ("_sentences", "_spans", "_starts", "_words", "joined", "original")
+    __slots__ = ("_lookups", "_sentences", "_spans", "_starts", "_words", "joined", "original")
 
     def __init__(self, original: str) -> None:
         self.original = original
@@ -186,6 +186,7 @@ class NormText:
         self._spans: list[tuple[int, int]] | None = None
         self._sentences: list[int] | None = None
         self._starts: list[int] | None = None
+        self._lookups = 0
 
     @property
     def words(self) -> list[str]:
@@ -195,8 +196,15 @@ class NormText:
         return self._words
 
     def word_at(self, joined_pos: int) -> int:
-        """Return the index of the word starting at `joined_pos` in ``" w0 w1 ... "``."""
+        """Return the index of the word starting at `joined_pos` in ``" w0 w1 ... "``.
+
+        The first few lookups count the spaces before `joined_pos` (one C-speed pass each);
+        after that a table of word starts is built once and searched by bisection.
+        """
         if self._starts is None:
+            if self._lookups < 8:
+                self._lookups += 1
+                return self.joined.count(" ", 0, joined_pos) - 1
             self._starts = list(accumulate((len(w) + 1 for w in self.words), initial=1))
         return bisect_right(self._starts, joined_pos) - 1
 
