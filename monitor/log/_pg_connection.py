@@ -18,6 +18,10 @@ from ..errors import LogError, LogLockedError, LogUnavailableError
 __all__ = ["ReconnectingConnection", "transaction", "translate"]
 
 _T = TypeVar("_T")
+#: SQLSTATEs after which the whole transaction may simply be run again: deadlock detected,
+#: serialization failure.
+_TRANSIENT = frozenset({"40P01", "40001"})
+_TRANSIENT_RETRIES = 5
 
 
 class ReconnectingConnection:
@@ -47,6 +51,7 @@ class ReconnectingConnection:
         with self._lock:
             deadline: float | None = None
             delay = 0.05
+            retries = 0
             while True:
                 try:
                     if self._conn is None or self._conn.closed:
@@ -55,6 +60,10 @@ class ReconnectingConnection:
                             self._configure(self._conn)
                     return operation(self._conn)
                 except psycopg.Error as exc:
+                    if (exc.sqlstate or "") in _TRANSIENT and retries < _TRANSIENT_RETRIES:
+                        retries += 1  # the transaction was rolled back: run it again
+                        time.sleep(0.01 * retries)
+                        continue
                     if not self._lost(exc):
                         raise translate(exc, self.where) from exc
                     self.close()

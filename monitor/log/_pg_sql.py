@@ -48,6 +48,8 @@ SELECT (SELECT position FROM {s}.events ORDER BY position DESC LIMIT 1),
 """
 STATEMENTS = {
     "lock": "SELECT pg_advisory_xact_lock(%s)",
+    # Two-key form: a lock space apart from the one-key append lock.
+    "projection_lock": "SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
     "head": HEAD,
     "insert": "INSERT INTO {s}.events (" + COLUMNS + ") VALUES (%s, %s, %s, %s, %s, %s, %s)",
     "copy": "COPY {s}.events (" + COLUMNS + ") FROM STDIN",

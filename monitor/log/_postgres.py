@@ -50,7 +50,7 @@ from psycopg import sql
 
 from ..errors import LogCorruptedError, LogError, LogSchemaError
 from ._base import AppendResult, EventLog, NewRecord, ProjectionState, Record
-from ._chain import GENESIS, chain_hash
+from ._chain import GENESIS, number_batch
 from ._pg_connection import ReconnectingConnection, transaction
 from ._pg_sql import DDL, OUR_TABLES, STATEMENTS
 
@@ -120,6 +120,7 @@ class PostgresLog(EventLog):
         self._poll_interval = _seconds("poll_interval", options.get("poll_interval", poll_interval))
         digest = hashlib.sha256(f"news-monitor log {schema}".encode()).digest()
         self._lock_key = int.from_bytes(digest[:8], "big", signed=True)
+        self._lock_key32 = int.from_bytes(digest[8:12], "big", signed=True)
         self._channel = f"monitor_log_{schema}"
         ident = sql.Identifier(schema).as_string(None)
         self._sql = {name: text.replace("{s}", ident) for name, text in STATEMENTS.items()}
@@ -210,26 +211,10 @@ class PostgresLog(EventLog):
             with transaction(conn):
                 conn.execute(self._sql["lock"], (self._lock_key,))
                 keys = list({r.dedupe_key for r in records if r.dedupe_key is not None})
-                position, previous, now, found = conn.execute(self._sql["head"], (keys,)).fetchone()
-                position = position or 0
+                head, previous, now, found = conn.execute(self._sql["head"], (keys,)).fetchone()
                 previous = bytes(previous) if previous is not None else GENESIS
-                existing = set(found or ())
-                rows: list[tuple[Any, ...]] = []
-                positions: list[int | None] = []
-                for rec in records:
-                    key = rec.dedupe_key
-                    if key is not None:
-                        if key in existing:
-                            positions.append(None)
-                            continue
-                        existing.add(key)
-                    position += 1
-                    previous = chain_hash(
-                        previous, position, rec.type, rec.version, key, now, rec.data
-                    )
-                    rows.append((position, rec.type, rec.version, rec.data, key, now, previous))
-                    positions.append(position)
-                result = AppendResult(tuple(positions))
+                rows, numbered = number_batch(records, set(found or ()), head or 0, previous, now)
+                result = AppendResult(numbered)
                 if len(rows) == 1:
                     conn.execute(self._sql["insert"], rows[0])
                 elif rows:
@@ -239,8 +224,9 @@ class PostgresLog(EventLog):
                 if checkpoint is not None:
                     conn.execute(self._sql["checkpoint"], checkpoint)
                 if rows:
-                    self._announce(conn, position)
-                    tried.update(last=position, hash=previous, result=result)
+                    last, last_hash = rows[-1][0], rows[-1][6]
+                    self._announce(conn, last)
+                    tried.update(last=last, hash=last_hash, result=result)
             return result
 
         return self._writer.run(attempt)
@@ -366,6 +352,9 @@ class PostgresLog(EventLog):
         def commit(conn: psycopg.Connection) -> None:
             # Re-running after a lost connection is harmless: it writes the same values.
             with transaction(conn):
+                # Two processes committing the same projection take turns instead of locking
+                # its rows in different orders (a deadlock).
+                conn.execute(self._sql["projection_lock"], (self._lock_key32, name))
                 if deletes:
                     conn.execute(self._sql["delete_keys"], (name, deletes))
                 if upserts:
@@ -377,6 +366,7 @@ class PostgresLog(EventLog):
     def drop_projection(self, name: str) -> None:
         def drop(conn: psycopg.Connection) -> None:
             with transaction(conn):
+                conn.execute(self._sql["projection_lock"], (self._lock_key32, name))
                 conn.execute(self._sql["drop_rows"], (name,))
                 conn.execute(self._sql["drop_state"], (name,))
 

@@ -448,3 +448,31 @@ def test_monitor_imports_without_psycopg_and_open_log_says_what_to_install():
     )
     assert out.returncode == 0, out.stderr
     assert "pip install 'news-monitor[postgres]'" in out.stdout
+
+
+def test_concurrent_commits_of_one_projection_never_deadlock(log):
+    """Two processes committing the same projection's keys in opposite orders take turns
+    (a per-projection lock) instead of failing with a deadlock."""
+    other = other_handle(log, f"{log.schema}-p")
+    keys = [f"k{i:03d}" for i in range(60)]
+    errors: list[BaseException] = []
+
+    def commit(handle: PostgresLog, order: list[str], tag: int) -> None:
+        try:
+            for round_ in range(15):
+                handle.commit_projection("shared", 1, round_, {k: tag for k in order})
+        except BaseException as exc:  # reported by the assertion below
+            errors.append(exc)
+
+    threads = [
+        threading.Thread(target=commit, args=(log, keys, 1)),
+        threading.Thread(target=commit, args=(other, keys[::-1], 2)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    other.close()
+    assert not errors, errors
+    values = {v for _, v in log.projection_scan("shared")}
+    assert len(log.projection_scan("shared")) == 60 and len(values) == 1  # one commit won last
