@@ -44,6 +44,7 @@ class ReconnectingConnection:
         self._configure = configure
         self._lock = threading.RLock()
         self._conn: psycopg.Connection | None = None
+        self._shut = False
 
     def run(self, operation: Callable[[psycopg.Connection], _T]) -> _T:
         """Run `operation` on the connection; if the connection is lost, reconnect and run it
@@ -53,6 +54,8 @@ class ReconnectingConnection:
             delay = 0.05
             retries = 0
             while True:
+                if self._shut:
+                    raise LogError(f"the log at {self.where} was closed; open it again")
                 try:
                     if self._conn is None or self._conn.closed:
                         self._conn = psycopg.connect(self.conninfo, autocommit=True)
@@ -86,7 +89,13 @@ class ReconnectingConnection:
         state = exc.sqlstate or ""
         return state.startswith("08") or state in ("57P01", "57P02", "57P03")
 
+    def shutdown(self) -> None:
+        """Close for good: later `run` calls raise instead of reconnecting."""
+        self._shut = True
+        self.close()
+
     def close(self) -> None:
+        """Close the current connection; the next `run` opens a new one."""
         with self._lock:
             conn, self._conn = self._conn, None
             if conn is not None:

@@ -135,6 +135,7 @@ class PostgresLog(EventLog):
         self._listener_lock = threading.Lock()
         self._listener: psycopg.Connection | None = None
         self._notified = 0
+        self._closed = False
         try:
             self._writer.run(self._prepare)
         except BaseException:
@@ -276,6 +277,8 @@ class PostgresLog(EventLog):
         after `after`. Returns False at once after (re)connecting, so the caller re-reads the
         head: notifications sent while nobody listened are gone."""
         conn = self._listener
+        if self._closed:
+            return False
         if conn is None or conn.closed:
             try:
                 conn = psycopg.connect(self._conninfo, autocommit=True)
@@ -384,8 +387,9 @@ class PostgresLog(EventLog):
         self._writer.run(lambda c: c.execute(self._sql["release"], (name, owner)))
 
     def close(self) -> None:
+        self._closed = True
         for conn in (self._writer, self._reader):
-            conn.close()
+            conn.shutdown()
         listener, self._listener = self._listener, None
         if listener is not None:
             listener.close()

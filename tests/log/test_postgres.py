@@ -476,3 +476,14 @@ def test_concurrent_commits_of_one_projection_never_deadlock(log):
     assert not errors, errors
     values = {v for _, v in log.projection_scan("shared")}
     assert len(log.projection_scan("shared")) == 60 and len(values) == 1  # one commit won last
+
+
+def test_closed_log_refuses_instead_of_reconnecting(url):
+    """After close(), operations raise a clear LogError and open no new connection."""
+    lg = fresh_postgres_log(url)
+    lg.append([rec("a")])
+    lg.close()
+    with pytest.raises(LogError, match="was closed"):
+        lg.head()
+    with pytest.raises(LogError, match="was closed"):
+        lg.append([rec("b")])
