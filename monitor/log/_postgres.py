@@ -29,6 +29,10 @@ Why these choices:
   after reconnecting: if the record at its last position carries the hash it computed, the
   append did commit and its result is returned, otherwise it is retried. An append thus either
   returns (committed, exactly once) or raises.
+* **Projections.** `commit_projection` writes the rows and the checkpoint in one transaction
+  that first takes a per-projection advisory lock, so two processes committing the same
+  projection take turns instead of deadlocking on its rows. A deadlock or serialization
+  failure that happens anyway is retried (the transaction was rolled back whole).
 * **Leases** (`acquire_lease`) are rows upserted atomically with
   ``ON CONFLICT ... DO UPDATE ... WHERE expires_at < now() OR owner = me``, timed by the server
   clock, so watchers on machines with skewed clocks still agree.
