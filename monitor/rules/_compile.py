@@ -20,7 +20,7 @@ from typing import Any
 import attrs
 
 from ._build import compile_regex
-from ._model import And, FieldMatch, Lexicon, Node, Not, Ref, Rule, Term
+from ._model import And, FieldMatch, Lexicon, Node, Not, Or, Ref, Rule, Term
 from ._normalize import normalize_tokens
 from ._scan import SCANNERS, AhoScanner, TokenScanner
 
@@ -168,6 +168,39 @@ def _node_clauses(node: Node, sels: dict[str, Clauses]) -> Clauses:
     return _and(parts) if isinstance(node, And) else _or(parts)
 
 
+def _field_cost(cf: CField) -> int:
+    if any(slot.regexes for slot in cf.slots):
+        return 20  # a regex search runs over the original text, field by field
+    if cf.source.mode in ("near", "onear", "sentence") or cf.source.min_count > 1:
+        return 4  # needs word positions
+    return 1
+
+
+def _cost(node: Node, selections: dict[str, tuple[tuple[CField, ...], ...]]) -> int:
+    if isinstance(node, Ref):
+        return sum(_field_cost(cf) for group in selections[node.name] for cf in group)
+    if isinstance(node, Not):
+        return _cost(node.arg, selections)
+    return sum(_cost(a, selections) for a in node.args)  # type: ignore[union-attr]
+
+
+def _cheap_first(node: Node, selections: dict[str, tuple[tuple[CField, ...], ...]]) -> Node:
+    """Reorder the operands of each and/or, cheapest first.
+
+    Evaluation short-circuits, so in ``regex_sel and word_sel`` the regex would run for every
+    candidate; ``word_sel and regex_sel`` runs it only when the words are there. The result
+    of the condition is the same in any order.
+    """
+    if isinstance(node, Not):
+        return Not(_cheap_first(node.arg, selections))
+    if isinstance(node, And | Or):
+        args = sorted(
+            (_cheap_first(a, selections) for a in node.args), key=lambda a: _cost(a, selections)
+        )
+        return type(node)(tuple(args))
+    return node
+
+
 def _positive(node: Node, negated: bool = False) -> set[str]:
     if isinstance(node, Ref):
         return set() if negated else {node.name}
@@ -222,7 +255,8 @@ def compile_rules(
             sel_clauses[sel.name] = _or(alt_clauses)
         clauses = _node_clauses(rule.condition, sel_clauses)
         positive = frozenset(_positive(rule.condition))
-        compiled.append(CRule(rule, selections, rule.condition, positive, clauses))
+        condition = _cheap_first(rule.condition, selections)
+        compiled.append(CRule(rule, selections, condition, positive, clauses))
     tid_entities: dict[int, list[tuple[str, Term]]] = {}
     for lex in lexicons:
         if lex.kind not in ("place", "actor") or not lex.canonical:

@@ -145,7 +145,7 @@ def explain(crule: CRule, view: ItemView, compiled: CompiledRules) -> Explanatio
                 evidence = tuple(field_evidence(view, cf, name)) if ok else ()
                 fields.append(FieldExplanation(cf.source.key, ok, _detail(view, cf, ok), evidence))
         selections.append(SelectionExplanation(name, memo[name], tuple(fields)))
-    trace = _trace(crule.condition, memo)
+    trace = _trace(crule.rule.condition, memo)  # as written, not as reordered for speed
     return Explanation(
         rule_id=crule.rule.id,
         matched=matched,
