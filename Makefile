@@ -24,12 +24,17 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# The suite, then every benchmark once at tiny sizes: no figures, but a benchmark that breaks
+# fails the build instead of rotting until someone runs `make bench`.
 test: lint
 	$(BIN)/python -m pytest
+	BENCH_LOG_EVENTS=300 BENCH_LOG_ROUNDS=1 BENCH_PG_EVENTS=300 BENCH_PG_ROUNDS=1 \
+	BENCH_RULES_ITEMS=10 BENCH_ALERTS_ITEMS=300 \
+	$(BIN)/python -m pytest benchmarks -q --benchmark-only --benchmark-max-time=0.1
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
-	$(BIN)/python -m pytest benchmarks --benchmark-only --benchmark-columns=min,mean,median,ops,rounds -p no:randomly $(BENCH_ARGS)
+	$(BIN)/python -m pytest benchmarks --benchmark-only --benchmark-columns=min,mean,median,ops,rounds $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(RUNDIR) .pytest_cache .benchmarks
