@@ -57,6 +57,7 @@ from ._base import AppendResult, EventLog, NewRecord, ProjectionState, Record
 from ._chain import GENESIS, number_batch
 from ._pg_connection import ReconnectingConnection, transaction
 from ._pg_sql import DDL, OUR_TABLES, STATEMENTS
+from ._scan_sql import projection_scan_query
 
 __all__ = ["PostgresLog"]
 
@@ -330,19 +331,15 @@ class PostgresLog(EventLog):
         limit: int | None = None,
         after: str | None = None,
     ) -> list[tuple[str, Any]]:
-        query = self._sql["scan"]
-        params: list[Any] = [name]
-        if prefix:
-            # Keys starting with `prefix` sort between prefix and prefix + U+10FFFF ("C" order).
-            query += " AND key >= %s AND key < %s"
-            params += [prefix, prefix + "\U0010ffff"]
-        if after is not None:
-            query += " AND key < %s" if reverse else " AND key > %s"
-            params.append(after)
-        query += " ORDER BY key DESC" if reverse else " ORDER BY key"
-        if limit is not None:
-            query += " LIMIT %s"
-            params.append(limit)
+        query, params = projection_scan_query(
+            self._sql["scan"],
+            name,
+            prefix,
+            reverse=reverse,
+            limit=limit,
+            after=after,
+            mark="%s",
+        )
         rows = self._reader.run(lambda c: c.execute(query, params).fetchall())
         return [(k, json.loads(v)) for k, v in rows]
 

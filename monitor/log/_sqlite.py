@@ -40,6 +40,7 @@ from ..errors import (
 )
 from ._base import AppendResult, EventLog, NewRecord, ProjectionState, Record
 from ._chain import GENESIS, number_batch
+from ._scan_sql import projection_scan_query
 from ._sqlite_schema import (
     APPLICATION_ID,
     INSERT,
@@ -331,19 +332,15 @@ class SQLiteLog(EventLog):
         limit: int | None = None,
         after: str | None = None,
     ) -> list[tuple[str, Any]]:
-        sql = "SELECT key, value FROM projection_rows WHERE name = ?"
-        params: list[Any] = [name]
-        if prefix:
-            # Keys starting with `prefix` sort between prefix and prefix + U+10FFFF.
-            sql += " AND key >= ? AND key < ?"
-            params += [prefix, prefix + "\U0010ffff"]
-        if after is not None:
-            sql += " AND key < ?" if reverse else " AND key > ?"
-            params.append(after)
-        sql += " ORDER BY key DESC" if reverse else " ORDER BY key"
-        if limit is not None:
-            sql += " LIMIT ?"
-            params.append(limit)
+        sql, params = projection_scan_query(
+            "SELECT key, value FROM projection_rows WHERE name = ?",
+            name,
+            prefix,
+            reverse=reverse,
+            limit=limit,
+            after=after,
+            mark="?",
+        )
         return [(k, json.loads(v)) for k, v in self._query(sql, params)]
 
     def commit_projection(
