@@ -16,7 +16,8 @@ from __future__ import annotations
 import re
 import unicodedata
 from bisect import bisect_right
-from itertools import accumulate
+from collections.abc import Iterator
+from itertools import accumulate, islice
 
 __all__ = ["NormText", "fold_char", "normalize", "normalize_tokens", "sentence_breaks"]
 
@@ -87,6 +88,8 @@ def normalize(text: str) -> str:
     return " ".join(_folded(text).split())
 
 
+_NONSPACE = re.compile(r"[^ ]+")
+_SPAN = re.Match.span
 _SENTENCE_END = re.compile(r"[.!?]+[\"'”’)\]]*\s+|\n\s*\n")
 _ABBREV = frozenset(
     {
@@ -177,7 +180,17 @@ class NormText:
     and sentence numbers are computed lazily, on first use: most items need none of them.
     """
 
-    __slots__ = ("_lookups", "_sentences", "_spans", "_starts", "_words", "joined", "original")
+    __slots__ = (
+        "_lookups",
+        "_partial",
+        "_sentences",
+        "_span_iter",
+        "_spans",
+        "_starts",
+        "_words",
+        "joined",
+        "original",
+    )
 
     def __init__(self, original: str) -> None:
         self.original = original
@@ -187,6 +200,8 @@ class NormText:
         self._sentences: list[int] | None = None
         self._starts: list[int] | None = None
         self._lookups = 0
+        self._span_iter: Iterator[tuple[int, int]] | None = None
+        self._partial: list[tuple[int, int]] = []
 
     @property
     def words(self) -> list[str]:
@@ -213,8 +228,8 @@ class NormText:
         if self._spans is None:
             text = self.original
             if text.isascii():
-                folded = _folded(text)
-                self._spans = [m.span() for m in re.finditer(r"\S+", folded)]
+                # Folding ASCII keeps every character in place: spans are the non-space runs.
+                self._spans = list(map(_SPAN, _NONSPACE.finditer(_folded(text))))
             else:
                 origins: list[int] = []
                 pieces: list[str] = []
@@ -224,13 +239,25 @@ class NormText:
                     origins.extend([i] * len(out))
                 folded = "".join(pieces)
                 self._spans = [
-                    (origins[m.start()], origins[m.end() - 1] + 1)
-                    for m in re.finditer(r"\S+", folded)
+                    (origins[start], origins[end - 1] + 1)
+                    for start, end in map(_SPAN, _NONSPACE.finditer(folded))
                 ]
         return self._spans
 
     def span(self, first: int, last: int) -> tuple[int, int]:
-        """Return the original character span covering words `first` .. `last` (inclusive)."""
+        """Return the original character span covering words `first` .. `last` (inclusive).
+
+        For ASCII text only the words up to `last` are located (evidence usually needs a few
+        words, not the whole field's map).
+        """
+        if self._spans is None and self.original.isascii():
+            if self._span_iter is None:
+                self._span_iter = map(_SPAN, _NONSPACE.finditer(_folded(self.original)))
+                self._partial = []
+            partial = self._partial
+            if len(partial) <= last:
+                partial.extend(islice(self._span_iter, last + 1 - len(partial)))
+            return partial[first][0], partial[last][1]
         spans = self.spans()
         return spans[first][0], spans[last][1]
 

@@ -106,3 +106,17 @@ def test_sentence_numbers_per_word():
     """Each word knows which sentence it is in."""
     nt = NormText("A convoy moved. Officials denied it.")
     assert [nt.sentence_of(i) for i in range(len(nt.words))] == [0, 0, 0, 1, 1, 1]
+
+
+@settings(max_examples=200)
+@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=60), st.data())
+def test_partial_spans_agree_with_the_full_map(text, data):
+    """span(first, last) computed on demand equals the one from the full word map."""
+    words = NormText(text).words
+    if not words:
+        return
+    first = data.draw(st.integers(0, len(words) - 1))
+    last = data.draw(st.integers(first, len(words) - 1))
+    lazy = NormText(text).span(first, last)
+    full = NormText(text).spans()
+    assert lazy == (full[first][0], full[last][1])
