@@ -1,7 +1,7 @@
 """The hot path: one item in, the matching rules with their evidence out.
 
-Per item: each text field is normalized once and scanned once by the term automaton
-(`ItemView`); the presearcher picks candidate rules from the hit terms; only candidates'
+Per item: each text field is normalized once and scanned once by the term scanner
+(`ItemView`, see `_scan`); the presearcher picks candidate rules from the hit terms; only candidates'
 conditions are evaluated, with small pure functions over the hits. Token positions, original
 character offsets and sentence numbers are only computed when a condition or the evidence
 needs them.

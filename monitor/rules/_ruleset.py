@@ -35,7 +35,7 @@ class RuleSet:
     Build it with `load_rules` (validated, all-or-nothing) or directly from model objects.
     ``scanner`` picks how terms are found ("re2set", the default, "aho" or "token"; see
     ``monitor.rules._scan``); all give the same matches.
-    Matching is thread-safe: the compiled automaton and plans are never modified after
+    Matching is thread-safe: the compiled scanner and plans are never modified after
     construction, and each call keeps its per-item state to itself.
     """
 
