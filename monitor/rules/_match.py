@@ -1,10 +1,10 @@
 """The hot path: one item in, the matching rules with their evidence out.
 
 Per item: each text field is normalized once and scanned once by the term scanner
-(`ItemView`, see `_scan`); the presearcher picks candidate rules from the hit terms; only candidates'
-conditions are evaluated, with small pure functions over the hits. Token positions, original
-character offsets and sentence numbers are only computed when a condition or the evidence
-needs them.
+(`ItemView`, see `_scan`); the presearcher picks candidate rules from the hit terms; only
+candidates' conditions are evaluated, with small pure functions over the hits. Word
+positions, original character offsets and sentence numbers are only computed when a
+condition or the evidence needs them.
 """
 
 from __future__ import annotations
