@@ -50,6 +50,14 @@ _RE2_OPTIONS = re2.Options()
 _RE2_OPTIONS.log_errors = False
 
 
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """Return ``"; did you mean 'x'?"`` for the closest choice, or a list of valid ones."""
     choices = sorted(set(choices))
@@ -217,7 +225,11 @@ class Builder:
             self.error("a lexicon needs at least one term in 'terms'", doc.loc)
         for key, values in (("terms", terms), ("cased", cased)):
             for i, term in enumerate(values):
-                if not normalize_tokens(term.rstrip("*")) or "*" in term.rstrip("*"):
+                if (
+                    not normalize_tokens(term.rstrip("*"))
+                    or "*" in term.rstrip("*")
+                    or not _encodable(term)
+                ):
                     self.error(
                         f"lexicon term {term!r} has no words to match (or a '*' that is "
                         "not at the end)",
@@ -245,6 +257,9 @@ class Builder:
     # --- terms -----------------------------------------------------------------------------
 
     def term(self, value: str, spec: FieldSpec, loc: SourceLocation, cased: bool) -> Term | None:
+        if not _encodable(value):
+            self.error(f"value {value!r} holds a lone surrogate (a broken \\u escape)", loc)
+            return None
         if spec.regex:
             try:
                 compile_regex(value, spec.ignore_case)

@@ -222,3 +222,11 @@ def test_condition_column_in_a_quoted_condition(tmp_path):
     write(tmp_path, rule('sel: {text: convoy}\ncondition: "sel and or sel"'))
     [error] = check_rules(tmp_path).errors
     assert (error.source.line, error.source.column) == (6, 23)
+
+
+def test_lone_surrogate_in_a_value_is_an_error(tmp_path):
+    """A broken \\u escape is refused at load (by the YAML parser or by the term check)."""
+    report = check(tmp_path, rule('sel: {text: "a\\ud800b"}\ncondition: sel'))
+    [error] = report.errors
+    assert "lone surrogate" in error.message or "invalid Unicode" in error.message
+    assert error.source.line == 5
