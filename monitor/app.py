@@ -172,10 +172,25 @@ class Monitor:
 
     # --- alerts ----------------------------------------------------------------------------
 
-    def on_alert(self, callback: Callable[[AlertRaised], None]) -> None:
-        """Call `callback(alert)` for every alert raised from now on (and not yet delivered
-        to it), in log order; an exception in it is retried at the next `process`."""
-        self._sinks.append(CallbackSink(callback, name=f"callback-{len(self._callbacks)}"))
+    def on_alert(
+        self,
+        callback: Callable[[AlertRaised], None],
+        *,
+        name: str | None = None,
+        replay: bool = False,
+    ) -> None:
+        """Call `callback(alert)` for each alert raised from now on, in log order, at least
+        once (an exception in it is retried at the next `process`).
+
+        `name` keys the callback's checkpoint in the log: a callback registered again under the
+        same name, in a later process, resumes where it stopped. With `replay=True` a callback
+        new to this log first receives every alert already in it.
+        """
+        sink = CallbackSink(callback, name=name or f"callback-{len(self._callbacks)}")
+        checkpoint = Delivery.checkpoint_name(sink)
+        if not replay and self.log.get_checkpoint(checkpoint) == 0:
+            self.log.set_checkpoint(checkpoint, self.log.head())
+        self._sinks.append(sink)
         self._callbacks.append(callback)
         self._delivery = Delivery(self.log, self._sinks, clock=self.clock)
 

@@ -72,6 +72,19 @@ def test_on_alert_callback_gets_each_alert_once(app):
     assert "movement-then-denial" in seen
 
 
+def test_on_alert_starts_now_unless_replay(app):
+    """A new callback gets only alerts raised after it was registered; replay=True also
+    delivers the alerts already in the log."""
+    app.ingest([MOVEMENT])
+    fresh: list[str] = []
+    everything: list[str] = []
+    app.on_alert(lambda alert: fresh.append(alert.rule_id), name="fresh")
+    app.on_alert(lambda alert: everything.append(alert.rule_id), name="all", replay=True)
+    app.ingest([DENIAL])
+    assert "troop-movement" not in fresh and "official-denial" in fresh
+    assert "troop-movement" in everything and "official-denial" in everything
+
+
 def test_bad_rule_reload_keeps_the_running_set(app, tmp_path):
     """reload_rules with a broken folder returns False and the old rules keep working."""
     broken = tmp_path / "rules"
