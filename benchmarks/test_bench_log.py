@@ -205,25 +205,11 @@ class Raw(Side):
         self.conn.close()
 
 
-class EventSourcing(Side):
-    def __init__(self, path: Path, synchronous: str | None = None) -> None:
-        super().__init__(path)
-        self.datastore = es_sqlite.SQLiteDatastore(str(path))
-        if synchronous is not None:
-            pool = self.datastore.pool
-            create = pool._create_connection
+class RecorderSide:
+    """Append and replay through an eventsourcing application recorder (`self.recorder`): the
+    same calls serve its SQLite and its PostgreSQL recorder (see test_bench_postgres.py)."""
 
-            def create_with_pragma():  # the library has no setting for it
-                conn = create()
-                conn._sqlite_conn.execute(f"PRAGMA synchronous={synchronous}")
-                return conn
-
-            pool._create_connection = create_with_pragma
-        self.recorder = es_sqlite.SQLiteApplicationRecorder(self.datastore)
-        self.recorder.create_table()
-        with self.datastore.transaction(commit=False) as cur:
-            cur.execute("PRAGMA synchronous")
-            self.synchronous = {0: "off", 1: "normal", 2: "full", 3: "extra"}[cur.fetchone()[0]]
+    recorder: Any
 
     def append(self, events: list[StoredEvent], batch: int) -> int:
         insert = self.recorder.insert_events
@@ -246,6 +232,27 @@ class EventSourcing(Side):
                 for n in page:
                     counts[n.topic.rpartition(":")[2]] += 1
             start = page[-1].id + 1
+
+
+class EventSourcing(RecorderSide, Side):
+    def __init__(self, path: Path, synchronous: str | None = None) -> None:
+        super().__init__(path)
+        self.datastore = es_sqlite.SQLiteDatastore(str(path))
+        if synchronous is not None:
+            pool = self.datastore.pool
+            create = pool._create_connection
+
+            def create_with_pragma():  # the library has no setting for it
+                conn = create()
+                conn._sqlite_conn.execute(f"PRAGMA synchronous={synchronous}")
+                return conn
+
+            pool._create_connection = create_with_pragma
+        self.recorder = es_sqlite.SQLiteApplicationRecorder(self.datastore)
+        self.recorder.create_table()
+        with self.datastore.transaction(commit=False) as cur:
+            cur.execute("PRAGMA synchronous")
+            self.synchronous = {0: "off", 1: "normal", 2: "full", 3: "extra"}[cur.fetchone()[0]]
 
     def close(self) -> None:
         self.datastore.close()

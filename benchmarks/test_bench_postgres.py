@@ -41,7 +41,14 @@ from typing import Any
 
 import pytest
 
-from benchmarks.test_bench_log import CpuTimer, _peak_kib, make_events, raw_rows, stored_events
+from benchmarks.test_bench_log import (
+    CpuTimer,
+    RecorderSide,
+    _peak_kib,
+    make_events,
+    raw_rows,
+    stored_events,
+)
 from monitor.log import NewRecord
 from monitor.log._postgres import PostgresLog
 
@@ -134,7 +141,7 @@ class Raw:
         drop_schema(URL, self.schema)
 
 
-class EventSourcing:
+class EventSourcing(RecorderSide):
     """eventsourcing's PostgreSQL recorder in its own schema."""
 
     def __init__(self) -> None:
@@ -152,28 +159,6 @@ class EventSourcing:
         )
         self.recorder = es_pg.PostgresApplicationRecorder(self.datastore)
         self.recorder.create_table()
-
-    def append(self, events: list, batch: int) -> int:
-        insert = self.recorder.insert_events
-        for start in range(0, len(events), batch):
-            insert(events[start : start + batch])
-        return self.recorder.max_notification_id() or 0
-
-    def replay(self, parse: bool) -> Counter[str]:
-        counts: Counter[str] = Counter()
-        start = 1
-        select = self.recorder.select_notifications
-        while True:
-            page = select(start, PAGE)
-            if not page:
-                return counts
-            if parse:
-                for n in page:
-                    counts[json.loads(n.state)["feed_id"]] += 1
-            else:
-                for n in page:
-                    counts[n.topic.rpartition(":")[2]] += 1
-            start = page[-1].id + 1
 
     def close(self) -> None:
         self.datastore.close()
