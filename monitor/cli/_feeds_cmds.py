@@ -43,6 +43,16 @@ __all__ = ["register"]
 DEFAULT_FEEDS = Path("feeds/default.yaml")
 DEFAULT_RULES = Path("rules")
 
+#: The --feeds option of watch, export and check.
+feeds_option = click.option(
+    "--feeds",
+    "feeds_path",
+    default=str(DEFAULT_FEEDS),
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="Feed list (YAML).",
+)
+
 
 class _Poller:
     """`Monitor.poll` plus the alerts it raised: each new `AlertRaised` in the log is handed to
@@ -106,14 +116,7 @@ def _reports_table(reports: list[PollReport]) -> Table:
 
 
 @click.command()
-@click.option(
-    "--feeds",
-    "feeds_path",
-    default=str(DEFAULT_FEEDS),
-    show_default=True,
-    type=click.Path(dir_okay=False),
-    help="Feed list (YAML).",
-)
+@feeds_option
 @click.option("--rules", default=None, help="Rule folder [default: ./rules if present].")
 @click.option("--no-rules", is_flag=True, help="Store items without evaluating rules.")
 @click.option("--once", is_flag=True, help="Poll every enabled feed once, show alerts, exit.")
@@ -377,14 +380,7 @@ def import_command(opml: str, output: str | None, force: bool) -> None:
 
 
 @feeds_group.command("export")
-@click.option(
-    "--feeds",
-    "feeds_path",
-    default=str(DEFAULT_FEEDS),
-    show_default=True,
-    type=click.Path(dir_okay=False),
-    help="Feed list (YAML).",
-)
+@feeds_option
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write OPML here.")
 def export_command(feeds_path: str, output: str | None) -> None:
     """Write the feed list as OPML (stdout, or -o FILE) for any feed reader."""
@@ -396,14 +392,7 @@ def export_command(feeds_path: str, output: str | None) -> None:
 
 
 @feeds_group.command("check")
-@click.option(
-    "--feeds",
-    "feeds_path",
-    default=str(DEFAULT_FEEDS),
-    show_default=True,
-    type=click.Path(dir_okay=False),
-    help="Feed list (YAML).",
-)
+@feeds_option
 def check_command(feeds_path: str) -> None:
     """Validate a feed list; errors name file:line:column (exit 4)."""
     feedlist = load_feeds(feeds_path)
