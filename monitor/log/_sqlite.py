@@ -45,7 +45,6 @@ from ._sqlite_schema import (
     APPLICATION_ID,
     INSERT,
     KEY_CHUNK,
-    LEASES,
     OUR_TABLES,
     SCHEMA,
     SCHEMA_VERSION,
@@ -386,7 +385,6 @@ class SQLiteLog(EventLog):
         now = time.time_ns() // 1000  # wall clock: the processes sharing the file share it
         try:
             with self._write() as conn:
-                conn.execute(LEASES)
                 cursor = conn.execute(
                     "INSERT INTO leases VALUES (?, ?, ?) ON CONFLICT(name) DO UPDATE "
                     "SET owner = excluded.owner, expires_at = excluded.expires_at "
@@ -400,7 +398,6 @@ class SQLiteLog(EventLog):
     def release_lease(self, name: str, owner: str) -> None:
         try:
             with self._write() as conn:
-                conn.execute(LEASES)
                 conn.execute("DELETE FROM leases WHERE name = ? AND owner = ?", (name, owner))
         except sqlite3.Error as exc:
             raise translate(exc, self.path) from exc

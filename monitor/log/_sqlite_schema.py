@@ -22,7 +22,6 @@ __all__ = [
     "APPLICATION_ID",
     "INSERT",
     "KEY_CHUNK",
-    "LEASES",
     "OUR_TABLES",
     "SCHEMA",
     "SCHEMA_VERSION",
