@@ -20,30 +20,31 @@ from typing import Any
 import attrs
 
 from ._build import compile_regex
-from ._model import And, FieldMatch, Lexicon, Node, Not, Or, Ref, Rule, Term
+from ._literals import required_literal
+from ._model import TEXT_FIELDS, And, FieldMatch, Lexicon, Node, Not, Or, Ref, Rule, Term
 from ._normalize import normalize_tokens
-from ._scan import SCANNERS, AhoScanner, TokenScanner
+from ._scan import SCANNERS, AhoScanner, TokenScanner, term_key
 
-__all__ = ["CField", "CRule", "CSlot", "CompiledRules", "compile_rules", "term_key"]
+__all__ = ["CField", "CRule", "CSlot", "CompiledRules", "compile_rules"]
 
 _TEXT_SOURCES = {"text": ("title", "summary", "content")}
 ENTITY_FIELDS = ("title", "summary", "content")
 
 
-def term_key(term: Term) -> str:
-    """The identity of a phrase term: its words, space-padded (no trailing space: a prefix)."""
-    return " " + " ".join(term.tokens) + ("" if term.prefix else " ")
-
-
 @attrs.frozen
 class CSlot:
-    """A compiled slot: ``(term id, term)`` alternatives, or compiled regexes, or keywords."""
+    """A compiled slot: ``(term id, term)`` alternatives, or compiled regexes, or keywords.
+
+    ``regex_literals`` holds, for each regex, the term id of the literal it cannot match
+    without (see `_literals`), or -1: where that term was not hit, the regex is not run.
+    """
 
     label: str
     phrases: tuple[tuple[int, Term], ...] = ()
     regexes: tuple[Any, ...] = ()
     keywords: tuple[Term, ...] = ()
     weight: float = 1.0
+    regex_literals: tuple[int, ...] = ()
 
 
 @attrs.frozen
@@ -102,9 +103,12 @@ class _Interner:
 
 
 def _compile_field(fm: FieldMatch, interner: _Interner, regex_cache: dict[Any, Any]) -> CField:
+    fields = _TEXT_SOURCES.get(fm.field, (fm.field,))
+    # Only scanned text fields have hits to presearch a regex's literal with.
+    scanned = all(f in TEXT_FIELDS for f in fields)
     slots = []
     for slot in fm.slots:
-        phrases, regexes, keywords = [], [], []
+        phrases, regexes, literals, keywords = [], [], [], []
         for term in slot.terms:
             if term.kind == "phrase":
                 phrases.append((interner.tid(term), term))
@@ -113,12 +117,22 @@ def _compile_field(fm: FieldMatch, interner: _Interner, regex_cache: dict[Any, A
                 if key not in regex_cache:
                     regex_cache[key] = compile_regex(term.text, fm.ignore_case)
                 regexes.append(regex_cache[key])
+                literal = required_literal(term.text) if scanned else None
+                literals.append(
+                    interner.tid(Term(literal, kind="literal")) if literal is not None else -1
+                )
             else:
                 keywords.append(term)
         slots.append(
-            CSlot(slot.label, tuple(phrases), tuple(regexes), tuple(keywords), slot.weight)
+            CSlot(
+                slot.label,
+                tuple(phrases),
+                tuple(regexes),
+                tuple(keywords),
+                slot.weight,
+                tuple(literals),
+            )
         )
-    fields = _TEXT_SOURCES.get(fm.field, (fm.field,))
     return CField(
         fm,
         fields,
@@ -146,9 +160,11 @@ def _or(parts: list[Clauses]) -> Clauses:
 
 def _field_clauses(cf: CField) -> Clauses:
     def slot_tids(slot: CSlot) -> Clauses:
-        if slot.regexes or slot.keywords or not slot.phrases:
+        # A slot holds when one of its alternatives does: each needs a hit of its own term,
+        # or of its regex's literal; a keyword or a regex without literal can hold unseen.
+        if slot.keywords or -1 in slot.regex_literals or not (slot.phrases or slot.regexes):
             return ()
-        return (frozenset(tid for tid, _ in slot.phrases),)
+        return (frozenset(tid for tid, _ in slot.phrases).union(slot.regex_literals),)
 
     fm = cf.source
     if fm.mode == "score":

@@ -47,9 +47,12 @@ def field_evidence(view: ItemView, cf: CField, selection: str) -> list[Evidence]
         if name in view.hits:
             spans = sorted({s for slot in cf.slots for s in _occurrences(view, name, slot)})
             out.extend(_spans_evidence(view, name, spans, selection))
+        hits = view.hits.get(name) or {}
         for slot in cf.slots:
             for text in _regex_targets(view, name) if slot.regexes else ():
-                for regex in slot.regexes:
+                for regex, literal in zip(slot.regexes, slot.regex_literals, strict=True):
+                    if literal >= 0 and literal not in hits:
+                        continue
                     for i, m in enumerate(regex.finditer(text)):
                         if i >= _EVIDENCE_PER_FIELD:
                             break

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import lru_cache
+from itertools import chain
 from typing import Any
 
 import attrs
@@ -223,7 +224,9 @@ def _slot_count(view: ItemView, cf: CField, slot: CSlot, enough: int) -> int:
                     if count >= enough:
                         return count
         for text in _regex_targets(view, name) if slot.regexes else ():
-            for regex in slot.regexes:
+            for regex, literal in zip(slot.regexes, slot.regex_literals, strict=True):
+                if literal >= 0 and (not hits or literal not in hits):
+                    continue  # its literal is not in this field: it cannot match here
                 if enough == 1:
                     count += regex.search(text) is not None
                 else:
@@ -360,31 +363,33 @@ def eval_node(node: Node, crule: CRule, view: ItemView, memo: dict[str, bool]) -
 
 
 def candidates(view: ItemView, compiled: CompiledRules) -> list[int]:
-    """Indexes of the rules worth evaluating: every presearch clause hit, or always evaluated."""
-    hit: set[int] = set()
-    for hits in view.hits.values():
-        hit.update(hits)
-    found = set(compiled.always)
-    tid_rules = compiled.tid_rules
-    for tid in hit:
-        rules = tid_rules[tid]
-        if rules:
-            found.update(rules)
-    rest = compiled.rest_clauses
-    if rest:
-        keep = []
-        for index in found:
-            clauses = rest.get(index)
-            if clauses is not None:
-                for clause in clauses:
-                    if clause.isdisjoint(hit):
-                        break
-                else:
-                    keep.append(index)
+    """Indexes of the rules worth evaluating: every presearch clause hit, or always evaluated.
+
+    Runs once per item over every hit term, so the term-to-rule gathering is done by C-level
+    builtins (``map``/``chain``); only the rules it reaches pay a Python-level check of
+    their other clauses (a loop: measured faster than ``any(map(...))`` for one clause).
+    """
+    per_field = list(view.hits.values())
+    if not per_field:
+        return list(compiled.always)
+    hit = per_field[0].keys() if len(per_field) == 1 else set().union(*per_field)
+    found = set(chain.from_iterable(map(compiled.tid_rules.__getitem__, hit)))
+    if compiled.always:
+        found.update(compiled.always)
+    rest = compiled.rest_clauses.get
+    keep = []
+    for index in found:
+        clauses = rest(index)
+        if clauses is not None:
+            for clause in clauses:
+                if hit.isdisjoint(clause):
+                    break
             else:
                 keep.append(index)
-        return sorted(keep)
-    return sorted(found)
+        else:
+            keep.append(index)
+    keep.sort()
+    return keep
 
 
 def match_item(view: ItemView, compiled: CompiledRules) -> list[tuple[CRule, dict[str, bool]]]:

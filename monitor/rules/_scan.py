@@ -42,14 +42,34 @@ import re2
 from ._model import Term
 from ._normalize import NormText
 
-__all__ = ["SCANNERS", "AhoScanner", "Hits", "RE2SetScanner", "TokenScanner", "term_keys"]
+__all__ = [
+    "SCANNERS",
+    "AhoScanner",
+    "Hits",
+    "RE2SetScanner",
+    "TokenScanner",
+    "term_key",
+    "term_keys",
+]
 
 Hits = dict[int, list[int] | None]
 
 
+def term_key(term: Term) -> str:
+    """What the scanners search for a term, and its identity (equal keys share a term id).
+
+    A phrase is its words space-padded (no trailing space: a prefix), so it is found on word
+    boundaries only. A ``literal`` (the text a regex cannot match without, see `_literals`)
+    is found anywhere, even inside a word; it only tells whether its regex can match.
+    """
+    if term.kind == "literal":
+        return term.text
+    return " " + " ".join(term.tokens) + ("" if term.prefix else " ")
+
+
 def term_keys(terms: Iterable[tuple[int, Term]]) -> dict[int, str]:
-    """The key of each term id: its words space-padded (no trailing space: a prefix)."""
-    return {tid: " " + " ".join(t.tokens) + ("" if t.prefix else " ") for tid, t in terms}
+    """The key of each term id (see `term_key`)."""
+    return {tid: term_key(t) for tid, t in terms}
 
 
 class _EagerPositions:
@@ -73,7 +93,12 @@ class TokenScanner(_EagerPositions):
         #                [(prefix of the second word, tid)]  (two-word phrases "troop mov*")]
         entries: dict[str, list[Any]] = {}
         prefixes: list[tuple[str, int]] = []
+        # Regex literals may sit inside a word: a substring test each (few, and rare in packs).
+        self._literals: list[tuple[int, str]] = []
         for tid, term in terms:
+            if term.kind == "literal":
+                self._literals.append((tid, term.text))
+                continue
             tokens = term.tokens
             if len(tokens) == 1 and term.prefix:
                 prefixes.append((tokens[0], tid))
@@ -141,6 +166,11 @@ class TokenScanner(_EagerPositions):
                 found.setdefault(tid, []).append(spaces(" ", 0, end - length + 1))
             for starts in found.values():
                 starts.sort()
+        if self._literals:
+            joined = nt.joined
+            for tid, literal in self._literals:
+                if literal in joined:
+                    found[tid] = []
         return found
 
 
@@ -152,7 +182,7 @@ class AhoScanner(_EagerPositions):
     def __init__(self, terms: Iterable[tuple[int, Term]]) -> None:
         automaton: Any = ahocorasick.Automaton()
         for tid, term in terms:
-            key = " " + " ".join(term.tokens) + ("" if term.prefix else " ")
+            key = term_key(term)
             automaton.add_word(key, (tid, len(key)))
         if len(automaton):
             automaton.make_automaton()

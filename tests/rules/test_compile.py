@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from monitor.rules._compile import term_key
 from monitor.rules._match import ItemView, candidates, item_fields
 from monitor.rules._model import Term
+from monitor.rules._scan import term_key
 
 from .builders import rule, rules
 
@@ -44,13 +44,14 @@ def test_all_and_near_make_one_clause_per_value(tmp_path):
 
 
 def test_negation_and_regex_only_rules_are_always_evaluated(tmp_path):
-    """`not x` alone and regex-only rules have no clause: evaluated for every item."""
+    """`not x` alone and rules of regexes without a literal have no clause: evaluated for
+    every item."""
     rs = rules(
         tmp_path,
         "\n---\n".join(
             [
                 rule("sel: {text: drill}\ncondition: not sel", "neg"),
-                rule("sel: {text|re: 'c.nvoy'}\ncondition: sel", "rx"),
+                rule("sel: {text|re: 'c.nv.y'}\ncondition: sel", "rx"),
                 rule("sel: {text: convoy}\nx: {text|re: 'x'}\ncondition: sel or x", "or-rx"),
             ]
         ),
@@ -75,3 +76,28 @@ def test_equal_terms_share_one_id(tmp_path):
     other = {tid for s in rs._compiled.rules[0].selections["a"][0][0].slots for tid, _ in s.phrases}
     assert len(tids) == 1 and len(other) == 2
     assert term_key(Term("x", tokens=("de",), prefix=True)) == " de"
+
+
+def test_a_regex_with_a_literal_is_presearched(tmp_path):
+    """`convoy\\s+\\d+` can only match where "convoy" occurs: the rule is indexed by it."""
+    rs = rules(tmp_path, rule("sel: {text|re: 'Convoy\\s+\\d+'}\ncondition: sel"))
+    assert rs.unindexed() == ()
+    assert _candidates(rs, summary="Nothing moved.") == set()
+    assert _candidates(rs, summary="The CONVOY 12 moved.") == {"r"}
+    assert [m.rule_id for m in rs.match({"summary": "Convoy 12 moved."})] == ["r"]
+    # Inside a word too: the literal is a substring, not a word.
+    assert _candidates(rs, summary="reconvoyed") == {"r"}
+
+
+def test_a_regex_is_not_run_in_a_field_without_its_literal(tmp_path):
+    """The literal is checked per field: a title without it is not searched."""
+    rs = rules(tmp_path, rule("sel: {title|re: 'convoy\\s+\\d+'}\ncondition: sel"))
+    assert rs.match({"title": "Quiet day", "summary": "convoy 12"}) == []
+    assert [m.rule_id for m in rs.match({"title": "convoy 12"})] == ["r"]
+
+
+def test_a_regex_on_a_keyword_field_is_not_presearched(tmp_path):
+    """Keyword fields are not scanned, so their regexes keep running for every item."""
+    rs = rules(tmp_path, rule("sel: {tags|re: 'convoy'}\ncondition: sel"))
+    assert [r.id for r in rs.unindexed()] == ["r"]
+    assert [m.rule_id for m in rs.match({"tags": ["convoy"]})] == ["r"]

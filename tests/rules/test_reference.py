@@ -15,6 +15,16 @@ from .reference import field_holds, rule_matches
 
 WORDS = ["alpha", "bravo", "al-Tanf", "convoy", "convoys", "deploy", "deployed", "IS", "is"]
 FILLER = ["the", "of", "x1", "near", "Gen"]
+REGEXES = [
+    r"convoys?\s+\w+",
+    r"(?i)al.tanf",
+    r"depl[a-z]*ed",
+    r"[A-Z]{2}",
+    r"bravo|alpha",
+    r"con(voy)?s",
+    r"Gen\.?\s*x1",
+    r"x1",
+]
 SEPARATORS = [" ", " ", " ", ", ", ". ", " - ", "—", "’s ", "\n\n", "! ", " (", ") "]
 VALUES = [
     "alpha",
@@ -60,6 +70,10 @@ modifiers = st.sampled_from(
 @st.composite
 def field_entries(draw: st.DrawFn) -> tuple[str, object]:
     field = draw(st.sampled_from(["title", "summary", "text"]))
+    if draw(st.integers(0, 7)) == 0:
+        # Regexes with and without a presearchable literal (see monitor.rules._literals).
+        regexes = draw(st.lists(st.sampled_from(REGEXES), min_size=1, max_size=2, unique=True))
+        return f"{field}|re" + draw(st.sampled_from(["", "|i"])), regexes
     if draw(st.integers(0, 9)) == 0:
         weights = draw(
             st.dictionaries(
