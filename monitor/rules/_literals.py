@@ -4,12 +4,15 @@
 to the term scanner, so a regex rule becomes a candidate (and a regex is searched in a field)
 only when its literal occurs there, instead of being run on every item.
 
-Written by hand because nothing available does it: RE2's own prefilter (``FilteredRE2``) is
-not exposed by the google-re2 Python binding, and Python's ``re`` parser reads some RE2
-syntax differently (``[[:alpha:]]``, ``\\pN``, ``\\Q...\\E``), so a literal taken from its parse
-tree could be wrong, and a wrong literal would silently hide matches. This scanner is
-deliberately conservative: it only takes ASCII letters and digits outside any group, class or
-alternation, and gives up (returns None, "no literal") on any syntax it does not fully know.
+Written by hand because nothing available hands out the literal. google-re2 wraps RE2's own
+prefilter (``re2.Filter``, FilteredRE2) only as a whole matcher: it runs a scan of its own
+over the text and says which regexes might match, but not which literals ("atoms") it needs,
+so using it would cost one more pass over every field instead of riding on the scan the
+terms already get. Python's ``re`` parser reads some RE2 syntax differently (``[[:alpha:]]``,
+``\\pN``, ``\\Q...\\E``), so a literal taken from its parse tree could be wrong, and a wrong
+literal would silently hide matches. This scanner is deliberately conservative: it only
+takes ASCII letters and digits outside any group, class or alternation, and gives up
+(returns None, "no literal") on any syntax it does not fully know.
 None is always safe; it only means the regex is not presearched.
 """
 

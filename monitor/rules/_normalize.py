@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
 from itertools import accumulate, islice
 
@@ -89,6 +89,7 @@ def normalize(text: str) -> str:
 
 
 _NONSPACE = re.compile(r"[^ ]+")
+_SPACE_RUNS = re.compile(r"  +")
 _SPAN = re.Match.span
 _SENTENCE_END = re.compile(r"[.!?]+[\"'”’)\]]*\s+|\n\s*\n")
 _ABBREV = frozenset(
@@ -174,40 +175,61 @@ def _joined(folded: str) -> str:
 class NormText:
     """One field of one item, normalized once.
 
-    ``joined`` is the normalized words separated by single spaces and padded with one space
-    at each end: the string the scanners search, so a term ``t`` found as ``" t "`` is on word
-    boundaries. ``words`` (the list), word positions, character offsets in the original text
-    and sentence numbers are computed lazily, on first use: most items need none of them.
+    ``scan_text`` is the folded text padded with a space at each end: the words separated by
+    one or more spaces, the string the scanners search (a term ``t`` found as ``" t "`` is on
+    word boundaries; a phrase's words may be one or more spaces apart). It costs one
+    ``translate``; for ASCII text every character stays in place, so an offset in it is an
+    offset in the original plus one.
+
+    ``joined`` is the same words separated by exactly one space, padded: what word positions
+    are counted in. Collapsing the runs of spaces costs more than folding, and most items
+    never need a position, so it is built on first use, like ``words``, character offsets in
+    the original text and sentence numbers.
     """
 
     __slots__ = (
+        "_gaps",
+        "_joined",
         "_lookups",
+        "_offsets",
         "_partial",
         "_sentences",
         "_span_iter",
         "_spans",
         "_starts",
         "_words",
-        "joined",
+        "folded",
         "original",
+        "scan_text",
     )
 
     def __init__(self, original: str) -> None:
         self.original = original
-        self.joined: str = _joined(_folded(original))
+        self.folded: str = _folded(original)
+        self.scan_text: str = " " + self.folded + " "
+        self._joined: str | None = None
         self._words: list[str] | None = None
         self._spans: list[tuple[int, int]] | None = None
         self._sentences: list[int] | None = None
         self._starts: list[int] | None = None
+        self._offsets: dict[int, int] = {}
+        self._gaps: tuple[list[int], list[int], int] | None = None
         self._lookups = 0
         self._span_iter: Iterator[tuple[int, int]] | None = None
         self._partial: list[tuple[int, int]] = []
 
     @property
+    def joined(self) -> str:
+        """The normalized words joined by single spaces, with a space at each end."""
+        if self._joined is None:
+            self._joined = _joined(self.folded)
+        return self._joined
+
+    @property
     def words(self) -> list[str]:
         """The normalized words, in order."""
         if self._words is None:
-            self._words = self.joined.split()
+            self._words = self.folded.split()
         return self._words
 
     def word_at(self, joined_pos: int) -> int:
@@ -219,7 +241,9 @@ class NormText:
         if self._starts is None:
             if self._lookups < 8:
                 self._lookups += 1
-                return self.joined.count(" ", 0, joined_pos) - 1
+                index = self.joined.count(" ", 0, joined_pos) - 1
+                self._offsets[index] = joined_pos
+                return index
             self._starts = list(accumulate((len(w) + 1 for w in self.words), initial=1))
         return bisect_right(self._starts, joined_pos) - 1
 
@@ -229,7 +253,7 @@ class NormText:
             text = self.original
             if text.isascii():
                 # Folding ASCII keeps every character in place: spans are the non-space runs.
-                self._spans = list(map(_SPAN, _NONSPACE.finditer(_folded(text))))
+                self._spans = list(map(_SPAN, _NONSPACE.finditer(self.folded)))
             else:
                 origins: list[int] = []
                 pieces: list[str] = []
@@ -244,15 +268,52 @@ class NormText:
                 ]
         return self._spans
 
+    def _joined_offset(self, word: int) -> int | None:
+        """Where word `word` starts in ``joined``, if already known (no new work)."""
+        if self._starts is not None:
+            return self._starts[word] if word < len(self._starts) else None
+        return self._offsets.get(word)
+
+    def _to_original(self, joined_pos: int) -> int:
+        """Map an offset in ``joined`` (a word's first character, or the space after a word)
+        to the original text, for ASCII text (where folding keeps every character in place).
+
+        ``joined`` differs from the folded text only by the runs of spaces it collapsed (and
+        one padding space), so it is enough to know where those runs are: a handful per text.
+        """
+        if self._gaps is None:
+            folded = self.folded
+            lead = len(folded) - len(folded.lstrip(" "))
+            delta = lead - 1 if lead else -1
+            first_delta = delta
+            bounds: list[int] = []
+            deltas: list[int] = []
+            for run in _SPACE_RUNS.finditer(folded, lead):
+                bounds.append(run.start() - delta)
+                delta += run.end() - run.start() - 1
+                deltas.append(delta)
+            self._gaps = bounds, deltas, first_delta
+        bounds, deltas, first_delta = self._gaps
+        index = bisect_left(bounds, joined_pos)
+        return joined_pos + (deltas[index - 1] if index else first_delta)
+
     def span(self, first: int, last: int) -> tuple[int, int]:
         """Return the original character span covering words `first` .. `last` (inclusive).
 
-        For ASCII text only the words up to `last` are located (evidence usually needs a few
-        words, not the whole field's map).
+        For ASCII text whose word `first` was located by `word_at` (the usual way evidence is
+        built) this costs a few ``str.find``; otherwise, for ASCII, only the words up to `last`
+        are located; other text gets the whole field's map (`spans`).
         """
         if self._spans is None and self.original.isascii():
+            start = self._joined_offset(first)
+            if start is not None:
+                joined = self.joined
+                end = joined.find(" ", start)
+                for _ in range(last - first):
+                    end = joined.find(" ", end + 1)
+                return self._to_original(start), self._to_original(end)
             if self._span_iter is None:
-                self._span_iter = map(_SPAN, _NONSPACE.finditer(_folded(self.original)))
+                self._span_iter = map(_SPAN, _NONSPACE.finditer(self.folded))
                 self._partial = []
             partial = self._partial
             if len(partial) <= last:

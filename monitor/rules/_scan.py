@@ -1,7 +1,8 @@
 """Find every rule term in an item's text in one pass: the scanners.
 
 A scanner holds every term of every rule and lexicon under its term id. Its ``scan(nt)``
-searches one normalized field (`NormText`: ``joined`` is ``" w0 w1 ... "``, single spaces) and
+searches one normalized field (`NormText`: ``scan_text`` is the folded text padded with
+spaces, ``joined`` the same words ``" w0 w1 ... "`` with single spaces, built on demand) and
 returns ``{term id: positions or None}``. A term's key is its words padded with spaces
 (``" al tanf "``; a prefix ``deploy*`` is ``" deploy"``), so every hit falls on word
 boundaries and a phrase costs no more than a word. Positions are word indexes
@@ -10,7 +11,9 @@ means "present, positions not computed": `positions(nt, tid)` finds them when a 
 (near, min, cased) or the evidence needs them, which is rare.
 
 - `RE2SetScanner` (the default): all keys in one RE2 ``Set``, searched by RE2's lazily
-  built DFA; it reports which keys occur, and positions come later from ``str.find``.
+  built DFA over ``scan_text`` (a phrase's words may be several spaces apart there, so
+  the set holds ``" al +tanf "``: collapsing the spaces first cost more than the search);
+  it reports which keys occur, and positions come later from ``str.find`` in ``joined``.
 - `AhoScanner`: one pyahocorasick automaton; reports every occurrence with its position.
 - `TokenScanner`: one dict probe per word (``map(dict.get, words)``), phrases keyed by their
   first two words, one-word prefixes in a small automaton.
@@ -167,7 +170,7 @@ class TokenScanner(_EagerPositions):
             for starts in found.values():
                 starts.sort()
         if self._literals:
-            joined = nt.joined
+            joined = nt.scan_text
             for tid, literal in self._literals:
                 if literal in joined:
                     found[tid] = []
@@ -215,6 +218,7 @@ class RE2SetScanner:
     word_positions = False
 
     def __init__(self, terms: Iterable[tuple[int, Term]]) -> None:
+        terms = list(terms)
         self._keys = term_keys(terms)
         self._tids: list[int] = []
         self._set: Any = None
@@ -227,16 +231,16 @@ class RE2SetScanner:
             options.max_mem = _RE2_MAX_MEM
             options.never_capture = True
             self._set = re2.Set.SearchSet(options)
-            for tid, key in self._keys.items():
-                self._set.Add(re.escape(key))
+            for tid, term in terms:
+                self._set.Add(_spaced_pattern(term))
                 self._tids.append(tid)
             self._set.Compile()
 
     def scan(self, nt: NormText) -> Hits:
         """Return ``{term id: None}`` for every term in `nt` (positions via `positions`)."""
-        if self._set is None or len(nt.joined) < 2:
+        if self._set is None:
             return {}
-        found = self._set.Match(nt.joined)
+        found = self._set.Match(nt.scan_text)
         if not found:
             return {}
         tids = self._tids
@@ -255,6 +259,15 @@ class RE2SetScanner:
 
 
 _RE2_MAX_MEM = 1 << 30
+
+
+def _spaced_pattern(term: Term) -> str:
+    """The RE2 pattern of a term's key for ``NormText.scan_text``, where words may be
+    separated by several spaces (a phrase's words by one or more)."""
+    if term.kind == "literal":
+        return re.escape(term.text)
+    words = " +".join(re.escape(token) for token in term.tokens)
+    return " " + words + ("" if term.prefix else " ")
 
 
 SCANNERS: dict[str, type[TokenScanner] | type[AhoScanner] | type[RE2SetScanner]] = {

@@ -120,3 +120,48 @@ def test_partial_spans_agree_with_the_full_map(text, data):
     lazy = NormText(text).span(first, last)
     full = NormText(text).spans()
     assert lazy == (full[first][0], full[last][1])
+
+
+@settings(max_examples=300)
+@given(
+    st.text(alphabet=st.sampled_from("ab1 ,.-  \n"), max_size=60),
+    st.data(),
+)
+def test_spans_from_located_words_agree_with_the_full_map(text, data):
+    """span() of a word first located by word_at (the evidence path: joined offsets mapped
+    back through the collapsed runs of spaces) equals the full word map, for any spacing."""
+    nt = NormText(text)
+    words = nt.words
+    if not words:
+        return
+    first = data.draw(st.integers(0, len(words) - 1))
+    last = data.draw(st.integers(first, len(words) - 1))
+    joined_pos = len(" ".join(words[:first])) + (1 if first else 0) + 1
+    assert nt.word_at(joined_pos) == first
+    full = NormText(text).spans()
+    assert nt.span(first, last) == (full[first][0], full[last][1])
+
+
+def test_scan_text_keeps_ascii_offsets_and_joined_collapses_spaces():
+    """scan_text is the folded text padded (offsets of ASCII text kept); joined is built
+    on demand with single spaces."""
+    nt = NormText("  Al-Tanf,  (garrison)")
+    assert nt.scan_text == "   al tanf    garrison  "
+    assert nt.scan_text.index("tanf") - 1 == "  Al-Tanf,  (garrison)".index("Tanf")
+    assert nt.joined == " al tanf garrison "
+    assert nt.words == ["al", "tanf", "garrison"]
+
+
+def test_a_phrase_matches_across_several_separators(tmp_path):
+    """'al tanf' is found in 'al -- Tanf' by every scanner, with evidence at the right
+    place, though its words are several spaces apart in scan_text."""
+    from monitor.rules import RuleSet
+
+    from .builders import rule, rules
+
+    loaded = rules(tmp_path, rule("sel: {text: ['al tanf', 'garrison']}\ncondition: sel"))
+    text = "Shelling near al -- Tanf;  the garrison."
+    for scanner in ("re2set", "aho", "token"):
+        ruleset = RuleSet(loaded.rules, scanner=scanner)
+        [match] = ruleset.match({"summary": text})
+        assert [text[e.start : e.end] for e in match.evidence] == ["al -- Tanf", "garrison"]
