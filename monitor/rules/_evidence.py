@@ -6,13 +6,16 @@ built lazily, once per field, by `NormText.spans`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from functools import lru_cache
 
 from ..events import Evidence
 from ._compile import ENTITY_FIELDS, CField, CompiledRules, CRule
 from ._match import (
     _EVIDENCE_PER_FIELD,
     ItemView,
+    _cased_tokens,
     _keyword_hits,
     _occurrences,
     _phrase_occurrences,
@@ -20,6 +23,8 @@ from ._match import (
     eval_field,
     proximity,
 )
+from ._model import Term
+from ._normalize import NormText, normalize_tokens
 
 __all__ = ["field_evidence", "item_entities", "rule_evidence"]
 
@@ -35,6 +40,49 @@ def _spans_evidence(
         )
 
 
+@lru_cache(maxsize=8192)
+def _phrase_regex(term: Term) -> re.Pattern[str]:
+    """A phrase's words in ``scan_text``, where they may be several spaces apart."""
+    return re.compile(" " + " +".join(map(re.escape, term.tokens)) + ("" if term.prefix else " "))
+
+
+def _ascii_spans(nt: NormText, term: Term) -> list[tuple[int, int]]:
+    """Original character spans of `term` in an ASCII field, found in ``scan_text``.
+
+    Folding ASCII keeps every character in place (``scan_text`` is the folded text after one
+    padding space), so this needs neither the single-spaced ``joined`` nor word positions:
+    evidence for a plain match costs a search for the matched terms only.
+    """
+    text = nt.scan_text
+    spans = []
+    if len(term.tokens) == 1:
+        key = " " + term.tokens[0] + ("" if term.prefix else " ")
+        pos = text.find(key)
+        while pos >= 0 and len(spans) < _EVIDENCE_PER_FIELD:
+            end = text.find(" ", pos + 1) if term.prefix else pos + len(key) - 1
+            spans.append((pos, end - 1))
+            pos = text.find(key, end)
+    else:
+        for match in _phrase_regex(term).finditer(text):
+            end = text.find(" ", match.end()) if term.prefix else match.end() - 1
+            spans.append((match.start(), end - 1))
+            if len(spans) >= _EVIDENCE_PER_FIELD:
+                break
+    if term.cased:
+        want = _cased_tokens(term.text)
+        spans = [s for s in spans if _cased_match(nt.original[s[0] : s[1]], want, term.prefix)]
+    return spans
+
+
+def _cased_match(text: str, want: tuple[str, ...], prefix: bool) -> bool:
+    got = normalize_tokens(text, cased=True)
+    if len(got) != len(want):
+        return False
+    if prefix:
+        return got[:-1] == list(want[:-1]) and got[-1].startswith(want[-1])
+    return got == list(want)
+
+
 def field_evidence(view: ItemView, cf: CField, selection: str) -> list[Evidence]:
     """Where one entry matched: every occurrence it used, as original character spans."""
     out: list[Evidence] = []
@@ -44,10 +92,31 @@ def field_evidence(view: ItemView, cf: CField, selection: str) -> list[Evidence]
             out.extend(_spans_evidence(view, found[0], sorted(found[1]), selection))
         return out
     for name in cf.fields:
-        if name in view.hits:
-            spans = sorted({s for slot in cf.slots for s in _occurrences(view, name, slot)})
-            out.extend(_spans_evidence(view, name, spans, selection))
         hits = view.hits.get(name) or {}
+        if hits:
+            nt = view.norm[name]
+            if nt.original.isascii():
+                direct = {
+                    span
+                    for slot in cf.slots
+                    for tid, term in slot.phrases
+                    if tid in hits
+                    for span in _ascii_spans(nt, term)
+                }
+                original = nt.original
+                out.extend(
+                    Evidence(
+                        field=name,
+                        start=start,
+                        end=end,
+                        text=original[start:end],
+                        selection=selection,
+                    )
+                    for start, end in sorted(direct)[:_EVIDENCE_PER_FIELD]
+                )
+            else:
+                spans = sorted({s for slot in cf.slots for s in _occurrences(view, name, slot)})
+                out.extend(_spans_evidence(view, name, spans, selection))
         for slot in cf.slots:
             for text in _regex_targets(view, name) if slot.regexes else ():
                 for regex, literal in zip(slot.regexes, slot.regex_literals, strict=True):

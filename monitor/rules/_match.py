@@ -242,8 +242,12 @@ def _slot_count(view: ItemView, cf: CField, slot: CSlot, enough: int) -> int:
 
 def _occurrences(view: ItemView, name: str, slot: CSlot) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
+    hits = view.hits.get(name)
+    if not hits:
+        return spans
     for tid, term in slot.phrases:
-        spans.extend(_phrase_occurrences(view, name, tid, term))
+        if tid in hits:
+            spans.extend(_phrase_occurrences(view, name, tid, term))
     spans.sort()
     return spans
 

@@ -17,7 +17,8 @@ import re
 import unicodedata
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
-from itertools import accumulate, islice
+from itertools import accumulate, islice, repeat
+from operator import sub
 
 __all__ = ["NormText", "fold_char", "normalize", "normalize_tokens", "sentence_breaks"]
 
@@ -284,14 +285,18 @@ class NormText:
         if self._gaps is None:
             folded = self.folded
             lead = len(folded) - len(folded.lstrip(" "))
-            delta = lead - 1 if lead else -1
-            first_delta = delta
+            first_delta = lead - 1 if lead else -1
             bounds: list[int] = []
             deltas: list[int] = []
-            for run in _SPACE_RUNS.finditer(folded, lead):
-                bounds.append(run.start() - delta)
-                delta += run.end() - run.start() - 1
-                deltas.append(delta)
+            runs = list(map(_SPAN, _SPACE_RUNS.finditer(folded, lead)))
+            if runs:
+                # Run i (start s, end e) removes e - s - 1 spaces; in joined it sits at s
+                # minus what the runs before it removed. Built with C-level iterators.
+                starts, ends = zip(*runs, strict=True)
+                removed = map(sub, map(sub, ends, starts), repeat(1))
+                totals = list(accumulate(removed, initial=first_delta))
+                bounds = list(map(sub, starts, totals))
+                deltas = totals[1:]
             self._gaps = bounds, deltas, first_delta
         bounds, deltas, first_delta = self._gaps
         index = bisect_left(bounds, joined_pos)
