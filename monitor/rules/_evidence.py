@@ -43,7 +43,9 @@ def _spans_evidence(
 @lru_cache(maxsize=8192)
 def _phrase_regex(term: Term) -> re.Pattern[str]:
     """A phrase's words in ``scan_text``, where they may be several spaces apart."""
-    return re.compile(" " + " +".join(map(re.escape, term.tokens)) + ("" if term.prefix else " "))
+    words = " " + " +".join(map(re.escape, term.tokens))
+    # The trailing space is looked at, not consumed: it may lead the next occurrence.
+    return re.compile(words if term.prefix else words + "(?= )")
 
 
 def _ascii_spans(nt: NormText, term: Term) -> list[tuple[int, int]]:
@@ -64,7 +66,7 @@ def _ascii_spans(nt: NormText, term: Term) -> list[tuple[int, int]]:
             pos = text.find(key, end)
     else:
         for match in _phrase_regex(term).finditer(text):
-            end = text.find(" ", match.end()) if term.prefix else match.end() - 1
+            end = text.find(" ", match.end()) if term.prefix else match.end()
             spans.append((match.start(), end - 1))
             if len(spans) >= _EVIDENCE_PER_FIELD:
                 break

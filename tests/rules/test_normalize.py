@@ -165,3 +165,13 @@ def test_a_phrase_matches_across_several_separators(tmp_path):
         ruleset = RuleSet(loaded.rules, scanner=scanner)
         [match] = ruleset.match({"summary": text})
         assert [text[e.start : e.end] for e in match.evidence] == ["al -- Tanf", "garrison"]
+
+
+def test_adjacent_phrase_occurrences_each_give_evidence(tmp_path):
+    """'al-Tanf al-Tanf': the space between the two is the end of one and the start of the
+    next; both are evidence (found by hypothesis in the ASCII shortcut)."""
+    from .builders import rule, rules
+
+    ruleset = rules(tmp_path, rule("sel: {summary: ['al tanf']}\ncondition: sel"))
+    [match] = ruleset.match({"summary": "al-Tanf al-Tanf "})
+    assert [(e.start, e.end) for e in match.evidence] == [(0, 7), (8, 15)]
