@@ -8,6 +8,9 @@ Sides:
 * ``compiled-aho`` / ``compiled-token``: the same with the pyahocorasick scanner and with the
   word-dict scanner (``RuleSet(scanner="aho")``, ``"token"``); their matches must be
   identical to the default's.
+* ``quiet``: the default side on the same items with every rule-vocabulary word removed
+  (filler and numbers only). They match nothing at any R, so their cost shows what the
+  rule count itself costs, apart from the hits and matches that grow with it.
 * ``naive``: one compiled Python regex per rule (an alternation of all its terms, word
   bounded, case-insensitive), searched in each item's title + summary + content. This is the
   floor of the naive approach: it does not even evaluate conditions, normalize text or build
@@ -33,7 +36,7 @@ import pytest
 
 from monitor.rules import RuleSet, load_rules
 
-from .rules_synth import make_items, make_rules_yaml, naive_patterns
+from .rules_synth import make_items, make_rules_yaml, naive_patterns, vocabulary
 
 SIZES = (10, 100, 1_000, 10_000)
 #: BENCH_RULES_ITEMS scales the run down for a smoke test; the recorded figures use 2,000.
@@ -49,6 +52,26 @@ RESULTS: dict[tuple[int, str], object] = {}
 @pytest.fixture(scope="module")
 def items() -> list[dict[str, str]]:
     return make_items(N_ITEMS)
+
+
+@pytest.fixture(scope="module")
+def quiet_items(items: list[dict[str, str]]) -> list[dict[str, str]]:
+    """The same items with every rule-vocabulary word removed: only filler words and numbers.
+
+    With more rules, a normal item hits more terms and matches more rules (the synthetic
+    vocabulary is shared by all rules), so its cost grows with the work of reporting them.
+    These items hit nothing at any R, which isolates what the rule count itself costs.
+    """
+    _, filler = vocabulary()
+    keep = set(filler)
+
+    def quiet(text: str) -> str:
+        return " ".join(w for w in text.split() if w.strip(".,;").lower() in keep or w[0].isdigit())
+
+    return [
+        {key: value if key == "id" else quiet(value) for key, value in item.items()}
+        for item in items
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +105,7 @@ def _best_per_item(fn, count: int, rounds: int) -> float:
 
 
 @pytest.mark.parametrize("size", SIZES)
-def test_match(benchmark, size, items, rule_files):
+def test_match(benchmark, size, items, quiet_items, rule_files):
     """µs per item for every side at one rule-set size.
 
     Each side gets one untimed warm-up pass over the items, then ROUNDS timed passes in a
@@ -102,10 +125,14 @@ def test_match(benchmark, size, items, rule_files):
 
         return run
 
+    def quiet_runner() -> None:
+        counts["quiet"] = [len(default.match(item)) for item in quiet_items]
+
     runs = {
         "compiled": runner("compiled", default),
         "compiled-aho": runner("compiled-aho", aho),
         "compiled-token": runner("compiled-token", token),
+        "quiet": quiet_runner,
     }
     best = {}
     for side, run in runs.items():
@@ -114,6 +141,7 @@ def test_match(benchmark, size, items, rule_files):
     assert counts["compiled"] == counts["compiled-aho"] == counts["compiled-token"], (
         "the scanners disagree"
     )
+    assert not any(counts["quiet"]), "a quiet item (no rule vocabulary) matched a rule"
     for side, value in best.items():
         RESULTS[(size, side)] = value
 
@@ -165,9 +193,10 @@ def report_table(bench_report):
     bench_report.append(f"rule engine, {N_ITEMS} items of ~2 KB, best of {ROUNDS} rounds:")
     bench_report.append(
         "  R       compiled µs/item  items/s  aho µs/item  token µs/item  naive µs/item  speed-up  "
-        "vs R=100  matches/item  candidates/item  build MB  match MB"
+        "vs R=100  matches/item  candidates/item  quiet µs/item  quiet vs R=100  build MB  match MB"
     )
     base = RESULTS.get((100, "compiled"))
+    quiet_base = RESULTS.get((100, "quiet"))
     for size in SIZES:
         if (size, "compiled") not in RESULTS:
             continue
@@ -179,8 +208,11 @@ def report_table(bench_report):
         build_mb, match_mb = RESULTS.get((size, "memory"), (0.0, 0.0))  # type: ignore[misc]
         speedup = f"{float(naive) / ours:8.0f}x" if naive else "       -"  # type: ignore[arg-type]
         growth = f"{ours / float(base):7.2f}x" if base else "      -"  # type: ignore[arg-type]
+        quiet = float(RESULTS.get((size, "quiet"), 0.0))  # type: ignore[arg-type]
+        quiet_growth = f"{quiet / float(quiet_base):13.2f}x" if quiet_base else "             -"  # type: ignore[arg-type]
         bench_report.append(
             f"  {size:<7} {ours:16.1f}  {1e6 / ours:7.0f}  {float(aho_us) if aho_us else 0:11.1f}  "
             f"{float(token) if token else 0:13.1f}  {float(naive) if naive else 0:13.1f}  "  # type: ignore[arg-type]
-            f"{speedup}  {growth}  {matches:12.2f}  {cands:15.1f}  {build_mb:8.1f}  {match_mb:8.2f}"
+            f"{speedup}  {growth}  {matches:12.2f}  {cands:15.1f}  {quiet:13.1f}  {quiet_growth}  "
+            f"{build_mb:8.1f}  {match_mb:8.2f}"
         )

@@ -16,7 +16,7 @@ means "present, positions not computed": `positions(nt, tid)` finds them when a 
   it reports which keys occur, and positions come later from ``str.find`` in ``joined``.
 - `AhoScanner`: one pyahocorasick automaton; reports every occurrence with its position.
 - `TokenScanner`: one dict probe per word (``map(dict.get, words)``), phrases keyed by their
-  first two words, one-word prefixes in a small automaton.
+  first two words, one-word prefixes and regex literals in a small automaton.
 
 Why three: the benchmark (benchmarks/README-rules.md) measures them side by side, and the
 winner depends on the machine and the rule count. On ours the RE2 set was the fastest at every
@@ -96,11 +96,12 @@ class TokenScanner(_EagerPositions):
         #                [(prefix of the second word, tid)]  (two-word phrases "troop mov*")]
         entries: dict[str, list[Any]] = {}
         prefixes: list[tuple[str, int]] = []
-        # Regex literals may sit inside a word: a substring test each (few, and rare in packs).
-        self._literals: list[tuple[int, str]] = []
+        # Regex literals may sit inside a word: they join the prefixes' automaton, marked
+        # by a length of 0 (only their presence matters).
+        literals: list[tuple[str, int]] = []
         for tid, term in terms:
             if term.kind == "literal":
-                self._literals.append((tid, term.text))
+                literals.append((term.text, tid))
                 continue
             tokens = term.tokens
             if len(tokens) == 1 and term.prefix:
@@ -119,13 +120,16 @@ class TokenScanner(_EagerPositions):
         ]
         # Index + 1, so that every value is truthy for itertools.compress.
         self._first = {w: i + 1 for i, w in enumerate(entries)}
-        # One-word prefixes: a small automaton of " stem" keys over the joined words (probing
-        # every prefix length of every word would cost more than one pass over the text).
+        # One-word prefixes and regex literals: a small automaton of " stem" and literal keys
+        # over the joined words (probing every prefix length of every word would cost more
+        # than one pass over the text).
         self._prefix: Any = None
-        if prefixes:
+        if prefixes or literals:
             self._prefix = ahocorasick.Automaton()
             for stem, tid in prefixes:
                 self._prefix.add_word(" " + stem, (tid, len(stem) + 1))
+            for literal, tid in literals:
+                self._prefix.add_word(literal, (tid, 0))
             self._prefix.make_automaton()
 
     def scan(self, nt: NormText) -> Hits:
@@ -166,14 +170,12 @@ class TokenScanner(_EagerPositions):
             joined = nt.joined
             spaces = joined.count
             for end, (tid, length) in self._prefix.iter(joined):
-                found.setdefault(tid, []).append(spaces(" ", 0, end - length + 1))
+                if length:
+                    found.setdefault(tid, []).append(spaces(" ", 0, end - length + 1))
+                else:
+                    found.setdefault(tid, [])
             for starts in found.values():
                 starts.sort()
-        if self._literals:
-            joined = nt.scan_text
-            for tid, literal in self._literals:
-                if literal in joined:
-                    found[tid] = []
         return found
 
 
