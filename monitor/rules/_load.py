@@ -154,8 +154,9 @@ def _check(path: str | os.PathLike[str]) -> CheckReport:
         ruleset = RuleSet(rules, correlations, lexicons)
         for rule in ruleset.unindexed():
             builder.warn(
-                f"rule {rule.id!r} has no term that can be indexed (only regexes, "
-                "keyword fields or negations); it is evaluated for every item",
+                f"rule {rule.id!r} has no term that can be indexed (only regexes without "
+                "a literal word of 3+ letters or digits, keyword fields or negations); it is "
+                "evaluated for every item",
                 rule.location,
             )
         for rule in rules:
