@@ -9,8 +9,8 @@ Sides:
   word-dict scanner (``RuleSet(scanner="aho")``, ``"token"``); their matches must be
   identical to the default's.
 * ``quiet``: the default side on the same items with every rule-vocabulary word removed
-  (filler and numbers only). They match nothing at any R, so their cost shows what the
-  rule count itself costs, apart from the hits and matches that grow with it.
+  (filler and numbers only). They match next to nothing at any R, so their cost shows what
+  the rule count itself costs, apart from the hits and matches that grow with it.
 * ``naive``: one compiled Python regex per rule (an alternation of all its terms, word
   bounded, case-insensitive), searched in each item's title + summary + content. This is the
   floor of the naive approach: it does not even evaluate conditions, normalize text or build
@@ -60,7 +60,8 @@ def quiet_items(items: list[dict[str, str]]) -> list[dict[str, str]]:
 
     With more rules, a normal item hits more terms and matches more rules (the synthetic
     vocabulary is shared by all rules), so its cost grows with the work of reporting them.
-    These items hit nothing at any R, which isolates what the rule count itself costs.
+    These items hit almost nothing at any R (a prefix value like ``brakou*`` may still start
+    a filler word), which isolates what the rule count itself costs.
     """
     _, filler = vocabulary()
     keep = set(filler)
@@ -141,7 +142,7 @@ def test_match(benchmark, size, items, quiet_items, rule_files):
     assert counts["compiled"] == counts["compiled-aho"] == counts["compiled-token"], (
         "the scanners disagree"
     )
-    assert not any(counts["quiet"]), "a quiet item (no rule vocabulary) matched a rule"
+    RESULTS[(size, "quiet matches")] = sum(counts["quiet"]) / len(quiet_items)
     for side, value in best.items():
         RESULTS[(size, side)] = value
 
@@ -193,7 +194,8 @@ def report_table(bench_report):
     bench_report.append(f"rule engine, {N_ITEMS} items of ~2 KB, best of {ROUNDS} rounds:")
     bench_report.append(
         "  R       compiled µs/item  items/s  aho µs/item  token µs/item  naive µs/item  speed-up  "
-        "vs R=100  matches/item  candidates/item  quiet µs/item  quiet vs R=100  build MB  match MB"
+        "vs R=100  matches/item  candidates/item  quiet µs/item  quiet vs R=100  "
+        "quiet matches/item  build MB  match MB"
     )
     base = RESULTS.get((100, "compiled"))
     quiet_base = RESULTS.get((100, "quiet"))
@@ -209,10 +211,12 @@ def report_table(bench_report):
         speedup = f"{float(naive) / ours:8.0f}x" if naive else "       -"  # type: ignore[arg-type]
         growth = f"{ours / float(base):7.2f}x" if base else "      -"  # type: ignore[arg-type]
         quiet = float(RESULTS.get((size, "quiet"), 0.0))  # type: ignore[arg-type]
+        quiet_matches = float(RESULTS.get((size, "quiet matches"), 0.0))  # type: ignore[arg-type]
         quiet_growth = f"{quiet / float(quiet_base):13.2f}x" if quiet_base else "             -"  # type: ignore[arg-type]
         bench_report.append(
             f"  {size:<7} {ours:16.1f}  {1e6 / ours:7.0f}  {float(aho_us) if aho_us else 0:11.1f}  "
             f"{float(token) if token else 0:13.1f}  {float(naive) if naive else 0:13.1f}  "  # type: ignore[arg-type]
             f"{speedup}  {growth}  {matches:12.2f}  {cands:15.1f}  {quiet:13.1f}  {quiet_growth}  "
+            f"{quiet_matches:18.3f}  "
             f"{build_mb:8.1f}  {match_mb:8.2f}"
         )
