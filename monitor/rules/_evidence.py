@@ -15,16 +15,16 @@ from ._compile import ENTITY_FIELDS, CField, CompiledRules, CRule
 from ._match import (
     _EVIDENCE_PER_FIELD,
     ItemView,
-    _cased_tokens,
     _keyword_hits,
     _occurrences,
     _phrase_occurrences,
     _regex_targets,
+    cased_text_ok,
     eval_field,
     proximity,
 )
 from ._model import Term
-from ._normalize import NormText, normalize_tokens
+from ._normalize import NormText
 
 __all__ = ["field_evidence", "item_entities", "rule_evidence"]
 
@@ -71,18 +71,8 @@ def _ascii_spans(nt: NormText, term: Term) -> list[tuple[int, int]]:
             if len(spans) >= _EVIDENCE_PER_FIELD:
                 break
     if term.cased:
-        want = _cased_tokens(term.text)
-        spans = [s for s in spans if _cased_match(nt.original[s[0] : s[1]], want, term.prefix)]
+        spans = [s for s in spans if cased_text_ok(nt.original[s[0] : s[1]], term)]
     return spans
-
-
-def _cased_match(text: str, want: tuple[str, ...], prefix: bool) -> bool:
-    got = normalize_tokens(text, cased=True)
-    if len(got) != len(want):
-        return False
-    if prefix:
-        return got[:-1] == list(want[:-1]) and got[-1].startswith(want[-1])
-    return got == list(want)
 
 
 def field_evidence(view: ItemView, cf: CField, selection: str) -> list[Evidence]:

@@ -164,14 +164,20 @@ def _cased_tokens(text: str) -> tuple[str, ...]:
     return tuple(normalize_tokens(text, cased=True))
 
 
-def _case_ok(nt: NormText, first: int, last: int, term: Term) -> bool:
+def cased_text_ok(text: str, term: Term) -> bool:
+    """Whether `text` (one occurrence of a ``cased`` term, as written) has the term's case."""
     want = _cased_tokens(term.text)
-    got = nt.cased_words(first, last)
+    got = normalize_tokens(text, cased=True)
     if len(got) != len(want):
         return False
     if term.prefix:
         return got[:-1] == list(want[:-1]) and got[-1].startswith(want[-1])
     return got == list(want)
+
+
+def _case_ok(nt: NormText, first: int, last: int, term: Term) -> bool:
+    start, end = nt.span(first, last)
+    return cased_text_ok(nt.original[start:end], term)
 
 
 def _phrase_occurrences(view: ItemView, name: str, tid: int, term: Term) -> list[tuple[int, int]]:
