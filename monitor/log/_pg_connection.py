@@ -86,6 +86,10 @@ class ReconnectingConnection:
         conn = self._conn
         if conn is None or conn.closed or conn.broken:
             return not _permanent(exc)
+        if isinstance(exc, psycopg.OperationalError) and not exc.sqlstate:
+            # Raised by the client, not the server ("connection socket closed"): psycopg may
+            # not have marked the connection broken yet when the socket dies mid-statement.
+            return not _permanent(exc)
         state = exc.sqlstate or ""
         return state.startswith("08") or state in ("57P01", "57P02", "57P03")
 
