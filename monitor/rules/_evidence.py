@@ -25,6 +25,7 @@ from ._match import (
 )
 from ._model import Term
 from ._normalize import NormText
+from ._scan import spaced_pattern
 
 __all__ = ["field_evidence", "item_entities", "rule_evidence"]
 
@@ -42,10 +43,11 @@ def _spans_evidence(
 
 @lru_cache(maxsize=8192)
 def _phrase_regex(term: Term) -> re.Pattern[str]:
-    """A phrase's words in ``scan_text``, where they may be several spaces apart."""
-    words = " " + " +".join(map(re.escape, term.tokens))
-    # The trailing space is looked at, not consumed: it may lead the next occurrence.
-    return re.compile(words if term.prefix else words + "(?= )")
+    """A phrase's words in ``scan_text``, where they may be several spaces apart.
+
+    The trailing space is looked at, not consumed: it may lead the next occurrence.
+    """
+    return re.compile(spaced_pattern(term, end="(?= )"))
 
 
 def _ascii_spans(nt: NormText, term: Term) -> list[tuple[int, int]]:

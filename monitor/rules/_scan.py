@@ -51,6 +51,7 @@ __all__ = [
     "Hits",
     "RE2SetScanner",
     "TokenScanner",
+    "spaced_pattern",
     "term_key",
     "term_keys",
 ]
@@ -234,7 +235,7 @@ class RE2SetScanner:
             options.never_capture = True
             self._set = re2.Set.SearchSet(options)
             for tid, term in terms:
-                self._set.Add(_spaced_pattern(term))
+                self._set.Add(spaced_pattern(term))
                 self._tids.append(tid)
             self._set.Compile()
 
@@ -263,13 +264,17 @@ class RE2SetScanner:
 _RE2_MAX_MEM = 1 << 30
 
 
-def _spaced_pattern(term: Term) -> str:
-    """The RE2 pattern of a term's key for ``NormText.scan_text``, where words may be
-    separated by several spaces (a phrase's words by one or more)."""
+def spaced_pattern(term: Term, end: str = " ") -> str:
+    """The regex of a term's key for ``NormText.scan_text``, where words may be separated by
+    several spaces (a phrase's words by one or more); valid for RE2 and Python's ``re``.
+
+    `end` follows a whole-word term: a space by default; a caller that must not consume it
+    (the space may lead the next occurrence) passes a lookahead, which only ``re`` supports.
+    """
     if term.kind == "literal":
         return re.escape(term.text)
     words = " +".join(re.escape(token) for token in term.tokens)
-    return " " + words + ("" if term.prefix else " ")
+    return " " + words + ("" if term.prefix else end)
 
 
 SCANNERS: dict[str, type[TokenScanner] | type[AhoScanner] | type[RE2SetScanner]] = {
