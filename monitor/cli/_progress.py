@@ -11,7 +11,7 @@ __all__ = ["progress_bar"]
 
 
 @contextmanager
-def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
+def progress_bar(description: str) -> Iterator[Callable[[int, int | None], None]]:
     """Yield an `update(done, total)` callback that drives a rich progress bar on stderr.
 
     When stderr is not a terminal (scripts, CI) rich draws nothing, so output stays clean.
@@ -25,7 +25,7 @@ def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
     with Progress(*columns, transient=True) as progress:
         task = progress.add_task(description, total=None)
 
-        def update(done: int, total: int) -> None:
+        def update(done: int, total: int | None) -> None:
             progress.update(task, completed=done, total=total)
 
         yield update

@@ -14,11 +14,22 @@ from typing import IO, Any
 import click
 from rich.console import Console
 from rich.markup import escape
+from rich.table import Table
 
-from ..errors import RuleSetError
-from ..rules import RuleSet, check_rules, load_rules, run_rule_tests
+from ..errors import ConfigError, RuleSetError
+from ..rules import (
+    ALL_LANGS,
+    EvalReport,
+    RuleSet,
+    check_rules,
+    evaluate_corpus,
+    load_rules,
+    read_corpus,
+    run_rule_tests,
+)
 from ..rules._build import did_you_mean
 from ._main import EXIT_INPUT, EXIT_PROBLEM
+from ._progress import progress_bar
 from ._render import console
 
 __all__ = ["match_command", "register", "rules_group"]
@@ -177,6 +188,176 @@ def explain_command(
             else None
         )
         out.print(f"[{colour}]{escape(line)}[/]" if colour else escape(line))
+
+
+def _parse_pairs(values: tuple[str, ...], option: str) -> dict[str, list[str]]:
+    """``label=rule`` (repeatable) as {label: [rule, ...]}; exit 2 on a malformed entry."""
+    pairs: dict[str, list[str]] = {}
+    for value in values:
+        label, sep, rule_id = value.partition("=")
+        if not sep or not label.strip() or not rule_id.strip():
+            raise click.BadParameter(f"{value!r}: write LABEL=RULE-ID", param_hint=option)
+        pairs.setdefault(label.strip(), []).append(rule_id.strip())
+    return pairs
+
+
+def _parse_bounds(values: tuple[str, ...], option: str) -> dict[str, float]:
+    """``X`` or ``LANG=X`` (repeatable) as {lang or '*': X}; exit 2 on a malformed entry."""
+    bounds: dict[str, float] = {}
+    for value in values:
+        lang, sep, number = value.rpartition("=")
+        try:
+            bound = float(number)
+        except ValueError:
+            raise click.BadParameter(
+                f"{value!r}: write a number between 0 and 1, or LANG=NUMBER", param_hint=option
+            ) from None
+        if not 0.0 <= bound <= 1.0:
+            raise click.BadParameter(f"{value!r}: must be between 0 and 1", param_hint=option)
+        bounds[lang.strip().lower() if sep else "*"] = bound
+    return bounds
+
+
+def _ratio(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def _print_eval(report: EvalReport, corpus: str, min_f1: dict[str, float]) -> None:
+    out = _console()
+    langs = ", ".join(f"{k} {v}" for k, v in sorted(report.items.items()) if k != ALL_LANGS)
+    table = Table(
+        title=f"{corpus}: {report.items[ALL_LANGS]} item(s) ({langs or 'none'})", expand=False
+    )
+    for column in ("label", "rule", "lang", "tp", "fp", "fn", "unsure", "P", "R", "F1"):
+        table.add_column(column, justify="right" if column not in ("label", "rule") else "left")
+    low = {id(s) for s in report.below(min_f1)} if min_f1 else set()
+    previous = None
+    for score in report.scores:
+        first = (score.label, score.rule_id) != previous
+        previous = (score.label, score.rule_id)
+        f1 = _ratio(score.f1)
+        table.add_row(
+            escape(score.label) if first else "",
+            escape(score.rule_id) if first else "",
+            score.lang,
+            str(score.tp),
+            str(score.fp),
+            str(score.fn),
+            str(score.skipped),
+            _ratio(score.precision),
+            _ratio(score.recall),
+            f"[red]{f1}[/]" if id(score) in low else f1,
+            end_section=False,
+        )
+    out.print(table)
+    fires = {k: v for k, v in report.unmapped_fires.items() if v}
+    if fires:
+        out.print(
+            "rules no corpus label maps to (not scored), times fired: "
+            + ", ".join(f"{escape(k)} {v}" for k, v in sorted(fires.items()))
+        )
+    for error in report.errors:
+        item = error.item
+        kind = "MISSED" if error.kind == "fn" else "FALSE ALARM"
+        out.print(
+            f"\n[red]{kind}[/] {escape(error.label)} / {escape(error.rule_id)}: "
+            f"{escape(item.id)} {escape(f'[{item.lang}]')}"
+            + (f" line {item.line}" if item.line else "")
+        )
+        for name in ("title", "summary", "content"):
+            value = item.fields.get(name)
+            if value:
+                out.print(f"  {name}: {escape(str(value))}")
+        if item.fields.get("url"):
+            out.print(f"  url: {escape(str(item.fields['url']))}")
+        for line in error.explanation:
+            out.print(f"  | {escape(line)}")
+
+
+@rules_group.command("eval")
+@click.argument("corpus", type=click.Path())
+@click.option("--rules", "rules_dir", default="rules", show_default=True, help=_RULES_HELP)
+@click.option(
+    "--map",
+    "maps",
+    multiple=True,
+    metavar="LABEL=RULE",
+    help="Score corpus label LABEL against rule RULE (repeatable; replaces the rules' own "
+    "mapping for that label).",
+)
+@click.option(
+    "--label",
+    "labels",
+    multiple=True,
+    help="Also score LABEL when no item carries it (every firing is then a false alarm).",
+)
+@click.option("--lang", "langs", multiple=True, help="Only items in this language (repeatable).")
+@click.option("--show-errors", is_flag=True, help="Print every miss and false alarm, explained.")
+@click.option(
+    "--min-f1",
+    "min_f1",
+    multiple=True,
+    metavar="[LANG=]X",
+    help="Exit 1 when an F1 is below X (for LANG only with LANG=X; repeatable).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
+def eval_command(
+    corpus: str,
+    rules_dir: str,
+    maps: tuple[str, ...],
+    labels: tuple[str, ...],
+    langs: tuple[str, ...],
+    show_errors: bool,
+    min_f1: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Score the rules against the labelled CORPUS (JSON lines): tp, fp, fn, P, R, F1.
+
+    Each line is an item (title, summary, content, source, url, lang...) with "labels" (a
+    list of label names) and optionally "uncertain_labels" (left out of those labels' scores).
+    A corpus label is scored against a rule whose id is the label, or whose `labels:` has the
+    label as a value (`detects: troop_movement`), or that --map names. Scores are given per
+    language and over all items ("all"). Exits 1 when --min-f1 is not met, 4 when the rules or
+    the corpus cannot be read.
+    """
+    explicit = _parse_pairs(maps, "--map")
+    bounds = _parse_bounds(min_f1, "--min-f1")
+    ruleset = _load(rules_dir)
+    try:
+        with progress_bar("scoring") as update:
+            report = evaluate_corpus(
+                ruleset,
+                read_corpus(corpus),
+                explicit=explicit,
+                labels=labels,
+                show_errors=show_errors,
+                langs=langs or None,
+                progress=lambda n: update(n, None),
+            )
+    except ConfigError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_INPUT)
+    below = report.below(bounds) if bounds else []
+    if as_json:
+        data = report.as_dict()
+        data["corpus"] = corpus
+        data["min_f1"] = bounds
+        data["below_min_f1"] = [s.as_dict() for s in below]
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+    else:
+        _print_eval(report, corpus, bounds)
+        if not report.mapping:
+            _console(err=True).print(
+                "[yellow]no corpus label maps to a rule[/]: give rules `labels: {detects: "
+                "LABEL}` or use --map LABEL=RULE"
+            )
+        for score in below:
+            _console(err=True).print(
+                f"[red]below --min-f1[/]: {escape(score.label)} / {escape(score.rule_id)} "
+                f"{escape(f'[{score.lang}]')} F1 {_ratio(score.f1)}"
+            )
+    if below:
+        sys.exit(EXIT_PROBLEM)
 
 
 def _match_lines(stream: IO[bytes], name: str, ruleset: RuleSet) -> int:

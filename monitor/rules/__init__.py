@@ -32,9 +32,20 @@ from ._model import (
 from ._modifiers import MODIFIERS
 from ._normalize import normalize, normalize_tokens
 from ._ruleset import RuleSet
+from ._scoring import (
+    ALL_LANGS,
+    CorpusItem,
+    EvalError,
+    EvalReport,
+    Score,
+    evaluate_corpus,
+    label_rules,
+    read_corpus,
+)
 from ._testing import TestReport, TestResult, run_rule_tests
 
 __all__ = [
+    "ALL_LANGS",
     "FIELDS",
     "KEYWORD_FIELDS",
     "LEVELS",
@@ -45,10 +56,13 @@ __all__ = [
     "BacktestReport",
     "CheckReport",
     "Contribution",
+    "CorpusItem",
     "CorrelationHit",
     "CorrelationRule",
     "CorrelationTest",
     "Correlator",
+    "EvalError",
+    "EvalReport",
     "EvaluationReport",
     "Explanation",
     "FieldExplanation",
@@ -61,6 +75,7 @@ __all__ = [
     "RuleSet",
     "RuleSetError",
     "RuleTestCase",
+    "Score",
     "Selection",
     "SelectionExplanation",
     "Slot",
@@ -70,11 +85,14 @@ __all__ = [
     "Throttle",
     "backtest",
     "check_rules",
+    "evaluate_corpus",
     "item_fields",
+    "label_rules",
     "load_rules",
     "normalize",
     "normalize_tokens",
     "parse_duration",
+    "read_corpus",
     "rule_files",
     "run_correlation_tests",
     "run_rule_tests",
