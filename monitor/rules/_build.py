@@ -392,6 +392,7 @@ class Builder:
             ignore_case=spec.ignore_case,
             cased=spec.cased,
             location=loc,
+            suffixes=spec.suffixes,
         )
 
     def selection(self, name: str, body: Any, loc: SourceLocation) -> Selection | None:

@@ -19,6 +19,7 @@ from typing import Any
 
 import attrs
 
+from ._arabic import term_variants
 from ._build import compile_regex
 from ._literals import required_literal
 from ._model import TEXT_FIELDS, And, FieldMatch, Lexicon, Node, Not, Or, Ref, Rule, Term
@@ -111,7 +112,8 @@ def _compile_field(fm: FieldMatch, interner: _Interner, regex_cache: dict[Any, A
         phrases, regexes, literals, keywords = [], [], [], []
         for term in slot.terms:
             if term.kind == "phrase":
-                phrases.append((interner.tid(term), term))
+                # An Arabic term is searched in every written form it takes with clitics.
+                phrases.extend((interner.tid(v), v) for v in term_variants(term, fm.suffixes))
             elif term.kind == "regex":
                 key = (term.text, fm.ignore_case)
                 if key not in regex_cache:
@@ -283,7 +285,8 @@ def compile_rules(
             if not tokens:
                 continue
             term = Term(text=text.rstrip("*"), tokens=tokens, prefix=prefix, cased=cased)
-            tid_entities.setdefault(interner.tid(term), []).append((lex.canonical, term))
+            for variant in term_variants(term):
+                tid_entities.setdefault(interner.tid(variant), []).append((lex.canonical, variant))
     compiled = _choose_index_clauses(compiled)
     tid_rules: list[list[int]] = [[] for _ in range(len(interner.keys))]
     always = []

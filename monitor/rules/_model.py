@@ -80,6 +80,7 @@ class FieldMatch:
     ``mode`` is ``any`` (one slot), ``all`` (every slot), ``near``/``onear`` (every slot within
     ``window`` words, in any / the listed order) or ``sentence`` (every slot in one sentence).
     ``min_count`` asks for that many occurrences; ``score`` makes it a weighted sum test.
+    ``suffixes`` lets Arabic words carry an attached pronoun (see `_arabic`).
     """
 
     field: str
@@ -93,6 +94,7 @@ class FieldMatch:
     ignore_case: bool = False
     cased: bool = False
     location: SourceLocation | None = _NOLOC
+    suffixes: bool = False
 
 
 @attrs.frozen

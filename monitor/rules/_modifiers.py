@@ -31,6 +31,7 @@ class FieldSpec:
     ignore_case: bool = False
     cased: bool = False
     expand: bool = False
+    suffixes: bool = False
     applied: list[str] = attrs.Factory(list)
 
 
@@ -149,6 +150,15 @@ class ExpandModifier(Modifier):
         spec.expand = True
 
 
+class SuffixesModifier(Modifier):
+    """Arabic words may also end with an attached pronoun (قواتها، قاعدتهم)."""
+
+    name = "suffixes"
+
+    def apply(self, spec: FieldSpec, arg: float | None) -> None:
+        spec.suffixes = True
+
+
 MODIFIERS: dict[str, type[Modifier]] = {
     cls.name: cls
     for cls in (
@@ -162,6 +172,7 @@ MODIFIERS: dict[str, type[Modifier]] = {
         RegexModifier,
         ScoreModifier,
         SentenceModifier,
+        SuffixesModifier,
     )
 }
 
@@ -176,6 +187,7 @@ def check_spec(spec: FieldSpec) -> None:
             ("expand", spec.expand),
             ("cased", spec.cased),
             ("min", spec.min_count != 1),
+            ("suffixes", spec.suffixes),
         ):
             if bad:
                 raise ModifierError(

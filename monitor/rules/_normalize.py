@@ -1,10 +1,13 @@
 """Text normalization: the one definition both rule terms and item text go through.
 
 Normalization is defined per character: each character ``c`` becomes ``fold(c)``: Unicode NFKC,
-case-folded, decomposed with every combining mark (diacritics, Arabic harakat) and the Arabic
-tatweel dropped; anything that is not a letter, a digit or a spacing mark becomes a space. So
-every dash, quote, apostrophe and punctuation variant separates words the same way, and
-``al-Tanf`` = ``Al Tanf`` = ``AL‑TANF`` = ``al Tanf``. The text is then split into words.
+case-folded, Arabic letter variants folded (alef forms, alef maqsura, teh marbuta, hamza
+seats, Persian look-alikes, Arabic-Indic digits: see `_arabic.LETTER_FOLDS`), decomposed with
+every combining mark (diacritics, Arabic harakat) and the Arabic tatweel dropped, invisible
+format characters (RLM, ZWJ, soft hyphen) dropped; anything else that is not a letter, a digit
+or a spacing mark becomes a space. So every dash, quote, apostrophe and punctuation variant
+(Arabic ، ؛ ؟ included) separates words the same way, and ``al-Tanf`` = ``Al Tanf`` =
+``AL‑TANF`` = ``al Tanf``, ``أمريكية`` = ``امريكيه``. The text is then split into words.
 
 Because the definition is per character, the fast path (one ``str.translate``, one split) and
 the slow path that maps words back to character offsets in the original text always agree;
@@ -20,20 +23,26 @@ from collections.abc import Iterator
 from itertools import accumulate, islice, repeat
 from operator import sub
 
+from ._arabic import LETTER_FOLDS
+
 __all__ = ["NormText", "fold_char", "normalize", "normalize_tokens", "sentence_breaks"]
 
 _TATWEEL = "\u0640"
+_ZERO_WIDTH_SPACE = "\u200b"  # a format character that does separate words
 
 
 def _fold_once(text: str, casefold: bool) -> str:
     out = unicodedata.normalize("NFKC", text)
     if casefold:
         out = out.casefold()
+    out = "".join(LETTER_FOLDS.get(ch, ch) for ch in out)
     parts: list[str] = []
     for ch in unicodedata.normalize("NFD", out):
         cat = unicodedata.category(ch)
         if cat in ("Mn", "Me") or ch == _TATWEEL:
             continue
+        if cat == "Cf" and ch != _ZERO_WIDTH_SPACE:
+            continue  # RLM, ZWJ, ZWNJ, soft hyphen, BOM: invisible, never split a word
         parts.append(ch if cat[0] in "LN" or cat == "Mc" else " ")
     return "".join(parts)
 
@@ -92,7 +101,7 @@ def normalize(text: str) -> str:
 _NONSPACE = re.compile(r"[^ ]+")
 _SPACE_RUNS = re.compile(r"  +")
 _SPAN = re.Match.span
-_SENTENCE_END = re.compile(r"[.!?]+[\"'”’)\]]*\s+|\n\s*\n")
+_SENTENCE_END = re.compile(r"[.!?؟۔]+[\"'”’»)\]]*\s+|\n\s*\n")
 _ABBREV = frozenset(
     {
         "mr",
@@ -135,9 +144,11 @@ _ABBREV = frozenset(
 def sentence_breaks(text: str) -> list[int]:
     """Return the character offsets in `text` where a new sentence starts.
 
-    A sentence ends at ``.``, ``!`` or ``?`` (and closing quotes) followed by white space, or at
-    a blank line; a period after a known abbreviation ("Gen.") or a single letter ("U.S.") does
-    not end one. Good enough for "these words are in one sentence", not a linguistic parser.
+    A sentence ends at ``.``, ``!``, ``?``, the Arabic ``؟`` or the Urdu ``۔`` (and closing
+    quotes) followed by white space, or at a blank line (the Arabic comma ``،`` and semicolon
+    ``؛`` do not end one); a period after a known abbreviation ("Gen.") or a single letter
+    ("U.S.") does not end one. Good enough for "these words are in one sentence", not a
+    linguistic parser.
     """
     breaks = []
     for m in _SENTENCE_END.finditer(text):

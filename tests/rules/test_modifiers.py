@@ -11,7 +11,19 @@ from monitor.rules._modifiers import FieldSpec, ModifierError, check_spec
 def test_registry_holds_every_documented_modifier():
     """Every modifier of the rule language is registered under its name."""
     assert sorted(MODIFIERS) == sorted(
-        ["all", "near", "onear", "sentence", "min", "score", "re", "i", "cased", "expand"]
+        [
+            "all",
+            "near",
+            "onear",
+            "sentence",
+            "min",
+            "score",
+            "re",
+            "i",
+            "cased",
+            "expand",
+            "suffixes",
+        ]
     )
     for name, cls in MODIFIERS.items():
         assert cls.name == name and cls.__doc__
