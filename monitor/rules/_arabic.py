@@ -17,7 +17,8 @@ conjunctions و and ف, the prepositions ب ك ل and the article ال as part o
 into every form it can take with them:
 ``التنف`` becomes ``التنف وبالتنف للتنف فالتنف ...``, ``قاعدة`` becomes ``قاعدة القاعدة
 والقاعدة بقاعدة لقاعدة ...``; in a phrase, later words may also take the article (an
-adjective agrees: قوات أمريكية / القوات الأمريكية). With ``|suffixes`` the last word may also
+adjective agrees: قوات أمريكية / القوات الأمريكية), and an indefinite word its accusative alef
+(رتل عسكري / رتلاً عسكرياً). With ``|suffixes`` the last word may also
 carry an attached pronoun (قواتها، قاعدتهم; a final ة is written ت before it).
 
 Why expansion at compile time and not stemming of the text: the item's text stays exactly as
@@ -69,6 +70,9 @@ LETTER_FOLDS: dict[str, str] = {
 _ARTICLE = "ال"
 _CONJUNCTIONS = ("", "و", "ف")
 _PREPOSITIONS = ("", "ب", "ك", "ل")
+#: Endings that never take the accusative alef: a final alef, a folded ة (ه), a final ي or
+#: ء, and the feminine plural ات.
+_NO_TANWEEN_ALEF = ("ا", "ه", "ي", "ء", "ات")
 #: Attached pronouns a word may end with, for ``|suffixes``: his, her, their (m, f, dual),
 #: your (sg, pl m, pl f, dual), our, my.
 SUFFIX_PRONOUNS = ("ه", "ها", "هم", "هن", "هما", "ك", "كم", "كن", "كما", "نا", "ي")
@@ -96,21 +100,33 @@ def _takes_clitics(token: str) -> bool:
     return token.isdigit() or is_arabic_word(token)
 
 
+def _indefinite_forms(token: str) -> list[str]:
+    """``token`` and, for a word that can take it, its accusative form: the indefinite
+    accusative (tanween fath) writes an alef after the word (رتلاً عسكرياً -> رتلا عسكريا)."""
+    if token.isdigit() or token.endswith(_NO_TANWEEN_ALEF):
+        return [token]
+    return [token, token + "ا"]
+
+
 def _first_word_forms(token: str) -> list[str]:
     """Every written form of a phrase's first word with its proclitics."""
     if token.startswith(_ARTICLE) and len(token) - 2 >= MIN_CLITIC_STEM:
         return _definite_forms(token[2:])
     if len(token) < MIN_CLITIC_STEM and not token.isdigit():
         return [token]
-    bare = [c + p + token for c, p in product(_CONJUNCTIONS, _PREPOSITIONS)]
+    bare = [
+        c + p + form
+        for c, p in product(_CONJUNCTIONS, _PREPOSITIONS)
+        for form in _indefinite_forms(token)
+    ]
     return bare + _definite_forms(token)
 
 
 def _later_word_forms(token: str) -> list[str]:
-    """A later word of a phrase: as written, or with the article (adjective agreement)."""
+    """A later word of a phrase: as written (or accusative), or with the article."""
     if token.startswith(_ARTICLE) or (len(token) < MIN_CLITIC_STEM and not token.isdigit()):
         return [token]
-    return [token, _ARTICLE + token]
+    return [*_indefinite_forms(token), _ARTICLE + token]
 
 
 def _with_suffixes(token: str) -> list[str]:
