@@ -291,6 +291,12 @@ def _print_eval(report: EvalReport, corpus: str, min_f1: dict[str, float]) -> No
     multiple=True,
     help="Also score LABEL when no item carries it (every firing is then a false alarm).",
 )
+@click.option(
+    "--every-rule",
+    is_flag=True,
+    help="Score every detection rule under its own id as a label (a corpus labelled with rule "
+    "ids, such as a general news stream where most items carry no label).",
+)
 @click.option("--lang", "langs", multiple=True, help="Only items in this language (repeatable).")
 @click.option("--show-errors", is_flag=True, help="Print every miss and false alarm, explained.")
 @click.option(
@@ -306,6 +312,7 @@ def eval_command(
     rules_dir: str,
     maps: tuple[str, ...],
     labels: tuple[str, ...],
+    every_rule: bool,
     langs: tuple[str, ...],
     show_errors: bool,
     min_f1: tuple[str, ...],
@@ -323,6 +330,8 @@ def eval_command(
     explicit = _parse_pairs(maps, "--map")
     bounds = _parse_bounds(min_f1, "--min-f1")
     ruleset = _load(rules_dir)
+    if every_rule:
+        labels += tuple(r.id for r in ruleset.rules)
     try:
         with progress_bar("scoring") as update:
             report = evaluate_corpus(

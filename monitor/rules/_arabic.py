@@ -18,8 +18,10 @@ into every form it can take with them:
 ``التنف`` becomes ``التنف وبالتنف للتنف فالتنف ...``, ``قاعدة`` becomes ``قاعدة القاعدة
 والقاعدة بقاعدة لقاعدة ...``; in a phrase, later words may also take the article (an
 adjective agrees: قوات أمريكية / القوات الأمريكية), and an indefinite word its accusative alef
-(رتل عسكري / رتلاً عسكرياً). With ``|suffixes`` the last word may also
-carry an attached pronoun (قواتها، قاعدتهم; a final ة is written ت before it).
+(رتل عسكري / رتلاً عسكرياً). With ``|suffixes`` the last word of a noun may also
+carry an attached pronoun (قواتها، قاعدتهم; a final ة is written ت before it). A verb (a
+term listed under a lexicon's ``verbs:``) takes only و and ف: حشد "massed" must not become
+الحشد, the Popular Mobilization Forces, nor نشر "deployed" النشر, "publishing".
 
 Why expansion at compile time and not stemming of the text: the item's text stays exactly as
 it is (no per-word work on the hot path: the scanner's automaton simply holds more keys, and
@@ -147,11 +149,16 @@ def term_variants(term: Term, suffixes: bool = False) -> tuple[Term, ...]:
         return (term,)
     options: list[list[str]] = []
     for index, token in enumerate(tokens):
-        if not _takes_clitics(token):
+        if not _takes_clitics(token) or (term.verb and index > 0):
             options.append([token])
             continue
-        forms = _first_word_forms(token) if index == 0 else _later_word_forms(token)
-        if suffixes and index == len(tokens) - 1 and not term.prefix:
+        if term.verb:
+            forms = [c + token for c in _CONJUNCTIONS]
+        elif index == 0:
+            forms = _first_word_forms(token)
+        else:
+            forms = _later_word_forms(token)
+        if suffixes and index == len(tokens) - 1 and not term.prefix and not term.verb:
             forms = [f for form in forms for f in _with_suffixes(form)]
         options.append(list(dict.fromkeys(forms)))
     variants = [term]

@@ -39,7 +39,16 @@ _CORR_KEYS = [*_META_KEYS, "correlation"]
 _CORR_BODY_KEYS = ["type", "rules", "group-by", "group_by", "timespan", "condition"]
 _CORR_TYPES = ("event_count", "value_count", "temporal", "temporal_ordered")
 _GROUP_KEYS = ("place", "actor", "source", "feed", "lang", "author")
-_LEXICON_KEYS = ["lexicon", "kind", "canonical", "title", "description", "terms", "cased"]
+_LEXICON_KEYS = [
+    "lexicon",
+    "kind",
+    "canonical",
+    "title",
+    "description",
+    "terms",
+    "cased",
+    "verbs",
+]
 ITEM_KEYS = ("id", "title", "summary", "content", "author", "tags", "feed", "source", "url")
 ITEM_KEYS = (*ITEM_KEYS, "lang", "published")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
@@ -221,9 +230,10 @@ class Builder:
                 )
         terms = self.text_list(doc, "terms")
         cased = self.text_list(doc, "cased")
-        if not terms and not cased:
+        verbs = self.text_list(doc, "verbs")
+        if not terms and not cased and not verbs:
             self.error("a lexicon needs at least one term in 'terms'", doc.loc)
-        for key, values in (("terms", terms), ("cased", cased)):
+        for key, values in (("terms", terms), ("cased", cased), ("verbs", verbs)):
             for i, term in enumerate(values):
                 if (
                     not normalize_tokens(term.rstrip("*"))
@@ -246,6 +256,7 @@ class Builder:
             kind=kind,
             terms=terms,
             cased=cased,
+            verbs=verbs,
             canonical=str(canonical) if canonical else None,
             title=self.text(doc, "title"),
             source=plain(doc),
@@ -256,7 +267,9 @@ class Builder:
 
     # --- terms -----------------------------------------------------------------------------
 
-    def term(self, value: str, spec: FieldSpec, loc: SourceLocation, cased: bool) -> Term | None:
+    def term(
+        self, value: str, spec: FieldSpec, loc: SourceLocation, cased: bool, verb: bool = False
+    ) -> Term | None:
         if not _encodable(value):
             self.error(f"value {value!r} holds a lone surrogate (a broken \\u escape)", loc)
             return None
@@ -288,7 +301,7 @@ class Builder:
         if prefix and body[-1:].isspace():
             self.error(f"value {value!r}: put '*' right after a word, as in 'deploy*'", loc)
             return None
-        return Term(text=body, kind="phrase", tokens=tokens, prefix=prefix, cased=cased)
+        return Term(text=body, kind="phrase", tokens=tokens, prefix=prefix, cased=cased, verb=verb)
 
     def slot(self, value: Any, spec: FieldSpec, loc: SourceLocation, weight: float) -> Slot | None:
         if isinstance(value, dict | list) or value is None:
@@ -312,6 +325,7 @@ class Builder:
                 return None
             terms = [self.term(t, spec, loc, spec.cased) for t in lex.terms]
             terms += [self.term(t, spec, loc, True) for t in lex.cased]
+            terms += [self.term(t, spec, loc, spec.cased, verb=True) for t in lex.verbs]
             return Slot(value, tuple(t for t in terms if t is not None), weight)
         term = self.term(value, spec, loc, spec.cased)
         return Slot(value, (term,), weight) if term else None

@@ -54,7 +54,8 @@ class Term:
 
     ``kind`` is ``phrase`` (normalized ``tokens``; ``prefix`` when the last token ends in
     ``*``), ``regex`` (``text`` is the pattern) or ``keyword`` (``text`` compared whole).
-    ``cased`` terms must also match the letter case of ``text``.
+    ``cased`` terms must also match the letter case of ``text``. ``verb`` terms (a lexicon's
+    ``verbs:``) take only the clitics a verb takes in Arabic (و، ف), never the article.
     """
 
     text: str
@@ -62,6 +63,7 @@ class Term:
     tokens: tuple[str, ...] = ()
     prefix: bool = False
     cased: bool = False
+    verb: bool = False
 
 
 @attrs.frozen
@@ -203,6 +205,7 @@ class Lexicon:
     canonical: str | None = None
     title: str = ""
     cased: tuple[str, ...] = ()
+    verbs: tuple[str, ...] = ()
     source: dict[str, Any] = attrs.field(factory=dict, eq=False, hash=False, repr=False)
     location: SourceLocation | None = _NOLOC
 

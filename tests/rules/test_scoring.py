@@ -176,6 +176,16 @@ def test_cli_table_json_and_min_f1(pack, tmp_path):
     assert "| rule tanf-attack: MATCH" in errors.output
 
 
+def test_cli_every_rule_scores_each_rule_under_its_id(pack, tmp_path):
+    folder = str(tmp_path / "rules")
+    path = corpus_file(tmp_path, [{"id": "x", "summary": "The ministry denied it."}])
+    data = json.loads(
+        run("rules", "eval", str(path), "--rules", folder, "--every-rule", "--json").output
+    )
+    scored = {(s["label"], s["rule"], s["fp"]) for s in data["scores"] if s["lang"] == "all"}
+    assert scored == {("denial", "denial", 1), ("tanf-attack", "tanf-attack", 0)}
+
+
 def test_cli_bad_input_exit_codes(pack, tmp_path):
     folder = str(tmp_path / "rules")
     bad = tmp_path / "bad.jsonl"
