@@ -72,9 +72,9 @@ LETTER_FOLDS: dict[str, str] = {
 _ARTICLE = "ال"
 _CONJUNCTIONS = ("", "و", "ف")
 _PREPOSITIONS = ("", "ب", "ك", "ل")
-#: Endings that never take the accusative alef: a final alef, a folded ة (ه), a final ي or
-#: ء, and the feminine plural ات.
-_NO_TANWEEN_ALEF = ("ا", "ه", "ي", "ء", "ات")
+#: Endings that never take the accusative alef: a final alef, a folded ة (ه), a final ء,
+#: and the feminine plural ات. (A final ي does: عسكري -> عسكرياً.)
+_NO_TANWEEN_ALEF = ("ا", "ه", "ء", "ات")
 #: Attached pronouns a word may end with, for ``|suffixes``: his, her, their (m, f, dual),
 #: your (sg, pl m, pl f, dual), our, my.
 SUFFIX_PRONOUNS = ("ه", "ها", "هم", "هن", "هما", "ك", "كم", "كن", "كما", "نا", "ي")
@@ -102,33 +102,64 @@ def _takes_clitics(token: str) -> bool:
     return token.isdigit() or is_arabic_word(token)
 
 
-def _indefinite_forms(token: str) -> list[str]:
-    """``token`` and, for a word that can take it, its accusative form: the indefinite
-    accusative (tanween fath) writes an alef after the word (رتلاً عسكرياً -> رتلا عسكريا)."""
-    if token.isdigit() or token.endswith(_NO_TANWEEN_ALEF):
-        return [token]
-    return [token, token + "ا"]
+def _alef_form(token: str) -> str:
+    """The indefinite accusative (tanween fath) of a word: an alef is written after it
+    (رتلاً عسكرياً -> رتلا عسكريا); words that never take it come back unchanged."""
+    if (
+        not is_arabic_word(token)
+        or len(token) < MIN_CLITIC_STEM
+        or token.startswith((_ARTICLE, "لل"))  # definite: an idafa's second word, a name
+        or token.endswith(_NO_TANWEEN_ALEF)
+    ):
+        return token
+    return token + "ا"
 
 
-def _first_word_forms(token: str) -> list[str]:
-    """Every written form of a phrase's first word with its proclitics."""
-    if token.startswith(_ARTICLE) and len(token) - 2 >= MIN_CLITIC_STEM:
-        return _definite_forms(token[2:])
-    if len(token) < MIN_CLITIC_STEM and not token.isdigit():
+def _long_enough(token: str) -> bool:
+    return token.isdigit() or len(token) >= MIN_CLITIC_STEM
+
+
+def _first_word_heads(token: str) -> list[str]:
+    """The first word with a conjunction and a preposition before it, no article."""
+    if not _long_enough(token):
         return [token]
-    bare = [
-        c + p + form
-        for c, p in product(_CONJUNCTIONS, _PREPOSITIONS)
-        for form in _indefinite_forms(token)
+    return [c + p + token for c, p in product(_CONJUNCTIONS, _PREPOSITIONS)]
+
+
+def _definite(token: str) -> str:
+    """A later word in a definite phrase: it takes the article (adjective agreement)."""
+    if token.startswith(_ARTICLE) or not _takes_clitics(token) or not _long_enough(token):
+        return token
+    return _ARTICLE + token
+
+
+def _phrase_forms(tokens: tuple[str, ...], suffixes: bool) -> list[tuple[str, ...]]:
+    """Every written form of an Arabic noun phrase. Words agree: the phrase is read either
+    indefinite (first word bare, with a conjunction and a preposition; every word bare, or
+    every word in the accusative with its alef) or definite (the article on the first word,
+    with what may precede it, and on every later word that has none); a later number may
+    also take the article in either reading (منطقة الـ55)."""
+    first, rest = tokens[0], tokens[1:]
+    if first.startswith(_ARTICLE) and len(first) - 2 >= MIN_CLITIC_STEM:
+        return [(head, *rest) for head in _definite_forms(first[2:])]
+    rests = [rest]
+    if any(t.isdigit() for t in rest):
+        rests.append(tuple(_ARTICLE + t if t.isdigit() else t for t in rest))
+    indefinite = [tokens, tuple(_alef_form(t) for t in tokens)]
+    if suffixes and not rest:
+        indefinite += [(form,) for form in _with_suffixes(first)]
+    forms = [
+        (head, *tail)
+        for words in dict.fromkeys(indefinite)
+        for head in _first_word_heads(words[0])
+        for tail in ([words[1:]] if words is not tokens else rests)
     ]
-    return bare + _definite_forms(token)
-
-
-def _later_word_forms(token: str) -> list[str]:
-    """A later word of a phrase: as written (or accusative), or with the article."""
-    if token.startswith(_ARTICLE) or (len(token) < MIN_CLITIC_STEM and not token.isdigit()):
-        return [token]
-    return [*_indefinite_forms(token), _ARTICLE + token]
+    if _long_enough(first):
+        definite_rest = tuple(_definite(t) for t in rest)
+        forms += [(head, *definite_rest) for head in _definite_forms(first)]
+    if suffixes and rest:
+        forms += [(*tokens[:-1], form) for form in _with_suffixes(tokens[-1])]
+    return forms
 
 
 def _with_suffixes(token: str) -> list[str]:
@@ -143,32 +174,22 @@ def term_variants(term: Term, suffixes: bool = False) -> tuple[Term, ...]:
     """`term` and every clitic form of it, when it is an Arabic phrase (see the module
     docstring); any other term comes back alone, and `term` always comes first. A variant's
     text is its words as they would be written (explanations show the slot's label, the
-    value as the rule author wrote it)."""
+    value as the rule author wrote it). A verb takes only a conjunction before it."""
     tokens = term.tokens
-    if term.kind != "phrase" or not any(_takes_clitics(t) for t in tokens):
+    if term.kind != "phrase" or not _takes_clitics(tokens[0]):
         return (term,)
-    options: list[list[str]] = []
-    for index, token in enumerate(tokens):
-        if not _takes_clitics(token) or (term.verb and index > 0):
-            options.append([token])
-            continue
-        if term.verb:
-            forms = [c + token for c in _CONJUNCTIONS]
-        elif index == 0:
-            forms = _first_word_forms(token)
-        else:
-            forms = _later_word_forms(token)
-        if suffixes and index == len(tokens) - 1 and not term.prefix and not term.verb:
-            forms = [f for form in forms for f in _with_suffixes(form)]
-        options.append(list(dict.fromkeys(forms)))
+    if term.verb:
+        forms = [(c + tokens[0], *tokens[1:]) for c in _CONJUNCTIONS]
+    else:
+        forms = _phrase_forms(tokens, suffixes and not term.prefix)
     variants = [term]
-    for combination in product(*options):
-        if combination != tokens:
+    for words in dict.fromkeys(forms):
+        if words != tokens:
             variants.append(
                 Term(
-                    text=" ".join(combination),
+                    text=" ".join(words),
                     kind="phrase",
-                    tokens=combination,
+                    tokens=words,
                     prefix=term.prefix,
                     cased=term.cased,
                 )

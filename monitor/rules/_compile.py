@@ -93,6 +93,18 @@ class _Interner:
     def __init__(self) -> None:
         self.keys: dict[str, int] = {}
         self.terms: list[Term] = []
+        self._variants: dict[tuple[Term, bool], tuple[tuple[int, Term], ...]] = {}
+
+    def variants(self, term: Term, suffixes: bool = False) -> tuple[tuple[int, Term], ...]:
+        """``(term id, variant)`` for `term` and its clitic forms (see `_arabic`), computed
+        once per term: a lexicon used by many selections is expanded and interned once."""
+        key = (term, suffixes)
+        found = self._variants.get(key)
+        if found is None:
+            found = self._variants[key] = tuple(
+                (self.tid(v), v) for v in term_variants(term, suffixes)
+            )
+        return found
 
     def tid(self, term: Term) -> int:
         key = term_key(term)
@@ -113,7 +125,7 @@ def _compile_field(fm: FieldMatch, interner: _Interner, regex_cache: dict[Any, A
         for term in slot.terms:
             if term.kind == "phrase":
                 # An Arabic term is searched in every written form it takes with clitics.
-                phrases.extend((interner.tid(v), v) for v in term_variants(term, fm.suffixes))
+                phrases.extend(interner.variants(term, fm.suffixes))
             elif term.kind == "regex":
                 key = (term.text, fm.ignore_case)
                 if key not in regex_cache:
@@ -285,8 +297,8 @@ def compile_rules(
             if not tokens:
                 continue
             term = Term(text=text.rstrip("*"), tokens=tokens, prefix=prefix, cased=cased)
-            for variant in term_variants(term):
-                tid_entities.setdefault(interner.tid(variant), []).append((lex.canonical, variant))
+            for tid, variant in interner.variants(term):
+                tid_entities.setdefault(tid, []).append((lex.canonical, variant))
     compiled = _choose_index_clauses(compiled)
     tid_rules: list[list[int]] = [[] for _ in range(len(interner.keys))]
     always = []

@@ -194,3 +194,29 @@ def test_arabic_value_in_a_lexicon_gives_the_entity(tmp_path):
     ruleset = rules(tmp_path, pack, lexicons=False)
     (match,) = ruleset.match({"title": "مسيّرات تهاجم بالتنف"})
     assert match.entities == ("place:al-tanf",)
+
+
+def test_phrase_words_agree_in_definiteness_and_case(tmp_path):
+    """A noun and its adjective take the article together, and the accusative alef together;
+    an idafa's definite second word takes neither; the cost stays bounded per phrase."""
+    pack = rule("c: {text: [رتل عسكري, قاعدة التنف]}\ncondition: c", "c")
+    ruleset = rules(tmp_path, pack, lexicons=False)
+    for written in ("رصد رتلاً عسكرياً", "وصول الرتل العسكري", "للرتل العسكري", "قرب قاعدة التنف",
+                    "في القاعدة التنف", "بقاعدة التنف"):  # fmt: skip
+        assert ruleset.match({"summary": written}), written
+    for written in ("رتل العسكري", "الرتل عسكري", "رتلاً العسكري"):
+        assert not ruleset.match({"summary": written}), written
+    three = term_variants(Term("x", tokens=("قوات", "امريكيه", "خاصه")))
+    assert len(three) <= 36
+
+
+def test_verbs_take_only_conjunctions(tmp_path):
+    pack = (
+        rule("m: {text|expand: '%moves%'}\ncondition: m", "m")
+        + "---\nlexicon: moves\nkind: term\nterms: [تعزيزات]\nverbs: [حشد, نشرت]\n"
+    )
+    ruleset = rules(tmp_path, pack, lexicons=False)
+    for written in ("حشد الجيش قواته", "وحشد الجيش", "فنشرت تركيا", "وصلت التعزيزات"):
+        assert ruleset.match({"summary": written}), written
+    for written in ("قال الحشد الشعبي", "دار النشرت", "بحشد"):
+        assert not ruleset.match({"summary": written}), written
