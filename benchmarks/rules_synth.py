@@ -13,7 +13,14 @@ import random
 import re
 from itertools import accumulate
 
-__all__ = ["make_items", "make_rules_yaml", "naive_patterns", "vocabulary"]
+__all__ = [
+    "arabize",
+    "make_arabic_items",
+    "make_items",
+    "make_rules_yaml",
+    "naive_patterns",
+    "vocabulary",
+]
 
 _CONS = ["b", "c", "d", "f", "g", "h", "j", "k", "l", "m", "n", "p", "r", "s", "t", "v", "z"]
 _CONS += ["br", "dr", "kr", "st", "sh", "th", "tr", "gr", "pl"]
@@ -70,6 +77,54 @@ def make_items(count: int, seed: int = 11, size: int = 2000) -> list[dict[str, s
     return items
 
 
+# Arabic versions: every Latin letter of the made-up vocabulary becomes an Arabic letter, so
+# the Arabic rule sets and items have exactly the shape of the English ones (same counts,
+# same hits), and the difference measures what Arabic text itself costs.
+_TO_ARABIC = str.maketrans(
+    "abcdefghijklmnopqrstuvwxyz",
+    "اتكديفجهيجكلمنوبقرستوفوخيز",
+)
+_CLITICS = ("و", "ب", "ال", "بال", "لل", "وال", "ف")
+_ARABIC_DIGITS = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
+_ARABIC_PUNCT = str.maketrans({",": "،", ";": "؛", "?": "؟"})
+
+
+def arabize(word: str) -> str:
+    """The Arabic-letter form of a made-up (lower-case ASCII) word."""
+    return word.lower().translate(_TO_ARABIC)
+
+
+def make_arabic_items(count: int, seed: int = 11, size: int = 2000) -> list[dict[str, str]]:
+    """`make_items` in Arabic letters: every word transliterated, a third of the rule terms
+    with a clitic in front (والـ، بالـ، لل...), half the numbers in Arabic-Indic digits,
+    Arabic commas and semicolons, and a harakah or a tatweel now and then."""
+    rng = random.Random(seed + 1)
+    terms = set(vocabulary()[0])
+
+    def word(w: str) -> str:
+        core = w.strip(".,;")
+        tail = w[len(core) :]
+        if core.isdigit():
+            out = core.translate(_ARABIC_DIGITS) if rng.random() < 0.5 else core
+        else:
+            out = arabize(core)
+            if core.lower() in terms and rng.random() < 0.33:
+                out = rng.choice(_CLITICS) + out
+            elif rng.random() < 0.02:
+                out = out[:1] + "\u064e" + out[1:]  # a fatha
+            elif rng.random() < 0.01:
+                out = out[:1] + "\u0640" + out[1:]  # a tatweel
+        return out + tail.translate(_ARABIC_PUNCT)
+
+    return [
+        {
+            key: value if key == "id" else " ".join(map(word, value.split()))
+            for key, value in item.items()
+        }
+        for item in make_items(count, seed, size)
+    ]
+
+
 def _term(rng: random.Random, terms: list[str]) -> str:
     # One value in five comes from the 500 most frequent terms, as analysts' words do.
     return rng.choice(terms[:500]) if rng.random() < 0.2 else rng.choice(terms)
@@ -83,8 +138,9 @@ def _value(rng: random.Random, terms: list[str]) -> str:
     return _term(rng, terms)
 
 
-def make_rules_yaml(count: int, seed: int = 3) -> str:
-    """Return one YAML text holding `count` rules of 2-6 terms each.
+def make_rules_yaml(count: int, seed: int = 3, arabic: bool = False, first: int = 0) -> str:
+    """Return one YAML text holding `count` rules of 2-6 terms each (in Arabic letters with
+    `arabic`; ids numbered from `first`).
 
     Shapes, as in real packs (a topic AND a context, sometimes minus noise): 35% two
     any-of selections ANDed; 25% an any-of selection AND a ``near=12`` pair; 15% an
@@ -92,9 +148,12 @@ def make_rules_yaml(count: int, seed: int = 3) -> str:
     ANDed with an any-of selection. Values: 30% two-word phrases, 7% prefixes.
     """
     terms, _ = vocabulary()
+    if arabic:
+        terms = [arabize(t) for t in terms]
     rng = random.Random(seed)
     docs = []
-    for n in range(count):
+    letters = "\\pL" if arabic else "[a-z]"
+    for n in range(first, first + count):
         k = rng.randint(2, 6)
         values = [_value(rng, terms) for _ in range(k)]
         half = max(1, k // 2)
@@ -103,7 +162,7 @@ def make_rules_yaml(count: int, seed: int = 3) -> str:
         if shape < 0.01:
             word = rng.choice(terms)
             detection = (
-                f"  sel:\n    text|re: '\\b{word[:5]}[a-z]*\\s+\\d+'\n"
+                f"  sel:\n    text|re: '\\b{word[:5]}{letters}*\\s+\\d+'\n"
                 f"  other:\n    text: {values!r}\n  condition: sel and other\n"
             )
         elif shape < 0.36:
@@ -129,6 +188,8 @@ def make_rules_yaml(count: int, seed: int = 3) -> str:
         docs.append(
             f"id: synth-{n}\ntitle: Synthetic rule {n}\nlevel: low\ndetection:\n{detection}"
         )
+        if arabic:
+            docs[-1] = docs[-1].replace("\\b", "")
     return "\n---\n".join(docs) + "\n"
 
 

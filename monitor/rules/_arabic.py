@@ -36,6 +36,7 @@ expands a term into its clitic forms, so this module does, with the lists below.
 
 from __future__ import annotations
 
+import re
 from itertools import product
 
 from ._model import Term
@@ -44,6 +45,7 @@ __all__ = [
     "LETTER_FOLDS",
     "MIN_CLITIC_STEM",
     "SUFFIX_PRONOUNS",
+    "has_variants",
     "is_arabic_word",
     "term_variants",
 ]
@@ -83,9 +85,12 @@ SUFFIX_PRONOUNS = ("ه", "ها", "هم", "هن", "هما", "ك", "كم", "كن",
 MIN_CLITIC_STEM = 3
 
 
+_ARABIC_WORD = re.compile("[\u0620-\u064a]+")
+
+
 def is_arabic_word(token: str) -> bool:
     """True when a normalized word is written in Arabic letters only (U+0620..U+064A)."""
-    return bool(token) and all("\u0620" <= ch <= "\u064a" or ch == "\u0621" for ch in token)
+    return _ARABIC_WORD.fullmatch(token) is not None
 
 
 def _definite_forms(stem: str) -> list[str]:
@@ -170,13 +175,19 @@ def _with_suffixes(token: str) -> list[str]:
     return forms
 
 
+def has_variants(term: Term) -> bool:
+    """True when `term` has written forms besides itself: an Arabic (or numeric) phrase
+    that is not ``cased`` (case is checked word by word against the term as written)."""
+    return term.kind == "phrase" and not term.cased and _takes_clitics(term.tokens[0])
+
+
 def term_variants(term: Term, suffixes: bool = False) -> tuple[Term, ...]:
     """`term` and every clitic form of it, when it is an Arabic phrase (see the module
     docstring); any other term comes back alone, and `term` always comes first. A variant's
     text is its words as they would be written (explanations show the slot's label, the
     value as the rule author wrote it). A verb takes only a conjunction before it."""
     tokens = term.tokens
-    if term.kind != "phrase" or not _takes_clitics(tokens[0]):
+    if not has_variants(term):
         return (term,)
     if term.verb:
         forms = [(c + tokens[0], *tokens[1:]) for c in _CONJUNCTIONS]

@@ -19,7 +19,7 @@ from typing import Any
 
 import attrs
 
-from ._arabic import term_variants
+from ._arabic import has_variants, term_variants
 from ._build import compile_regex
 from ._literals import required_literal
 from ._model import TEXT_FIELDS, And, FieldMatch, Lexicon, Node, Not, Or, Ref, Rule, Term
@@ -88,31 +88,34 @@ class CompiledRules:
 
 
 class _Interner:
-    """Gives equal terms ("al-Tanf", "Al Tanf") one id, so the scanner searches them once."""
+    """Gives equal terms ("al-Tanf", "Al Tanf") one id, so the scanner searches them once.
+
+    A term id stands for a term and every written form of it: an Arabic term's clitic forms
+    (`_arabic.term_variants`: التنف، بالتنف، للتنف...) share its id, so a rule set holds one
+    id per term whatever the number of forms, and the scanner reports the term wherever any
+    form occurs. Two terms whose forms overlap (قاعدة and القاعدة) keep their own ids.
+    """
 
     def __init__(self) -> None:
-        self.keys: dict[str, int] = {}
+        self.keys: dict[Any, int] = {}
         self.terms: list[Term] = []
-        self._variants: dict[tuple[Term, bool], tuple[tuple[int, Term], ...]] = {}
+        self.forms: list[tuple[Term, ...]] = []
 
-    def variants(self, term: Term, suffixes: bool = False) -> tuple[tuple[int, Term], ...]:
-        """``(term id, variant)`` for `term` and its clitic forms (see `_arabic`), computed
-        once per term: a lexicon used by many selections is expanded and interned once."""
-        key = (term, suffixes)
-        found = self._variants.get(key)
-        if found is None:
-            found = self._variants[key] = tuple(
-                (self.tid(v), v) for v in term_variants(term, suffixes)
-            )
-        return found
-
-    def tid(self, term: Term) -> int:
-        key = term_key(term)
+    def tid(self, term: Term, suffixes: bool = False) -> int:
+        """The id of `term` (with its forms; `suffixes` adds attached pronouns)."""
+        key: Any = term_key(term)
+        if has_variants(term):
+            key = (key, term.verb, suffixes)
         tid = self.keys.get(key)
         if tid is None:
             tid = self.keys[key] = len(self.keys)
             self.terms.append(term)
+            self.forms.append(term_variants(term, suffixes))
         return tid
+
+    def scanner_terms(self) -> list[tuple[int, Term]]:
+        """``(term id, form)`` for every form of every term: what a scanner indexes."""
+        return [(tid, form) for tid, forms in enumerate(self.forms) for form in forms]
 
 
 def _compile_field(fm: FieldMatch, interner: _Interner, regex_cache: dict[Any, Any]) -> CField:
@@ -125,7 +128,7 @@ def _compile_field(fm: FieldMatch, interner: _Interner, regex_cache: dict[Any, A
         for term in slot.terms:
             if term.kind == "phrase":
                 # An Arabic term is searched in every written form it takes with clitics.
-                phrases.extend(interner.variants(term, fm.suffixes))
+                phrases.append((interner.tid(term, fm.suffixes), term))
             elif term.kind == "regex":
                 key = (term.text, fm.ignore_case)
                 if key not in regex_cache:
@@ -297,8 +300,7 @@ def compile_rules(
             if not tokens:
                 continue
             term = Term(text=text.rstrip("*"), tokens=tokens, prefix=prefix, cased=cased)
-            for tid, variant in interner.variants(term):
-                tid_entities.setdefault(tid, []).append((lex.canonical, variant))
+            tid_entities.setdefault(interner.tid(term), []).append((lex.canonical, term))
     compiled = _choose_index_clauses(compiled)
     tid_rules: list[list[int]] = [[] for _ in range(len(interner.keys))]
     always = []
@@ -308,7 +310,7 @@ def compile_rules(
         else:
             for tid in crule.necessary:
                 tid_rules[tid].append(index)
-    scanner = SCANNERS[scanner_name](enumerate(interner.terms))
+    scanner = SCANNERS[scanner_name](interner.scanner_terms())
     return CompiledRules(
         scanner=scanner,
         rules=tuple(compiled),

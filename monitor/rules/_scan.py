@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 from itertools import compress
 from typing import Any
 
@@ -51,6 +52,7 @@ __all__ = [
     "Hits",
     "RE2SetScanner",
     "TokenScanner",
+    "forms_pattern",
     "spaced_pattern",
     "term_key",
     "term_keys",
@@ -71,9 +73,12 @@ def term_key(term: Term) -> str:
     return " " + " ".join(term.tokens) + ("" if term.prefix else " ")
 
 
-def term_keys(terms: Iterable[tuple[int, Term]]) -> dict[int, str]:
-    """The key of each term id (see `term_key`)."""
-    return {tid: term_key(t) for tid, t in terms}
+def term_keys(terms: Iterable[tuple[int, Term]]) -> dict[int, tuple[str, ...]]:
+    """The keys of each term id (see `term_key`): one per written form of the term."""
+    keys: dict[int, list[str]] = {}
+    for tid, term in terms:
+        keys.setdefault(tid, []).append(term_key(term))
+    return {tid: tuple(dict.fromkeys(found)) for tid, found in keys.items()}
 
 
 class _EagerPositions:
@@ -92,7 +97,7 @@ class TokenScanner(_EagerPositions):
     def __init__(self, terms: Iterable[tuple[int, Term]]) -> None:
         # Phrases are keyed by their first two words, so a common first word ("al", "us")
         # costs one extra dict probe per occurrence, not a walk over every phrase it starts.
-        # first word -> [tid of the one-word term or -1,
+        # first word -> [(tids of the one-word term),
         #                {second word: [(words after the second, last is prefix, tid)]},
         #                [(prefix of the second word, tid)]  (two-word phrases "troop mov*")]
         entries: dict[str, list[Any]] = {}
@@ -108,9 +113,10 @@ class TokenScanner(_EagerPositions):
             if len(tokens) == 1 and term.prefix:
                 prefixes.append((tokens[0], tid))
                 continue
-            entry = entries.setdefault(tokens[0], [-1, {}, []])
+            entry = entries.setdefault(tokens[0], [(), {}, []])
             if len(tokens) == 1:
-                entry[0] = tid
+                if tid not in entry[0]:
+                    entry[0] += (tid,)
             elif len(tokens) == 2 and term.prefix:
                 entry[2].append((tokens[1], tid))
             else:
@@ -143,8 +149,8 @@ class TokenScanner(_EagerPositions):
         last = count - 1
         for i in compress(range(count), values):
             single, seconds, stems = entries[values[i] - 1]  # type: ignore[operator]
-            if single >= 0:
-                found.setdefault(single, []).append(i)
+            for tid in single:
+                found.setdefault(tid, []).append(i)
             if i == last:
                 continue
             nxt = words[i + 1]
@@ -187,9 +193,20 @@ class AhoScanner(_EagerPositions):
 
     def __init__(self, terms: Iterable[tuple[int, Term]]) -> None:
         automaton: Any = ahocorasick.Automaton()
+        # Forms of different terms may be the same string (قاعدة's القاعدة and the term
+        # القاعدة): a key reports every term id it stands for.
+        by_key: dict[str, list[int]] = {}
         for tid, term in terms:
-            key = term_key(term)
-            automaton.add_word(key, (tid, len(key)))
+            tids = by_key.setdefault(term_key(term), [])
+            if tid not in tids:
+                tids.append(tid)
+        for key, tids in by_key.items():
+            automaton.add_word(key, (tuple(tids), len(key)))
+        # With several forms per term, one term's occurrences come out of the automaton in
+        # text order per form, not overall: they are sorted when that can happen.
+        self._multi = any(len(t) > 1 for t in by_key.values()) or len(
+            {tid for tids in by_key.values() for tid in tids}
+        ) < len(by_key)
         if len(automaton):
             automaton.make_automaton()
             self._automaton = automaton
@@ -201,21 +218,31 @@ class AhoScanner(_EagerPositions):
         found: Hits = {}
         if self._automaton is None or len(nt.joined) < 2:
             return found
-        for end, (tid, length) in self._automaton.iter(nt.joined):
-            starts = found.get(tid)
-            if starts is None:
-                found[tid] = [end - length + 2]
-            else:
-                starts.append(end - length + 2)
+        for end, (tids, length) in self._automaton.iter(nt.joined):
+            for tid in tids:
+                starts = found.get(tid)
+                if starts is None:
+                    found[tid] = [end - length + 2]
+                else:
+                    starts.append(end - length + 2)
+        if len(found) > 1 and self._multi:
+            for starts in found.values():
+                starts.sort()
         return found
 
 
 class RE2SetScanner:
-    """Every term key in one RE2 ``Set`` (a lazily built DFA); positions found on demand.
+    """Every term key in RE2 ``Set``s (lazily built DFAs); positions found on demand.
 
     RE2's set search only says *which* keys occur, which is all the presearcher and most
     conditions need; where they occur is looked up with ``str.find`` for the few terms a
     condition (near, min, cased) or the evidence asks about.
+
+    Terms that can only occur in non-ASCII text (Arabic, every form of them) go to sets of
+    their own, which an ASCII text never visits: English items pay nothing for an Arabic
+    vocabulary. A set RE2 cannot compile (it has a budget of about a million regex nodes,
+    reached by some ten thousand rules of Arabic terms with their clitic forms) is split in
+    halves until each part compiles: one more pass over the text per part, no lost term.
     """
 
     word_positions = False
@@ -223,45 +250,150 @@ class RE2SetScanner:
     def __init__(self, terms: Iterable[tuple[int, Term]]) -> None:
         terms = list(terms)
         self._keys = term_keys(terms)
-        self._tids: list[int] = []
-        self._set: Any = None
-        if self._keys:
-            options = re2.Options()
-            options.log_errors = False
-            # The DFA grows lazily with the states a text visits, bounded by the number of
-            # states of the equivalent Aho-Corasick automaton (literal keys); give it room so
-            # that it never runs out of memory, which RE2 would report as "no match".
-            options.max_mem = _RE2_MAX_MEM
-            options.never_capture = True
-            self._set = re2.Set.SearchSet(options)
-            for tid, term in terms:
-                self._set.Add(spaced_pattern(term))
-                self._tids.append(tid)
-            self._set.Compile()
+        forms: dict[int, list[Term]] = {}
+        for tid, term in terms:
+            forms.setdefault(tid, []).append(term)
+        ascii_side: list[tuple[int, str]] = []
+        other_side: list[tuple[int, str]] = []
+        for tid, found in forms.items():
+            side = ascii_side if any(k.isascii() for k in self._keys[tid]) else other_side
+            side.append((tid, forms_pattern(found)))
+        #: (set, term id of each pattern) pairs searched in every text, and in non-ASCII text.
+        self._sets = _compile_sets(ascii_side)
+        self._other_sets = _compile_sets(other_side)
 
     def scan(self, nt: NormText) -> Hits:
         """Return ``{term id: None}`` for every term in `nt` (positions via `positions`)."""
-        if self._set is None:
-            return {}
-        found = self._set.Match(nt.scan_text)
-        if not found:
-            return {}
-        tids = self._tids
-        return dict.fromkeys([tids[i] for i in found])
+        text = nt.scan_text
+        sets = self._sets
+        if self._other_sets and not text.isascii():
+            sets = sets + self._other_sets
+        if len(sets) == 1:
+            found = sets[0][0].Match(text)
+            if not found:
+                return {}
+            tids = sets[0][1]
+            return dict.fromkeys([tids[i] for i in found])
+        hits: Hits = {}
+        for compiled, tids in sets:
+            for i in compiled.Match(text) or ():
+                hits[tids[i]] = None
+        return hits
 
     def positions(self, nt: NormText, tid: int) -> list[int]:
-        """Offsets (in ``nt.joined``) of the words where term `tid` starts."""
-        key = self._keys[tid]
+        """Offsets (in ``nt.joined``) of the words where term `tid` (any of its forms)
+        starts."""
+        keys = self._keys[tid]
         joined = nt.joined
         found = []
-        pos = joined.find(key)
-        while pos >= 0:
-            found.append(pos + 1)
-            pos = joined.find(key, pos + 1)
+        for key in keys:
+            pos = joined.find(key)
+            while pos >= 0:
+                found.append(pos + 1)
+                pos = joined.find(key, pos + 1)
+        if len(keys) > 1:
+            found = sorted(set(found))
         return found
 
 
 _RE2_MAX_MEM = 1 << 30
+#: Characters of patterns per RE2 set. Measured: a set of Arabic terms with their clitic
+#: forms failed to compile past about 2.4 million characters (RE2's walkers stop at a
+#: million nodes); English terms are simpler patterns and stay far below.
+_SET_CHARS = 1_500_000
+
+
+def _compile_sets(patterns: list[tuple[int, str]]) -> list[tuple[Any, list[int]]]:
+    """RE2 sets holding `patterns` (term id, regex): one, or as many as RE2's limits need.
+
+    Sets are cut at `_SET_CHARS` characters of patterns first (a set beyond RE2's budget
+    fails only after a long try, logging to stderr); a part that still fails is halved."""
+    if not patterns:
+        return []
+    if len(patterns) > 1 and sum(len(p) for _, p in patterns) > _SET_CHARS:
+        parts: list[list[tuple[int, str]]] = [[]]
+        size = 0
+        for entry in patterns:
+            if size + len(entry[1]) > _SET_CHARS and parts[-1]:
+                parts.append([])
+                size = 0
+            parts[-1].append(entry)
+            size += len(entry[1])
+        return [s for part in parts for s in _compile_sets(part)]
+    options = re2.Options()
+    options.log_errors = False
+    # The DFA grows lazily with the states a text visits, bounded by the number of states of
+    # the equivalent Aho-Corasick automaton (literal keys); give it room so that it never
+    # runs out of memory, which RE2 would report as "no match".
+    options.max_mem = _RE2_MAX_MEM
+    options.never_capture = True
+    compiled: Any = re2.Set.SearchSet(options)
+    for _, pattern in patterns:
+        compiled.Add(pattern)
+    try:
+        compiled.Compile()
+    except re2.error:
+        if len(patterns) < 2:
+            raise
+        half = len(patterns) // 2
+        return _compile_sets(patterns[:half]) + _compile_sets(patterns[half:])
+    return [(compiled, [tid for tid, _ in patterns])]
+
+
+def forms_pattern(forms: list[Term]) -> str:
+    """One regex for every written form of a term (see `spaced_pattern`), compact: forms that
+    differ only in what their first word starts with (the clitics of an Arabic term: التنف،
+    بالتنف، للتنف) share one alternation of those beginnings, so a term with thirty forms
+    costs the set a few alternatives, not thirty patterns."""
+    if len(forms) == 1:
+        return spaced_pattern(forms[0])
+    by_rest: dict[tuple[str, ...], set[str]] = {}
+    for form in forms:
+        by_rest.setdefault(form.tokens[1:], set()).add(form.tokens[0])
+    branches = []
+    for rest, firsts in by_rest.items():
+        # Each first word is a head plus a core: the shortest other first word it ends with
+        # (بالتنف = ب + التنف), so the forms of one word share one core.
+        shortest = sorted(firsts, key=len)
+        heads: dict[str, set[str]] = {}
+        for word in firsts:
+            core = next(c for c in shortest if word.endswith(c))
+            heads.setdefault(core, set()).add(word[: len(word) - len(core)])
+        for core, starts in heads.items():
+            words = " +".join(re.escape(token) for token in (core, *rest))
+            branches.append(_alternation(frozenset(starts)) + words)
+    tail = "" if forms[0].prefix else " "
+    return " (?:" + "|".join(branches) + ")" + tail
+
+
+@lru_cache(maxsize=4096)
+def _alternation(strings: frozenset[str]) -> str:
+    """A compact regex matching exactly `strings` (short beginnings such as و، بال، فلل):
+    a trie written out, so that RE2 gets a few nodes instead of one branch per string."""
+    if strings == {""}:
+        return ""
+    trie: dict[str, Any] = {}
+    for text in strings:
+        node = trie
+        for ch in text:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def write(node: dict[str, Any]) -> str:
+        optional = "" in node
+        parts = [re.escape(ch) + write(child) for ch, child in sorted(node.items()) if ch]
+        if not parts:
+            return ""
+        singles = [p for p in parts if len(p) == 1]
+        if len(singles) == len(parts) and len(parts) > 1:
+            body = "[" + "".join(singles) + "]"
+        elif len(parts) == 1:
+            body = parts[0] if len(parts[0]) == 1 else "(?:" + parts[0] + ")"
+        else:
+            body = "(?:" + "|".join(parts) + ")"
+        return body + ("?" if optional else "")
+
+    return write(trie)
 
 
 def spaced_pattern(term: Term, end: str = " ") -> str:
