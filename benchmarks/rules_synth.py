@@ -201,7 +201,7 @@ def naive_patterns(rules_yaml: str) -> list[re.Pattern[str]]:
         alts = []
         for w in words:
             if "\\" in w:
-                alts.append(w)
+                alts.append(w.replace("\\pL", "[^\\W\\d_]"))  # Python's re has no \pL
             elif w.endswith("*"):
                 alts.append(r"\b" + re.escape(w[:-1]) + r"\w*")
             else:

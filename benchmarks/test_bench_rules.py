@@ -11,6 +11,13 @@ Sides:
 * ``quiet``: the default side on the same items with every rule-vocabulary word removed
   (filler and numbers only). They match next to nothing at any R, so their cost shows what
   the rule count itself costs, apart from the hits and matches that grow with it.
+* Arabic rows (`test_arabic`): the same rules and items with every letter of the made-up
+  vocabulary written in Arabic letters, a third of the terms in the items carrying a clitic
+  (بالـ، والـ، لل...), half the numbers in Arabic-Indic digits: ``arabic`` is Arabic items
+  on the Arabic rules; ``english, mixed`` is the English items on a pack holding both rule
+  sets (what an English item pays for an Arabic vocabulary: the ratio to ``compiled`` must
+  stay near 1); ``arabic naive`` is the naive regex loop on the Arabic items (which does not
+  even find the clitic forms).
 * ``naive``: one compiled Python regex per rule (an alternation of all its terms, word
   bounded, case-insensitive), searched in each item's title + summary + content. This is the
   floor of the naive approach: it does not even evaluate conditions, normalize text or build
@@ -36,13 +43,17 @@ import pytest
 
 from monitor.rules import RuleSet, load_rules
 
-from .rules_synth import make_items, make_rules_yaml, naive_patterns, vocabulary
+from .rules_synth import make_arabic_items, make_items, make_rules_yaml, naive_patterns, vocabulary
 
 SIZES = (10, 100, 1_000, 10_000)
 #: BENCH_RULES_ITEMS scales the run down for a smoke test; the recorded figures use 2,000.
 N_ITEMS = int(os.environ.get("BENCH_RULES_ITEMS", "2000"))
 NAIVE_SAMPLE = {10: 2000, 100: 400, 1_000: 40, 10_000: 8}
 ROUNDS = 3
+#: Rule-set sizes of the Arabic rows; BENCH_RULES_ARABIC_MAX caps them for a smoke test.
+ARABIC_SIZES = tuple(
+    n for n in (1_000, 10_000) if n <= int(os.environ.get("BENCH_RULES_ARABIC_MAX", "10000"))
+)
 
 #: (R, side) -> µs per item (best round); (R, "memory") -> (build MB, match MB);
 #: (R, "stats") -> (matches per item, candidates per item).
@@ -167,6 +178,83 @@ def test_match(benchmark, size, items, quiet_items, rule_files):
     benchmark.pedantic(runs["compiled"], rounds=1, iterations=1)
 
 
+@pytest.fixture(scope="module")
+def arabic_items() -> list[dict[str, str]]:
+    return make_arabic_items(N_ITEMS)
+
+
+@pytest.fixture(scope="module")
+def arabic_rule_files(tmp_path_factory: pytest.TempPathFactory) -> dict[int, Path]:
+    folder = tmp_path_factory.mktemp("rules-ar")
+    paths = {}
+    for size in ARABIC_SIZES:
+        path = folder / f"ar{size}.yaml"
+        path.write_text(make_rules_yaml(size, arabic=True, first=1_000_000), encoding="utf-8")
+        paths[size] = path
+    return paths
+
+
+@pytest.mark.parametrize("size", ARABIC_SIZES)
+def test_arabic(benchmark, size, items, arabic_items, rule_files, arabic_rule_files):
+    """Arabic items on Arabic rules, and English items on a pack with Arabic rules in it,
+    each against the English side measured in the same run."""
+    benchmark.group = f"rules R={size} arabic"
+    english = _ruleset(size, rule_files)
+    start = time.perf_counter()
+    arabic = load_rules(arabic_rule_files[size])
+    build_arabic = time.perf_counter() - start
+    start = time.perf_counter()
+    mixed = RuleSet(english.rules + arabic.rules)
+    build_mixed = time.perf_counter() - start
+    counts: dict[str, list[int]] = {}
+
+    def runner(side: str, ruleset: RuleSet, batch: list[dict[str, str]]):
+        def run() -> None:
+            counts[side] = [len(ruleset.match(item)) for item in batch]
+
+        return run
+
+    runs = {
+        "english": runner("english", english, items),
+        "english, mixed": runner("english, mixed", mixed, items),
+        "arabic": runner("arabic", arabic, arabic_items),
+        "arabic, mixed": runner("arabic, mixed", mixed, arabic_items),
+    }
+    best = {}
+    for side, run in runs.items():
+        run()  # warm-up, untimed
+        best[side] = _best_per_item(run, len(items), ROUNDS)
+    assert counts["english"] == counts["english, mixed"], "Arabic rules changed English matches"
+    assert counts["arabic"] == counts["arabic, mixed"], "English rules changed Arabic matches"
+    if size <= 1_000:  # the other scanners find the same on Arabic text
+        for name in ("aho", "token"):
+            other = RuleSet(arabic.rules, scanner=name)
+            assert [len(other.match(it)) for it in arabic_items] == counts["arabic"], name
+
+    patterns = naive_patterns(arabic_rule_files[size].read_text(encoding="utf-8"))
+    sample = arabic_items[: min(NAIVE_SAMPLE[size], len(arabic_items))]
+    texts = [f"{it['title']}\n{it['summary']}\n{it['content']}" for it in sample]
+
+    def naive() -> None:
+        for text in texts:
+            for pattern in patterns:
+                pattern.search(text)
+
+    best["arabic naive"] = _best_per_item(naive, len(texts), 1)
+    scanner = arabic._compiled.scanner
+    RESULTS[(size, "arabic")] = {
+        **best,
+        "matches en": sum(counts["english"]) / len(items),
+        "matches ar": sum(counts["arabic"]) / len(arabic_items),
+        "build ar s": build_arabic,
+        "build mixed s": build_mixed,
+        "terms ar": len(arabic._compiled.tid_rules),
+        "sets ar": len(getattr(scanner, "_sets", ())) + len(getattr(scanner, "_other_sets", ())),
+        "memory ar": _memory(arabic_rule_files[size], arabic_items[:200]),
+    }
+    benchmark.pedantic(runs["arabic"], rounds=1, iterations=1)
+
+
 def _memory(path: Path, sample: list[dict[str, str]]) -> tuple[float, float]:
     """Peak MB (tracemalloc) while building the rule set, and while matching the sample."""
     gc.collect()
@@ -219,4 +307,27 @@ def report_table(bench_report):
             f"{speedup}  {growth}  {matches:12.2f}  {cands:15.1f}  {quiet:13.1f}  {quiet_growth}  "
             f"{quiet_matches:18.3f}  "
             f"{build_mb:8.1f}  {match_mb:8.2f}"
+        )
+    arabic_rows = [size for size in SIZES if (size, "arabic") in RESULTS]
+    if arabic_rows:
+        bench_report.append(
+            "Arabic (same rules and items in Arabic letters, clitics on a third of the terms):"
+        )
+        bench_report.append(
+            "  R       english µs/item  en mixed µs/item  mixed/english  arabic µs/item  "
+            "arabic/english  ar mixed µs/item  ar naive µs/item  speed-up  matches en/ar  "
+            "terms ar  RE2 sets  build ar s  build mixed s  build ar MB  match ar MB"
+        )
+    for size in arabic_rows:
+        row: dict[str, float] = RESULTS[(size, "arabic")]  # type: ignore[assignment]
+        en, ar = row["english"], row["arabic"]
+        build_mb, match_mb = row["memory ar"]  # type: ignore[misc]
+        bench_report.append(
+            f"  {size:<7} {en:15.1f}  {row['english, mixed']:16.1f}  "
+            f"{row['english, mixed'] / en:12.3f}x  {ar:14.1f}  {ar / en:13.2f}x  "
+            f"{row['arabic, mixed']:16.1f}  {row['arabic naive']:16.1f}  "
+            f"{row['arabic naive'] / ar:7.0f}x  "
+            f"{row['matches en']:6.2f}/{row['matches ar']:<6.2f}  "
+            f"{row['terms ar']:8.0f}  {row['sets ar']:8.0f}  {row['build ar s']:10.1f}  "
+            f"{row['build mixed s']:13.1f}  {build_mb:11.1f}  {match_mb:11.2f}"
         )
