@@ -15,6 +15,7 @@ are evaluated, plus the few rules with no clause at all ("always" rules, warned 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import attrs
@@ -46,6 +47,17 @@ class CSlot:
     keywords: tuple[Term, ...] = ()
     weight: float = 1.0
     regex_literals: tuple[int, ...] = ()
+    #: term id -> term of ``phrases``: a slot expanded from a lexicon holds hundreds of terms
+    #: and an item hits a few dozen, so the hot path walks the hits and looks them up here.
+    index: dict[int, tuple[Term, ...]] = attrs.field(eq=False, default=attrs.Factory(dict))
+
+    def hit_phrases(self, hits: Mapping[int, Any]) -> list[tuple[int, Term]]:
+        """The ``(term id, term)`` pairs of this slot whose term id is in `hits`. Walks the
+        smaller side; callers sort or count, so the order does not matter."""
+        index = self.index
+        if len(hits) < len(index):
+            return [(tid, term) for tid in hits if tid in index for term in index[tid]]
+        return [(tid, term) for tid, term in self.phrases if tid in hits]
 
 
 @attrs.frozen
@@ -118,6 +130,13 @@ class _Interner:
         return [(tid, form) for tid, forms in enumerate(self.forms) for form in forms]
 
 
+def _phrase_index(phrases: Any) -> dict[int, tuple[Term, ...]]:
+    index: dict[int, tuple[Term, ...]] = {}
+    for tid, term in phrases:
+        index[tid] = (*index.get(tid, ()), term)
+    return index
+
+
 def _compile_field(fm: FieldMatch, interner: _Interner, regex_cache: dict[Any, Any]) -> CField:
     fields = _TEXT_SOURCES.get(fm.field, (fm.field,))
     # Only scanned text fields have hits to presearch a regex's literal with.
@@ -143,11 +162,12 @@ def _compile_field(fm: FieldMatch, interner: _Interner, regex_cache: dict[Any, A
         slots.append(
             CSlot(
                 slot.label,
-                tuple(phrases),
+                tuple(dict.fromkeys(phrases)),  # equal terms ("al-Tanf", "Al Tanf") once
                 tuple(regexes),
                 tuple(keywords),
                 slot.weight,
                 tuple(literals),
+                _phrase_index(dict.fromkeys(phrases)),
             )
         )
     return CField(

@@ -93,8 +93,7 @@ def field_evidence(view: ItemView, cf: CField, selection: str) -> list[Evidence]
                 direct = {
                     span
                     for slot in cf.slots
-                    for tid, term in slot.phrases
-                    if tid in hits
+                    for tid, term in slot.hit_phrases(hits)
                     for span in _ascii_spans(nt, term)
                 }
                 original = nt.original

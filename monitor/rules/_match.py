@@ -219,16 +219,15 @@ def _slot_count(view: ItemView, cf: CField, slot: CSlot, enough: int) -> int:
     for name in cf.fields:
         hits = view.hits.get(name)
         if hits:
-            for tid, term in slot.phrases:
-                if tid in hits:
-                    if term.cased:
-                        count += len(_phrase_occurrences(view, name, tid, term))
-                    elif enough - count == 1:
-                        return enough  # presence is enough: no positions needed
-                    else:
-                        count += len(view.starts(name, tid))
-                    if count >= enough:
-                        return count
+            for tid, term in slot.hit_phrases(hits):
+                if term.cased:
+                    count += len(_phrase_occurrences(view, name, tid, term))
+                elif enough - count == 1:
+                    return enough  # presence is enough: no positions needed
+                else:
+                    count += len(view.starts(name, tid))
+                if count >= enough:
+                    return count
         for text in _regex_targets(view, name) if slot.regexes else ():
             for regex, literal in zip(slot.regexes, slot.regex_literals, strict=True):
                 if literal >= 0 and (not hits or literal not in hits):
@@ -251,9 +250,8 @@ def _occurrences(view: ItemView, name: str, slot: CSlot) -> list[tuple[int, int]
     hits = view.hits.get(name)
     if not hits:
         return spans
-    for tid, term in slot.phrases:
-        if tid in hits:
-            spans.extend(_phrase_occurrences(view, name, tid, term))
+    for tid, term in slot.hit_phrases(hits):
+        spans.extend(_phrase_occurrences(view, name, tid, term))
     spans.sort()
     return spans
 

@@ -37,7 +37,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from functools import lru_cache
-from itertools import compress
+from itertools import compress, pairwise
 from typing import Any
 
 import ahocorasick
@@ -238,10 +238,18 @@ class RE2SetScanner:
     conditions need; where they occur is looked up with ``str.find`` for the few terms a
     condition (near, min, cased) or the evidence asks about.
 
-    Terms that can only occur in non-ASCII text (Arabic, every form of them) go to sets of
-    their own, which an ASCII text never visits: English items pay nothing for an Arabic
-    vocabulary. A set RE2 cannot compile (it has a budget of about a million regex nodes,
-    reached by some ten thousand rules of Arabic terms with their clitic forms) is split in
+    Terms that can only occur in non-ASCII text (Arabic, every form of them) are kept apart,
+    and an ASCII text never looks at them: English items pay nothing for an Arabic
+    vocabulary. In a non-ASCII text they are found by word, not by the RE2 set: each form's
+    first word is a key of a dict, the text's words (a set, built in C) are intersected with
+    those keys, and a form of several words is confirmed by a substring test on the
+    single-spaced words. Measured on Arabic text, RE2's DFA did poorly with such terms: UTF-8
+    Arabic letters share their lead bytes and every term may start with a clitic, so its
+    states hold thousands of candidates, and at 10,000 rules a set search took tens of
+    milliseconds per item; the word lookup costs the same at any rule count. Arabic prefix
+    terms (``قاعد*``) stay in RE2 sets of their own.
+
+    A set RE2 cannot compile (it has a budget of about a million regex nodes) is split in
     halves until each part compiles: one more pass over the text per part, no lost term.
     """
 
@@ -255,19 +263,40 @@ class RE2SetScanner:
             forms.setdefault(tid, []).append(term)
         ascii_side: list[tuple[int, str]] = []
         other_side: list[tuple[int, str]] = []
+        #: first word of a non-ASCII form -> (term id, second word, form key); a one-word form
+        #: has no second word and no key, a two-word form no key (the word pair decides)
+        self._words: dict[str, list[tuple[int, str, str]]] = {}
+        self._forms = forms
+        self._finders: dict[int, Any] = {}
         for tid, found in forms.items():
-            side = ascii_side if any(k.isascii() for k in self._keys[tid]) else other_side
-            side.append((tid, forms_pattern(found)))
+            if any(k.isascii() for k in self._keys[tid]):
+                ascii_side.append((tid, forms_pattern(found)))
+            elif found[0].prefix:
+                other_side.append((tid, forms_pattern(found)))
+            else:
+                for form in found:
+                    second = form.tokens[1] if len(form.tokens) > 1 else ""
+                    key = term_key(form) if len(form.tokens) > 2 else ""
+                    entry = (tid, second, key)
+                    candidates = self._words.setdefault(form.tokens[0], [])
+                    if entry not in candidates:
+                        candidates.append(entry)
         #: (set, term id of each pattern) pairs searched in every text, and in non-ASCII text.
         self._sets = _compile_sets(ascii_side)
         self._other_sets = _compile_sets(other_side)
+        self._word_keys = self._words.keys()
 
     def scan(self, nt: NormText) -> Hits:
         """Return ``{term id: None}`` for every term in `nt` (positions via `positions`)."""
         text = nt.scan_text
         sets = self._sets
-        if self._other_sets and not text.isascii():
+        if (self._other_sets or self._words) and not text.isascii():
             sets = sets + self._other_sets
+            hits = self._word_hits(nt)
+            for compiled, tids in sets:
+                for i in compiled.Match(text) or ():
+                    hits[tids[i]] = None
+            return hits
         if len(sets) == 1:
             found = sets[0][0].Match(text)
             if not found:
@@ -280,11 +309,37 @@ class RE2SetScanner:
                 hits[tids[i]] = None
         return hits
 
+    def _word_hits(self, nt: NormText) -> Hits:
+        """The non-ASCII terms (not prefixes) present in `nt`, found by their first word."""
+        hits: Hits = {}
+        text_words = nt.words
+        present = self._word_keys & set(text_words)
+        if not present:
+            return hits
+        words = self._words
+        pairs: set[tuple[str, str]] | None = None
+        for word in present:
+            for tid, second, key in words[word]:
+                if tid in hits:
+                    continue
+                if second:
+                    if pairs is None:
+                        pairs = set(pairwise(text_words))
+                    if (word, second) not in pairs or (key and key not in nt.joined):
+                        continue
+                hits[tid] = None
+        return hits
+
     def positions(self, nt: NormText, tid: int) -> list[int]:
         """Offsets (in ``nt.joined``) of the words where term `tid` (any of its forms)
         starts."""
         keys = self._keys[tid]
         joined = nt.joined
+        if len(keys) > 2:  # one regex pass for all the forms (compiled once per term)
+            finder = self._finders.get(tid)
+            if finder is None:
+                finder = self._finders[tid] = re.compile(forms_pattern(self._forms[tid], "(?= )"))
+            return [m.start() + 1 for m in finder.finditer(joined)]
         found = []
         for key in keys:
             pos = joined.find(key)
@@ -340,13 +395,13 @@ def _compile_sets(patterns: list[tuple[int, str]]) -> list[tuple[Any, list[int]]
     return [(compiled, [tid for tid, _ in patterns])]
 
 
-def forms_pattern(forms: list[Term]) -> str:
+def forms_pattern(forms: list[Term], end: str = " ") -> str:
     """One regex for every written form of a term (see `spaced_pattern`), compact: forms that
     differ only in what their first word starts with (the clitics of an Arabic term: التنف،
     بالتنف، للتنف) share one alternation of those beginnings, so a term with thirty forms
     costs the set a few alternatives, not thirty patterns."""
     if len(forms) == 1:
-        return spaced_pattern(forms[0])
+        return spaced_pattern(forms[0], end)
     by_rest: dict[tuple[str, ...], set[str]] = {}
     for form in forms:
         by_rest.setdefault(form.tokens[1:], set()).add(form.tokens[0])
@@ -362,7 +417,7 @@ def forms_pattern(forms: list[Term]) -> str:
         for core, starts in heads.items():
             words = " +".join(re.escape(token) for token in (core, *rest))
             branches.append(_alternation(frozenset(starts)) + words)
-    tail = "" if forms[0].prefix else " "
+    tail = "" if forms[0].prefix else end
     return " (?:" + "|".join(branches) + ")" + tail
 
 

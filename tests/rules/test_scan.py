@@ -117,18 +117,20 @@ def test_scanners_agree_on_terms_with_several_forms(words):
 
 def test_ascii_text_never_visits_the_arabic_sets(monkeypatch):
     scanner = RE2SetScanner(_forms_of(ARABIC_TERMS))
-    assert len(scanner._sets) == 1 and len(scanner._other_sets) == 1  # 55 and convoy: ASCII
+    assert len(scanner._sets) == 1  # 55 and convoy: the forms of 55 include ASCII "55"
+    assert not scanner._other_sets and "بالتنف" in scanner._words  # Arabic: found by word
     assert scanner.scan(NormText("convoy 55")) == {4: None, 5: None}
     assert set(scanner.scan(NormText("convoy بالتنف"))) == {0, 5}
 
 
 def test_a_set_too_large_for_re2_is_split_and_finds_the_same(monkeypatch):
     terms = [Term(f"w{i} x", tokens=(f"w{i}", "x")) for i in range(300)] + ARABIC_TERMS
+    terms += [Term(f"قاعد{c}", tokens=(f"قاعد{c}",), prefix=True) for c in "ابتثجحخدذر"]
     whole = RE2SetScanner(_forms_of(terms))
     monkeypatch.setattr(_scan, "_SET_CHARS", 150)
     split = RE2SetScanner(_forms_of(terms))
     assert len(split._sets) > 5 and len(split._other_sets) > 1
-    for text in ("w1 x w299 x", "w7 x convoy والتنف رتلا عسكريا 55"):
+    for text in ("w1 x w299 x", "w7 x convoy والتنف رتلا عسكريا 55 بقاعدتها"):
         nt = NormText(text)
         assert split.scan(nt) == whole.scan(nt)
         assert len(split.scan(nt)) >= 2
