@@ -38,6 +38,7 @@ import os
 import time
 import tracemalloc
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -86,15 +87,19 @@ def quiet_items(items: list[dict[str, str]]) -> list[dict[str, str]]:
     ]
 
 
-@pytest.fixture(scope="module")
-def rule_files(tmp_path_factory: pytest.TempPathFactory) -> dict[int, Path]:
-    folder = tmp_path_factory.mktemp("rules")
+def _write_rule_files(folder: Path, sizes: tuple[int, ...], **options: Any) -> dict[int, Path]:
+    """One synthetic rule file per size (`make_rules_yaml` options), by size."""
     paths = {}
-    for size in SIZES:
+    for size in sizes:
         path = folder / f"r{size}.yaml"
-        path.write_text(make_rules_yaml(size), encoding="utf-8")
+        path.write_text(make_rules_yaml(size, **options), encoding="utf-8")
         paths[size] = path
     return paths
+
+
+@pytest.fixture(scope="module")
+def rule_files(tmp_path_factory: pytest.TempPathFactory) -> dict[int, Path]:
+    return _write_rule_files(tmp_path_factory.mktemp("rules"), SIZES)
 
 
 _LOADED: dict[int, RuleSet] = {}
@@ -194,12 +199,7 @@ def arabic_items() -> list[dict[str, str]]:
 @pytest.fixture(scope="module")
 def arabic_rule_files(tmp_path_factory: pytest.TempPathFactory) -> dict[int, Path]:
     folder = tmp_path_factory.mktemp("rules-ar")
-    paths = {}
-    for size in ARABIC_SIZES:
-        path = folder / f"ar{size}.yaml"
-        path.write_text(make_rules_yaml(size, arabic=True, first=1_000_000), encoding="utf-8")
-        paths[size] = path
-    return paths
+    return _write_rule_files(folder, ARABIC_SIZES, arabic=True, first=1_000_000)
 
 
 @pytest.mark.parametrize("size", ARABIC_SIZES)
