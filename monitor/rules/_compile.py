@@ -110,7 +110,6 @@ class _Interner:
 
     def __init__(self) -> None:
         self.keys: dict[Any, int] = {}
-        self.terms: list[Term] = []
         self.forms: list[tuple[Term, ...]] = []
 
     def tid(self, term: Term, suffixes: bool = False) -> int:
@@ -121,7 +120,6 @@ class _Interner:
         tid = self.keys.get(key)
         if tid is None:
             tid = self.keys[key] = len(self.keys)
-            self.terms.append(term)
             self.forms.append(term_variants(term, suffixes))
         return tid
 
