@@ -30,6 +30,7 @@ from typing import Any
 import attrs
 import yaml
 
+from .._yaml_guard import check_aliases
 from ..errors import ConfigError, SinkError, SourceLocation
 from ._email import AppriseSettings, AppriseSink, EmailSettings, EmailSink
 from ._sink import ConsoleSettings, ConsoleSink, JsonlSettings, JsonlSink, Sink, SinkSettings
@@ -137,6 +138,12 @@ def load_sinks(
         ) from exc
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
+        check_aliases(
+            root,
+            lambda message, mark: ConfigError(
+                message, source=SourceLocation(name, mark.line + 1, mark.column + 1)
+            ),
+        )
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = (

@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 import attrs
 import yaml
 
+from .._yaml_guard import check_aliases
 from ..errors import ConfigError, SourceLocation
 
 __all__ = [
@@ -211,7 +212,9 @@ def load_feeds(path: str | Path) -> FeedList:
     loader = _Loader(text)
     loader.name = name
     try:
-        doc = loader.get_single_data()
+        node = loader.get_single_node()
+        check_aliases(node, lambda message, mark: ConfigError(message, source=_loc(name, mark)))
+        doc = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "invalid YAML"

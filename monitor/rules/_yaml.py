@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from .._yaml_guard import check_aliases
 from ..errors import RuleError, SourceLocation
 
 __all__ = ["LocList", "LocMap", "read_documents"]
@@ -155,6 +156,7 @@ def read_documents(data: bytes, path: str) -> Iterator[tuple[Any, SourceLocation
         while loader.check_node():
             node = loader.get_node()
             start = _loc(path, node.start_mark if node is not None else None)
+            check_aliases(node, lambda message, mark: RuleError(message, source=_loc(path, mark)))
             document = loader.construct_document(node) if node is not None else None
             if loader.problems:
                 raise loader.problems[0]

@@ -1,0 +1,130 @@
+"""Hostile YAML: alias bombs and recursive aliases in every kind of YAML file the project reads.
+
+Each case is refused with file:line:column, in bounded memory, before anything walks the
+expanded data. Ordinary anchors (a merged `defaults`) keep working.
+"""
+
+from __future__ import annotations
+
+import tracemalloc
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from monitor.alerts import load_sinks
+from monitor.cli._main import cli
+from monitor.errors import ConfigError, RuleError
+from monitor.feeds import load_feeds
+from monitor.rules._load import check_rules, load_rules
+
+MiB = 1024 * 1024
+
+
+def _bomb(indent: str, levels: int = 9) -> str:
+    """A list of `levels` anchored lists, each holding nine aliases of the previous one:
+    a few hundred bytes standing for 9**levels values."""
+    lines = [f"{indent}- &l0 [x, x, x, x, x, x, x, x, x]"]
+    for i in range(1, levels + 1):
+        lines.append(f"{indent}- &l{i} [" + ", ".join([f"*l{i - 1}"] * 9) + "]")
+    return "\n".join(lines) + "\n"
+
+
+RULE_HEAD = """\
+id: bomb
+title: An alias bomb under references
+level: low
+detection:
+  troops: {text: [troops]}
+  condition: troops
+references:
+"""
+
+
+def _peak_mib(fn) -> float:
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1] / MiB
+    finally:
+        tracemalloc.stop()
+
+
+def test_rule_file_alias_bomb_is_refused_with_its_location(tmp_path: Path) -> None:
+    path = tmp_path / "bomb.yaml"
+    path.write_text(RULE_HEAD + _bomb("  "))
+
+    def load() -> None:
+        with pytest.raises(RuleError, match="alias bomb") as info:
+            load_rules(path)
+        assert info.value.source.path == str(path)
+        assert info.value.source.line is not None and info.value.source.line > 7
+
+    assert _peak_mib(load) < 40
+
+
+def test_rules_check_reports_the_bomb_and_exits_4(tmp_path: Path) -> None:
+    path = tmp_path / "bomb.yaml"
+    path.write_text(RULE_HEAD + _bomb("  "))
+    result = CliRunner().invoke(cli, ["rules", "check", str(path)])
+    assert result.exit_code == 4
+    assert f"{path}:" in result.output and "alias" in result.output
+    report = check_rules(path)
+    assert not report.ok
+
+
+def test_lexicon_alias_bomb_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "lexicon.yaml").write_text(
+        "lexicon: boom\nkind: term\ntitle: A bomb\nterms:\n" + _bomb("  ")
+    )
+    (tmp_path / "rule.yaml").write_text(
+        "id: r\ntitle: R\nlevel: low\ndetection:\n  a: {text: [troops]}\n  condition: a\n"
+    )
+    with pytest.raises(RuleError, match="alias"):
+        load_rules(tmp_path)
+
+
+def test_recursive_alias_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "loop.yaml"
+    path.write_text(RULE_HEAD + "  - &self [a, *self]\n")
+    with pytest.raises(RuleError, match="recursive alias") as info:
+        load_rules(path)
+    assert info.value.source.line == 8
+
+
+def test_feed_list_alias_bomb_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "feeds.yaml"
+    path.write_text("defaults:\n  tags:\n" + _bomb("    ") + "feeds: []\n")
+
+    def load() -> None:
+        with pytest.raises(ConfigError, match="alias bomb") as info:
+            load_feeds(path)
+        assert info.value.source.path == str(path) and info.value.source.line is not None
+
+    assert _peak_mib(load) < 40
+
+
+def test_sinks_file_alias_bomb_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "sinks.yaml"
+    path.write_text("junk:\n" + _bomb("  ") + "sinks:\n  - type: console\n")
+    with pytest.raises(ConfigError, match="alias bomb") as info:
+        load_sinks(path)
+    assert info.value.source.line is not None
+
+
+def test_ordinary_anchors_still_load(tmp_path: Path) -> None:
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text(
+        "defaults: &d {interval: 10m}\n"
+        "feeds:\n"
+        "  - {id: a, url: 'https://example.org/a.xml', <<: *d}\n"
+        "  - {id: b, url: 'https://example.org/b.xml', <<: *d}\n"
+    )
+    loaded = load_feeds(feeds)
+    assert [f.id for f in loaded.feeds] == ["a", "b"]
+    rule = tmp_path / "rule.yaml"
+    rule.write_text(
+        "id: r\ntitle: R\nlevel: low\ndetection:\n"
+        "  a: {text: &words [troops, convoy]}\n  b: {title: *words}\n  condition: a or b\n"
+    )
+    assert [r.id for r in load_rules(rule).rules] == ["r"]
