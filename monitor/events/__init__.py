@@ -28,6 +28,7 @@ from ._identity import item_id, normalize_url
 from ._types import (
     AlertRaised,
     AlertSuppressed,
+    CheckpointSigned,
     EntitiesExtracted,
     Evidence,
     FeedDisabled,
@@ -43,6 +44,7 @@ from ._types import (
 __all__ = [
     "AlertRaised",
     "AlertSuppressed",
+    "CheckpointSigned",
     "EntitiesExtracted",
     "Event",
     "Evidence",

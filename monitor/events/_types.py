@@ -25,6 +25,7 @@ from ._codec import (
 __all__ = [
     "AlertRaised",
     "AlertSuppressed",
+    "CheckpointSigned",
     "EntitiesExtracted",
     "Evidence",
     "FeedDisabled",
@@ -218,6 +219,26 @@ class EntitiesExtracted(Event):
 
     def dedupe_key(self) -> str:
         return f"entities:{self.item_id}:{self.ruleset_hash or ''}"
+
+
+@event("CheckpointSigned", 1)
+@attrs.frozen(kw_only=True)
+class CheckpointSigned(Event):
+    """A signed checkpoint of the log's head, stored in the log itself.
+
+    `note` is the whole signed checkpoint text (c2sp.org/tlog-checkpoint form; see
+    `monitor.log.Checkpoint`) and is what counts; `origin`, `position`, `key_id` (hex) and
+    `signed_at` repeat its fields for queries. Stored once per origin, position and key.
+    """
+
+    origin: str
+    position: int
+    key_id: str
+    signed_at: datetime = attrs.field(converter=_required_time)
+    note: str
+
+    def dedupe_key(self) -> str:
+        return f"checkpoint:{self.origin}:{self.position}:{self.key_id}"
 
 
 def event_time(evt: ItemReceived) -> datetime:
