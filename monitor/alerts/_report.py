@@ -20,6 +20,7 @@ import attrs
 
 from ..events import AlertRaised, AlertSuppressed, Evidence, ItemReceived, format_time
 from ..log import EventLog
+from ._safe_output import REPORT_CSP, safe_link
 
 __all__ = ["ReportData", "collect_report", "highlight", "render_html"]
 
@@ -212,9 +213,13 @@ def _alert_card(alert: AlertRaised, data: ReportData) -> str:
             parts.append(f"<p class='item missing'>item {escape(item_id)} not found</p>")
             continue
         ev = alert.evidence if single else ()
-        link = escape(item.url or "")
+        link = safe_link(item.url)
         title = highlight(item.title, _spans(ev, "title"), 300)
-        head = f"<a href='{link}'>{title}</a>" if link else title
+        head = (
+            f"<a href='{escape(link)}' rel='noopener noreferrer nofollow'>{title}</a>"
+            if link
+            else title
+        )
         parts.append(
             f"<div class='item'><p class='title'>{head} <span class='src'>"
             f"{escape(item.source or item.feed_id)}</span></p>"
@@ -248,7 +253,10 @@ background:#7fb3d5}.alert{border:1px solid #ddd;border-radius:6px;padding:.6em 1
 
 
 def render_html(data: ReportData, *, title: str = "news-monitor alert report") -> str:
-    """Render `data` as one self-contained HTML page (inline CSS and SVG, no scripts)."""
+    """Render `data` as one self-contained HTML page (inline CSS and SVG, no scripts).
+
+    Only http(s) item links become `href`s, and the page carries a Content-Security-Policy
+    that forbids scripts, external loads and forms."""
     levels = ", ".join(f"{escape(k)} {n}" for k, n in sorted(data.levels.items()))
     body = [
         f"<h1>{escape(title)}</h1>",
@@ -272,6 +280,7 @@ def render_html(data: ReportData, *, title: str = "news-monitor alert report") -
     body += [_alert_card(a, data) for a in data.latest] or ["<p class='empty'>No alerts.</p>"]
     return (
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+        f"<meta http-equiv='Content-Security-Policy' content=\"{REPORT_CSP}\">"
         "<meta name='viewport' content='width=device-width, initial-scale=1'>"
         f"<title>{escape(title)}</title><style>{_CSS}</style></head><body>"
         + "\n".join(body)

@@ -29,6 +29,7 @@ import httpx
 
 from ..errors import SinkError
 from ..events import AlertRaised, format_time
+from ._safe_output import slack_escape
 from ._sink import DeliveryContext, Sink, SinkSettings, alert_json, alert_line
 
 __all__ = ["WebhookSettings", "WebhookSink", "sign", "slack_payload"]
@@ -92,16 +93,17 @@ def slack_payload(alert: AlertRaised) -> dict[str, Any]:
     """A Slack incoming-webhook payload: a fallback `text` and a few blocks."""
     fields = [f"*Level:* {alert.level}", f"*Rule:* `{alert.rule_id}`"]
     if alert.group_key:
-        fields.append(f"*Group:* {alert.group_key}")
+        fields.append(f"*Group:* {slack_escape(alert.group_key)}")
     fields.append(f"*Event time:* {format_time(alert.event_time)}")
-    evidence = ", ".join(f"“{e.text}” ({e.field})" for e in alert.evidence[:5])
+    evidence = ", ".join(f"“{slack_escape(e.text)}” ({e.field})" for e in alert.evidence[:5])
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": alert.title[:150] or "Alert"}},
         {"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in fields]},
     ]
     summary = alert.annotations.get("summary")
     if summary:
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": summary[:2900]}})
+        text = {"type": "mrkdwn", "text": slack_escape(summary)[:2900]}
+        blocks.append({"type": "section", "text": text})
     if evidence:
         blocks.append(
             {"type": "context", "elements": [{"type": "mrkdwn", "text": f"Evidence: {evidence}"}]}

@@ -64,6 +64,53 @@ def test_render_is_self_contained_and_escaped(ruleset, clock):
     assert page.count("<svg") == 2
 
 
+HOSTILE_LINKS = [
+    "javascript:alert(document.domain)",
+    "JavaScript:alert(1)",
+    " \tjava\nscript:alert(1)",
+    "data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==",
+    "vbscript:msgbox(1)",
+    "file:///etc/passwd",
+    "//evil.example/x",
+    "/relative/item.html",
+]
+
+
+def _hostile_page(ruleset, clock) -> str:
+    log = MemoryLog()
+    items = [
+        timed(n, n, f"Convoy near Abu Kamal, report {n}", url=url)
+        for n, url in enumerate(HOSTILE_LINKS, start=1)
+    ]
+    items.append(timed(99, 20, "Convoy near Abu Kamal, the real one", url="https://example.org/a"))
+    log.append_events(items)
+    AlertEvaluator(log, ruleset, clock=clock).run()
+    return render_html(collect_report(log, now=NOW, latest=50))
+
+
+def test_only_http_links_become_hrefs(ruleset, clock):
+    """A feed's javascript:, data:, vbscript:, file: or relative link is shown as plain text,
+    never as a live href; an https link stays a link, opened without a referrer."""
+    page = _hostile_page(ruleset, clock)
+    shown = set(re.findall(r"report (\d+)", page))
+    assert shown == {str(n) for n in range(1, len(HOSTILE_LINKS) + 1)}  # every item is there
+    hrefs = re.findall(r"href='([^']*)'", page)
+    assert hrefs and set(hrefs) == {"https://example.org/a"}
+    assert "rel='noopener noreferrer nofollow'" in page
+    assert "javascript" not in page.lower() and "data:text" not in page
+
+
+def test_report_has_a_content_security_policy(story_log):
+    """The page forbids scripts, external loads, base changes and forms in its own head."""
+    page = render_html(collect_report(story_log, now=NOW))
+    csp = re.search(r"<meta http-equiv='Content-Security-Policy' content=\"([^\"]+)\">", page)
+    assert csp is not None and page.index(csp.group(0)) < page.index("<style>")
+    policy = dict(part.strip().split(" ", 1) for part in csp.group(1).split(";"))
+    assert policy["default-src"] == "'none'"
+    assert policy["base-uri"] == "'none'" and policy["form-action"] == "'none'"
+    assert "script-src" not in policy  # falls back to default-src 'none'
+
+
 def _chromium_dom(path) -> str:
     """Render `path` in headless Chromium and return the DOM it built."""
     command = [

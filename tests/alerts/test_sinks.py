@@ -9,6 +9,7 @@ import ssl
 from datetime import UTC, datetime
 from typing import ClassVar
 
+import attrs
 import pytest
 from werkzeug import Request, Response
 
@@ -25,6 +26,7 @@ from monitor.alerts import (
     WebhookSink,
     load_sinks,
     sign,
+    slack_payload,
 )
 from monitor.errors import ConfigError, SinkError
 from monitor.events import AlertRaised, Evidence
@@ -92,6 +94,24 @@ def test_webhook_slack_format(httpserver):
     assert payload["blocks"][0]["text"]["text"] == "Troop or convoy movement"
     assert "Convoy" in json.dumps(payload["blocks"])
     assert "Webhook-Signature" not in httpserver.log[0][0].headers
+
+
+def test_slack_payload_cannot_carry_links_or_mentions_from_a_feed():
+    """Item text in Slack mrkdwn is escaped: `<javascript:...|here>` and `<!channel>` written by
+    a feed reach Slack as text, not as a link or a mention."""
+    hostile = "<!channel> read <javascript:alert(1)|this> & <https://evil.example|that>"
+    alert = attrs.evolve(
+        make_alert(),
+        group_key="place:<!here>",
+        evidence=(Evidence(field="title", start=0, end=9, text="<!channel>", selection="m"),),
+        annotations={"summary": hostile},
+    )
+    mrkdwn = json.dumps(
+        [b for b in slack_payload(alert)["blocks"] if b["type"] != "header"], ensure_ascii=False
+    )
+    assert "<" not in mrkdwn and ">" not in mrkdwn
+    assert "&lt;!channel&gt; read &lt;javascript:alert(1)|this&gt; &amp; " in mrkdwn
+    assert "place:&lt;!here&gt;" in mrkdwn
 
 
 def test_webhook_retries_transient_errors_with_backoff(httpserver):
