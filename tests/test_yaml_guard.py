@@ -128,3 +128,24 @@ def test_ordinary_anchors_still_load(tmp_path: Path) -> None:
         "  a: {text: &words [troops, convoy]}\n  b: {title: *words}\n  condition: a or b\n"
     )
     assert [r.id for r in load_rules(rule).rules] == ["r"]
+
+
+def test_a_running_monitor_keeps_its_rules_when_a_bomb_is_dropped_in(
+    tmp_path: Path, caplog
+) -> None:
+    """The watcher's reload path: a bomb written into the rules folder is refused in bounded
+    memory, logged with its location, and the running rule set stays active."""
+    from monitor.app import Monitor
+
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "good.yaml").write_text(
+        "id: good\ntitle: Good\nlevel: low\ndetection:\n  a: {text: [convoy]}\n  condition: a\n"
+    )
+    with Monitor.open("memory:", rules=rules) as monitor:
+        (rules / "bomb.yaml").write_text(RULE_HEAD + _bomb("  "))
+        reloaded: list[bool] = []
+        peak = _peak_mib(lambda: reloaded.append(monitor.reload_rules(rules)))
+        assert reloaded == [False] and peak < 40
+        assert [r.id for r in monitor.ruleset.rules] == ["good"]
+        assert "not reloaded" in caplog.text and "bomb.yaml:" in caplog.text
