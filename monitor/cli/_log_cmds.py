@@ -153,10 +153,39 @@ def replay(obj: CliContext) -> None:
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option(
+    "--checkpoint",
+    "checkpoint_path",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="Also check the log still holds this signed checkpoint's head (needs --key).",
+)
+@click.option(
+    "--key",
+    "key_path",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="Public key PEM; without --checkpoint, check the checkpoints stored in the log.",
+)
 @click.pass_obj
-def verify(obj: CliContext, as_json: bool) -> None:
+def verify(
+    obj: CliContext, as_json: bool, checkpoint_path: str | None, key_path: str | None
+) -> None:
     """Re-check the hash chain of every record. Exit 0 when intact; exit 1 and name the first
-    bad record otherwise."""
+    bad record otherwise.
+
+    With --checkpoint FILE --key PUB, also check that the log still holds the signed head
+    (detects records deleted from the end, and rewrites up to it even when every later hash
+    was recomputed). With --key alone, check the checkpoints stored in the log instead.
+    """
+    if checkpoint_path is not None and key_path is None:
+        raise click.UsageError("--checkpoint needs --key PUBLIC_KEY to check its signature")
+    if key_path is not None:
+        from ._checkpoint_cmds import verify_signed
+
+        if not verify_signed(obj.db, checkpoint_path, key_path, as_json):
+            sys.exit(EXIT_PROBLEM)
+        return
     with open_log(obj.db) as event_log:
         result = event_log.verify()
     if as_json:
