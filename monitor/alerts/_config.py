@@ -24,12 +24,12 @@ from __future__ import annotations
 import difflib
 import os
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import attrs
 import yaml
 
+from .._files import FileTooLarge, MiB, read_limited
 from .._yaml_guard import check_aliases
 from ..errors import ConfigError, SinkError, SourceLocation
 from ._email import AppriseSettings, AppriseSink, EmailSettings, EmailSink
@@ -37,6 +37,9 @@ from ._sink import ConsoleSettings, ConsoleSink, JsonlSettings, JsonlSink, Sink,
 from ._webhook import WebhookSettings, WebhookSink
 
 __all__ = ["SINK_TYPES", "build_sink", "load_sinks", "register_sink"]
+
+# A sinks file is a few lines; refuse anything that could not be one before reading it whole.
+MAX_SINKS_FILE_BYTES = 1 * MiB
 
 #: Sink type name -> (sink class, settings class). Extend with `register_sink`.
 SINK_TYPES: dict[str, tuple[Callable[..., Sink], type[SinkSettings]]] = {
@@ -131,7 +134,13 @@ def load_sinks(
     """Read a sinks YAML file (see the module docstring) and build every sink in it."""
     name = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = read_limited(path, MAX_SINKS_FILE_BYTES).decode("utf-8")
+    except FileTooLarge:
+        raise ConfigError(
+            f"the sinks file is larger than {MAX_SINKS_FILE_BYTES // MiB} MiB; "
+            "check that this is the file you meant",
+            source=SourceLocation(name),
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(
             f"cannot read the sinks file: {exc}", source=SourceLocation(name)

@@ -15,6 +15,7 @@ from typing import Any
 
 import attrs
 
+from .._files import FileTooLarge, MiB, read_limited
 from ..errors import RuleError, RuleSetError, SourceLocation
 from ._build import Builder, did_you_mean
 from ._documents import build_correlation, build_rule
@@ -25,6 +26,10 @@ from ._yaml import LocMap, read_documents
 __all__ = ["CheckReport", "check_rules", "load_rules", "rule_files"]
 
 _SUFFIXES = (".yaml", ".yml")
+# Bounds on what a rule folder may make the loader read (the default pack is 0.2 MiB, 10,000
+# synthetic rules 2.6 MiB): a hostile or mistaken folder is refused before it fills memory.
+MAX_RULE_FILE_BYTES = 16 * MiB
+MAX_RULE_SET_BYTES = 128 * MiB
 
 
 @attrs.frozen
@@ -52,13 +57,29 @@ def rule_files(path: str | os.PathLike[str]) -> list[Path]:
 
 def _documents(files: Iterable[Path], builder: Builder) -> list[tuple[LocMap, str]]:
     docs: list[tuple[LocMap, str]] = []
+    total = 0
     for file in files:
         path = str(file)
         try:
-            data = file.read_bytes()
+            data = read_limited(file, MAX_RULE_FILE_BYTES)
+        except FileTooLarge:
+            builder.error(
+                f"the file is larger than {MAX_RULE_FILE_BYTES // MiB} MiB; a rule file is "
+                "text written by people: split it, or check that this is the file you meant",
+                SourceLocation(path),
+            )
+            continue
         except OSError as exc:
             builder.error(f"cannot read the file: {exc.strerror or exc}", SourceLocation(path))
             continue
+        total += len(data)
+        if total > MAX_RULE_SET_BYTES:
+            builder.error(
+                f"the rule files read so far hold more than {MAX_RULE_SET_BYTES // MiB} MiB; "
+                "point --rules at the folder you meant (a pack this large is not supported)",
+                SourceLocation(path),
+            )
+            break
         try:
             for doc, start in read_documents(data, path):
                 if doc is None:

@@ -1,4 +1,5 @@
-"""Hostile YAML: alias bombs and recursive aliases in every kind of YAML file the project reads.
+"""Hostile configuration files: alias bombs, recursive aliases and oversized files, in every
+kind of file the project reads (rule files, lexicons, feed lists, sinks files).
 
 Each case is refused with file:line:column, in bounded memory, before anything walks the
 expanded data. Ordinary anchors (a merged `defaults`) keep working.
@@ -149,3 +150,47 @@ def test_a_running_monitor_keeps_its_rules_when_a_bomb_is_dropped_in(
         assert reloaded == [False] and peak < 40
         assert [r.id for r in monitor.ruleset.rules] == ["good"]
         assert "not reloaded" in caplog.text and "bomb.yaml:" in caplog.text
+
+
+def _sparse(path: Path, size: int) -> Path:
+    """A file of `size` zero bytes that takes no disk space."""
+    with path.open("wb") as handle:
+        handle.truncate(size)
+    return path
+
+
+def test_an_oversized_rule_file_is_refused_before_it_is_read_whole(tmp_path: Path) -> None:
+    from monitor.rules._load import MAX_RULE_FILE_BYTES
+
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "good.yaml").write_text(
+        "id: good\ntitle: Good\nlevel: low\ndetection:\n  a: {text: [convoy]}\n  condition: a\n"
+    )
+    big = _sparse(rules / "huge.yaml", 4 * MAX_RULE_FILE_BYTES)
+    report = check_rules(rules)
+    assert not report.ok
+    [error] = [e for e in report.errors if e.source.path == str(big)]
+    assert "larger than 16 MiB" in str(error)
+    assert _peak_mib(lambda: check_rules(rules)) < MAX_RULE_FILE_BYTES / MiB + 24
+
+
+def test_an_oversized_rule_folder_is_refused(tmp_path: Path, monkeypatch) -> None:
+    from monitor.rules import _load
+
+    monkeypatch.setattr(_load, "MAX_RULE_SET_BYTES", 1000)
+    for n in range(5):
+        (tmp_path / f"r{n}.yaml").write_text(
+            f"id: r{n}\ntitle: R\nlevel: low\ndetection:\n  a: {{text: [convoy]}}\n"
+            "  condition: a\n" + "# padding\n" * 30
+        )
+    with pytest.raises(RuleError, match="rule files read so far hold more than"):
+        load_rules(tmp_path)
+
+
+def test_an_oversized_sinks_file_is_refused(tmp_path: Path) -> None:
+    from monitor.alerts._config import MAX_SINKS_FILE_BYTES
+
+    path = _sparse(tmp_path / "sinks.yaml", MAX_SINKS_FILE_BYTES + 1)
+    with pytest.raises(ConfigError, match="larger than 1 MiB"):
+        load_sinks(path)
