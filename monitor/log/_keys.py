@@ -110,22 +110,14 @@ def _write_new(path: str | os.PathLike[str], data: bytes, mode: int) -> None:
     os.chmod(path, mode)  # the umask may have removed bits; never added any
 
 
-def _read(source: KeySource, *, private: bool) -> tuple[bytes, SourceLocation | None]:
+def _read(source: KeySource) -> tuple[bytes, SourceLocation | None, int | None]:
+    """Return the key bytes, where they came from, and the file's permission bits."""
     if isinstance(source, bytes):
-        return source, None
+        return source, None, None
     path = Path(source)
     where = SourceLocation(str(path))
     try:
-        info = path.stat()
-        if private and os.name == "posix" and stat.S_IMODE(info.st_mode) & 0o077:
-            raise KeyFileError(
-                f"private key is readable by group or others (mode "
-                f"{stat.S_IMODE(info.st_mode):04o}); run `chmod 600 {path}`",
-                source=where,
-            )
-        return path.read_bytes(), where
-    except KeyFileError:
-        raise
+        return path.read_bytes(), where, stat.S_IMODE(path.stat().st_mode)
     except OSError as exc:
         raise KeyFileError(f"cannot read key file: {exc.strerror}", source=where) from exc
 
@@ -137,11 +129,17 @@ def load_private_key(source: KeySource) -> Ed25519PrivateKey:
         KeyFileError: the file is missing, readable by group or others (fix: ``chmod 600``),
             encrypted, a public key, or not an Ed25519 key.
     """
-    data, where = _read(source, private=True)
+    data, where, mode = _read(source)
     if where is None and len(data) == 32:
         return Ed25519PrivateKey.from_private_bytes(data)
     if b"PUBLIC KEY-----" in data:
         raise KeyFileError("this is a public key; signing needs the private key file", source=where)
+    if where is not None and mode is not None and os.name == "posix" and mode & 0o077:
+        raise KeyFileError(
+            f"private key is readable by group or others (mode {mode:04o}); "
+            f"run `chmod 600 {where.path}`",
+            source=where,
+        )
     try:
         key = serialization.load_pem_private_key(data, password=None)
     except TypeError as exc:
@@ -169,7 +167,7 @@ def load_public_key(source: KeySource) -> Ed25519PublicKey:
         KeyFileError: the file is missing, holds a private key (pass the public one: a
             verifier should never need the private key), or is not an Ed25519 public key.
     """
-    data, where = _read(source, private=False)
+    data, where, _mode = _read(source)
     if where is None and len(data) == 32:
         return Ed25519PublicKey.from_public_bytes(data)
     if b"PRIVATE KEY-----" in data:
