@@ -37,6 +37,7 @@ from ..feeds import (
 from ._main import CliContext
 from ._render import alerts_table
 from ._render import console as make_console
+from ._watch_checkpoints import checkpoint_options, checkpoint_task
 
 __all__ = ["register"]
 
@@ -123,6 +124,7 @@ def _reports_table(reports: list[PollReport]) -> Table:
 @click.option("--workers", default=4, show_default=True, type=click.IntRange(1, 32),
               help="Feeds fetched at the same time.")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="With --once: print the result as JSON.")
+@checkpoint_options
 @click.pass_obj
 def watch(
     obj: CliContext,
@@ -132,12 +134,17 @@ def watch(
     once: bool,
     workers: int,
     as_json: bool,
+    checkpoint_key: str | None,
+    checkpoint_out: str | None,
+    checkpoint_append: bool,
+    checkpoint_every: str,
 ) -> None:
     """Poll the feeds on their schedules, store new items, and flag them with the rules.
 
     Runs until Ctrl-C or SIGTERM (polls in flight finish first). The feed list and the rule
     folder are reloaded when they change, or on SIGHUP; a bad edit keeps the running set.
     With --once, every enabled feed is polled once and the alerts raised are shown.
+    With --checkpoint-key, the log's head is signed every --checkpoint-every and on exit.
     """
     feedlist = load_feeds(feeds_path)
     rules = _rules_option(rules, no_rules)
@@ -145,10 +152,19 @@ def watch(
         logging.getLogger("monitor.watch").setLevel(logging.INFO)
     console = make_console()
     with Monitor.open(obj.db, rules=rules) as monitor:
+        signing = checkpoint_task(
+            monitor.log,
+            key=checkpoint_key,
+            out=checkpoint_out,
+            append=checkpoint_append,
+            every=checkpoint_every,
+        )
         if once:
             poller = _Poller(monitor)
             watcher = Watcher(feedlist, poller.poll, clock=monitor.clock, max_workers=workers)
             reports = watcher.run_once()
+            if signing is not None:
+                signing[2]()
             _print_once(console, reports, poller.alerts, as_json)
             return
 
@@ -172,6 +188,7 @@ def watch(
             watch_paths=[Path(rules)] if rules else [],
             clock=monitor.clock,
             max_workers=workers,
+            housekeeping=[signing] if signing is not None else [],
         )
         watcher.run()
 

@@ -40,6 +40,7 @@ __all__ = ["Watcher"]
 
 _log = logging.getLogger("monitor.watch")
 _RELOAD_JOB = "__reload_check__"
+_HOUSEKEEPING_PREFIX = "__housekeeping__:"
 
 
 def _utcnow() -> datetime:
@@ -58,6 +59,10 @@ class Watcher:
             new `FeedList` itself (otherwise `feeds.path` is loaded). The application uses it to
             reload rule files. An exception in it is logged and the running set kept.
         watch_paths: more files or folders whose changes trigger a reload.
+        housekeeping: ``(name, every_seconds, task)`` jobs run on their own interval while the
+            watcher runs (signing a checkpoint of the log, say), and once more after the last
+            poll when it stops, so the final state is covered too. A task that raises is
+            logged and runs again at its next turn.
         clock: the wall clock used for scheduling decisions.
         max_workers: polls that may run at the same time.
         check_every: seconds between checks of the watched files' modification times.
@@ -73,6 +78,7 @@ class Watcher:
         clock: Callable[[], datetime] = _utcnow,
         max_workers: int = 4,
         check_every: float = 2.0,
+        housekeeping: Sequence[tuple[str, float, Callable[[], object]]] = (),
     ) -> None:
         self.feedlist = feeds
         self._feeds: dict[str, FeedConfig] = {f.id: f for f in feeds.enabled}
@@ -85,6 +91,7 @@ class Watcher:
         self._clock = clock
         self._max_workers = max(1, max_workers)
         self._check_every = check_every
+        self._housekeeping = list(housekeeping)
         self._scheduler: BlockingScheduler | None = None
         self._lock = threading.RLock()
         self._reload_lock = threading.Lock()
@@ -135,6 +142,16 @@ class Watcher:
             coalesce=True,
             misfire_grace_time=None,
         )
+        for name, every, task in self._housekeeping:
+            scheduler.add_job(
+                self._run_housekeeping,
+                IntervalTrigger(seconds=every, timezone=UTC),
+                args=(name, task),
+                id=f"{_HOUSEKEEPING_PREFIX}{name}",
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=None,
+            )
         restore = self._install_signals()
         _log.info("watching %d feeds (Ctrl-C to stop)", len(self._feeds))
         try:
@@ -144,6 +161,8 @@ class Watcher:
             restore()
             self._wait_idle()
             self._scheduler = None
+            for name, _every, task in self._housekeeping:
+                self._run_housekeeping(name, task)
             _log.info("watcher stopped")
 
     def stop(self, *, force: bool = False) -> None:
@@ -167,7 +186,11 @@ class Watcher:
         scheduler = self._scheduler
         if scheduler is None:
             return {}
-        return {job.id: job.next_run_time for job in scheduler.get_jobs() if job.id != _RELOAD_JOB}
+        return {
+            job.id: job.next_run_time
+            for job in scheduler.get_jobs()
+            if job.id != _RELOAD_JOB and not job.id.startswith(_HOUSEKEEPING_PREFIX)
+        }
 
     # --- reloading -----------------------------------------------------------------------------
 
@@ -317,6 +340,13 @@ class Watcher:
                 _log.info("feed %s: next poll in %.0fs (backoff)", feed.id, report.next_delay)
         except (JobLookupError, SchedulerNotRunningError):
             pass  # removed by a reload, or shutting down
+
+    @staticmethod
+    def _run_housekeeping(name: str, task: Callable[[], object]) -> None:
+        try:
+            task()
+        except Exception as exc:  # the watcher outlives a failing chore; the next turn retries
+            _log.error("%s failed: %s", name, exc)
 
     def _wait_idle(self) -> None:
         with self._idle:
