@@ -12,6 +12,17 @@ A feed list looks like::
         interval: 10m
       - id: levant-desk
         path: samples/levant_desk.atom     # a local file, relative to this YAML file
+      - id: members-desk
+        url: https://members.example/rss
+        auth: {username: monitor, password_env: MEMBERS_PASSWORD}
+      - id: intranet
+        url: http://10.1.2.3/feed.xml
+        allow_networks: [10.1.2.0/24]      # internal addresses are refused unless listed
+
+Credentials never stay in a URL: ``https://user:pw@host/`` is split at load time into a clean
+URL and a `FeedAuth`, and secrets named in ``auth:`` (environment variable or file) are read
+once, here. ``allow_networks`` (per feed, or in ``defaults:``) lists the non-public networks a
+feed may be fetched from; see `_netguard`.
 
 Every mistake is reported as a `ConfigError` that names the file, line and column (taken from
 the YAML node marks) and says what to change; nothing is half-loaded.
@@ -31,6 +42,8 @@ import yaml
 
 from .._yaml_guard import check_aliases
 from ..errors import ConfigError, SourceLocation
+from ._auth import FeedAuth, origin_of, read_secret, redact_url, split_userinfo
+from ._netguard import IPNetwork, parse_networks
 
 __all__ = [
     "DEFAULT_INTERVAL",
@@ -45,8 +58,11 @@ __all__ = [
 #: Seconds between polls when neither the feed nor `defaults:` says otherwise (15 minutes).
 DEFAULT_INTERVAL = 900.0
 
-_FEED_KEYS = ("id", "url", "path", "interval", "jitter", "tags", "enabled", "title")
-_DEFAULT_KEYS = ("interval", "jitter", "tags", "enabled")
+_FEED_KEYS = (
+    "id", "url", "path", "interval", "jitter", "tags", "enabled", "title", "auth", "allow_networks",
+)  # fmt: skip
+_DEFAULT_KEYS = ("interval", "jitter", "tags", "enabled", "allow_networks")
+_AUTH_KEYS = ("username", "password_env", "password_file", "bearer_token_env", "bearer_token_file")
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$", re.I)
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
@@ -76,21 +92,28 @@ def check_feed_url(url: str) -> str:
 
     Only http(s) is fetched: ``file://`` would read the watcher's disk, ``ftp:`` and
     ``javascript:`` have no business in a feed list. Local files are configured with ``path:``.
+    A URL with credentials (``user:password@``) is refused too: they would be recorded wherever
+    the URL is (`load_feeds` splits them off first). Messages never repeat a password.
     """
     text = url.strip()
+    shown = redact_url(text)
     try:
         parts = urlsplit(text)
-    except ValueError as exc:
-        raise ValueError(f"not a valid URL: {text!r} ({exc})") from exc
+    except ValueError:
+        raise ValueError(f"not a valid URL: {shown!r}") from None
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
         hint = " (use `path:` for a local file)" if scheme == "file" else ""
         raise ValueError(
             f"only http:// and https:// feed URLs are fetched, not {scheme or 'no scheme'!r}"
-            f"{hint}: {text!r}"
+            f"{hint}: {shown!r}"
+        )
+    if "@" in parts.netloc:
+        raise ValueError(
+            f"credentials do not belong in the URL: {shown!r} (give them as the feed's `auth`)"
         )
     if not parts.hostname:
-        raise ValueError(f"the URL has no host name: {text!r}")
+        raise ValueError(f"the URL has no host name: {shown!r}")
     return text
 
 
@@ -100,16 +123,30 @@ class FeedConfig:
 
     `interval` and `jitter` are seconds; the watcher polls every `interval` plus a random delay
     of up to `jitter`, which spreads many feeds on one host over time.
+
+    `url` never holds credentials (it is recorded in events and logs); `auth` holds them and is
+    sent only to the URL's own origin. `allow_networks` lists the non-public networks this feed
+    may be fetched from (every other internal address is refused, redirects included).
     """
 
     id: str
-    url: str | None = None
+    url: str | None = attrs.field(default=None)
     path: Path | None = None
     interval: float = DEFAULT_INTERVAL
     jitter: float = 0.0
     tags: tuple[str, ...] = ()
     enabled: bool = True
     title: str | None = None
+    auth: FeedAuth | None = None
+    allow_networks: tuple[IPNetwork, ...] = attrs.field(default=(), converter=parse_networks)
+
+    @url.validator
+    def _no_userinfo(self, _attribute: object, value: str | None) -> None:
+        if value is not None and "@" in urlsplit(value).netloc:
+            raise ValueError(
+                f"feed {self.id!r}: credentials do not belong in the URL {redact_url(value)!r}; "
+                "pass them as `auth=FeedAuth(...)`"
+            )
 
     @property
     def location(self) -> str:
@@ -301,12 +338,15 @@ def _feed_from(raw: _Marked, defaults: _Marked, base: Path, name: str) -> FeedCo
             source=_loc(name, raw.mark),
         )
     local: Path | None = None
+    auth: FeedAuth | None = None
     if url is not None:
-        try:
-            url = check_feed_url(str(url))
-        except ValueError as exc:
-            raise ConfigError(str(exc), source=where("url")) from None
+        url, auth = _url_and_auth(str(url), feed_id, raw, base, name)
     else:
+        if "auth" in raw:
+            raise ConfigError(
+                f"feed {feed_id!r} is a local file; `auth:` applies to `url:` feeds only",
+                source=where("auth"),
+            )
         local = Path(str(path)).expanduser()
         if not local.is_absolute():
             local = base / local
@@ -331,6 +371,18 @@ def _feed_from(raw: _Marked, defaults: _Marked, base: Path, name: str) -> FeedCo
     if not isinstance(enabled, bool):
         raise ConfigError("`enabled` must be true or false", source=where("enabled"))
     title = raw.get("title")
+    allowed = value("allow_networks", [])
+    if isinstance(allowed, str):
+        allowed = [allowed]
+    if not isinstance(allowed, list):
+        raise ConfigError(
+            "`allow_networks` must be a list of networks, e.g. [127.0.0.0/8, 10.1.2.0/24]",
+            source=where("allow_networks"),
+        )
+    try:
+        networks = parse_networks(str(n) for n in allowed)
+    except ValueError as exc:
+        raise ConfigError(f"bad `allow_networks`: {exc}", source=where("allow_networks")) from None
     return FeedConfig(
         id=feed_id,
         url=url,
@@ -340,6 +392,84 @@ def _feed_from(raw: _Marked, defaults: _Marked, base: Path, name: str) -> FeedCo
         tags=tuple(str(t) for t in tags),
         enabled=enabled,
         title=None if title is None else str(title),
+        auth=auth,
+        allow_networks=networks,
+    )
+
+
+def _url_and_auth(
+    text: str, feed_id: str, raw: _Marked, base: Path, name: str
+) -> tuple[str, FeedAuth | None]:
+    """Check the URL, split credentials off it, and read the `auth:` mapping's secret."""
+    here = _loc(name, raw.marks.get("url"))
+    clean, user, password = split_userinfo(text.strip())
+    try:
+        clean = check_feed_url(clean)
+    except ValueError as exc:
+        raise ConfigError(str(exc), source=here) from None
+    origin = origin_of(clean)
+    if user is not None:
+        if "auth" in raw:
+            raise ConfigError(
+                f"feed {feed_id!r} has credentials both in its URL and in `auth:`; keep `auth:` "
+                "and remove `user:password@` from the URL",
+                source=here,
+            )
+        if password is None:
+            raise ConfigError(
+                f"the URL of feed {feed_id!r} names a user but no password; use `auth:` with "
+                "`username` and `password_env` or `password_file`",
+                source=here,
+            )
+        return clean, FeedAuth(scheme="basic", origin=origin, username=user, secret=password)
+    if "auth" not in raw:
+        return clean, None
+    return clean, _auth_from(raw["auth"], raw.marks["auth"], origin, feed_id, base, name)
+
+
+def _auth_from(
+    spec: object, mark: yaml.Mark, origin: str, feed_id: str, base: Path, name: str
+) -> FeedAuth:
+    """Build a `FeedAuth` from an `auth:` mapping, reading its secret once."""
+    if not isinstance(spec, _Marked):
+        raise ConfigError(
+            "`auth:` must be a mapping, e.g. {username: monitor, password_env: WIRE_PASSWORD} "
+            "or {bearer_token_env: WIRE_TOKEN}",
+            source=_loc(name, mark),
+        )
+    _check_keys(spec, _AUTH_KEYS, name, "`auth:`")
+    sources = [k for k in _AUTH_KEYS[1:] if k in spec]
+    if len(sources) != 1:
+        raise ConfigError(
+            f"`auth:` of feed {feed_id!r} needs exactly one of password_env, password_file, "
+            f"bearer_token_env, bearer_token_file (got {', '.join(sources) or 'none'})",
+            source=_loc(name, spec.mark),
+        )
+    key = sources[0]
+    bearer = key.startswith("bearer")
+    username = spec.get("username")
+    if bearer and username is not None:
+        raise ConfigError(
+            "a bearer token takes no `username`", source=_loc(name, spec.marks["username"])
+        )
+    if not bearer and (username is None or not str(username)):
+        raise ConfigError(
+            f"`auth:` of feed {feed_id!r} needs a `username` for {key}",
+            source=_loc(name, spec.mark),
+        )
+    ref = str(spec[key])
+    try:
+        secret = read_secret(key, ref, base)
+    except ValueError as exc:
+        raise ConfigError(
+            f"{exc} (the secret for feed {feed_id!r})", source=_loc(name, spec.marks[key])
+        ) from None
+    return FeedAuth(
+        scheme="bearer" if bearer else "basic",
+        origin=origin,
+        username=None if bearer else str(username),
+        secret=secret,
+        source=(("username", str(username)), (key, ref)) if not bearer else ((key, ref),),
     )
 
 
@@ -351,7 +481,11 @@ def _duration_text(seconds: float) -> str:
 
 
 def feeds_to_yaml(feeds: FeedList | list[FeedConfig] | tuple[FeedConfig, ...]) -> str:
-    """Render feeds as a feed-list YAML document that `load_feeds` reads back."""
+    """Render feeds as a feed-list YAML document that `load_feeds` reads back.
+
+    Secrets are never written: an `auth` read from an environment variable or a file is written
+    as that reference; one that was inline in a URL is left out.
+    """
     items = feeds.feeds if isinstance(feeds, FeedList) else tuple(feeds)
     out: list[dict[str, Any]] = []
     for feed in items:
@@ -369,5 +503,9 @@ def feeds_to_yaml(feeds: FeedList | list[FeedConfig] | tuple[FeedConfig, ...]) -
             entry["tags"] = list(feed.tags)
         if not feed.enabled:
             entry["enabled"] = False
+        if feed.auth is not None and feed.auth.source:
+            entry["auth"] = dict(feed.auth.source)
+        if feed.allow_networks:
+            entry["allow_networks"] = [str(n) for n in feed.allow_networks]
         out.append(entry)
     return yaml.safe_dump({"feeds": out}, sort_keys=False, allow_unicode=True, width=100)

@@ -11,6 +11,10 @@ redirects, so we fetch and hand it bytes. What this client guarantees:
 * redirects followed by hand, so a permanent one (301/308) is reported and the feed's URL can be
   updated through an event, and so a redirect to a non-http(s) scheme is refused;
 * conditional GET (If-None-Match / If-Modified-Since) and 304;
+* connections only to public addresses, checked after DNS resolution for the first request and
+  every redirect hop, unless a network is allowed (`_netguard`; kind ``blocked_address``);
+* credentials (`FeedAuth`) sent as an Authorization header only to their own origin, so a
+  redirect to another host never carries them;
 * HTTP failures raised as `FeedError` with a `kind` (``gone`` for 410, ``rate_limited`` /
   ``unavailable`` for 429 / 503 with the server's Retry-After in seconds, ``http_status`` for the
   rest, ``timeout``, ``too_large``, ``connection`` ...) and a `status` attribute.
@@ -20,8 +24,9 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from urllib.parse import urljoin
 
@@ -29,14 +34,25 @@ import attrs
 import httpx
 
 from ..errors import FeedError
+from ._auth import FeedAuth
 from ._config import check_feed_url
 from ._guards import Inflater, Watchdog, feed_error
+from ._netguard import AddressPolicy, IPNetwork, Resolver, guarded_transport, parse_networks
 
 __all__ = ["DEFAULT_USER_AGENT", "FetchResult", "Fetcher", "parse_retry_after"]
 
 DEFAULT_USER_AGENT = "news-monitor/0.1 (+https://github.com/news-monitor; feed watcher)"
 _PERMANENT = frozenset({301, 308})
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_HEADERS = {
+    "User-Agent": DEFAULT_USER_AGENT,
+    "Accept": "application/rss+xml, application/atom+xml, application/rdf+xml, "
+    "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5",
+    "Accept-Encoding": "gzip, deflate",
+}
+# No keep-alive: polls are minutes apart, a fresh connection per request lets the watchdog see
+# (and cut) every socket, and no connection vetted for one feed's allowance serves another.
+_LIMITS = httpx.Limits(max_keepalive_connections=0)
 
 
 def parse_retry_after(value: str | None, now: datetime) -> float | None:
@@ -89,7 +105,17 @@ class Fetcher:
         max_redirects: redirects followed before giving up.
         user_agent: sent with every request.
         clock: "now" for Retry-After dates when the server sends no Date header.
-        trust_env: honour HTTP(S)_PROXY / NO_PROXY and SSL_CERT_FILE from the environment.
+        trust_env: read SSL_CERT_FILE / SSL_CERT_DIR from the environment. Proxy variables
+            (HTTP(S)_PROXY) are never used: through a proxy the address guard could not see
+            where a request really goes.
+        allow_networks: non-public networks every fetch may connect to (e.g. ``["127.0.0.1"]``
+            for a local test server); `fetch` can add a feed's own. Default: none, so loopback,
+            private, link-local, multicast, reserved and unspecified addresses are refused.
+        resolver: stands in for ``socket.getaddrinfo`` (tests); each host is resolved once per
+            connection and the connection goes to the vetted address.
+
+    A `transport` given here is used as is, for every fetch: the address guard lives in the
+    default network transport (a mock transport opens no connections to guard).
     """
 
     def __init__(
@@ -104,6 +130,8 @@ class Fetcher:
         user_agent: str = DEFAULT_USER_AGENT,
         clock: Callable[[], datetime] | None = None,
         trust_env: bool = True,
+        allow_networks: Iterable[str | IPNetwork] = (),
+        resolver: Resolver | None = None,
     ) -> None:
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
@@ -112,24 +140,43 @@ class Fetcher:
         self.max_redirects = max_redirects
         self.user_agent = user_agent
         self._clock = clock or (lambda: datetime.now(UTC))
-        self._client = httpx.Client(
-            transport=transport,
-            follow_redirects=False,
-            trust_env=trust_env,
-            # No keep-alive: polls are minutes apart, and a fresh connection per request lets
-            # the watchdog see (and cut) every socket.
-            limits=httpx.Limits(max_keepalive_connections=0),
-            headers={
-                "User-Agent": user_agent,
-                "Accept": "application/rss+xml, application/atom+xml, application/rdf+xml, "
-                "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5",
-                "Accept-Encoding": "gzip, deflate",
-            },
-        )
+        self.allow_networks = parse_networks(allow_networks)
+        self._transport = transport
+        self._trust_env = trust_env
+        self._resolver = resolver
+        self._headers = {**_HEADERS, "User-Agent": user_agent}
+        self._clients: dict[tuple[IPNetwork, ...], httpx.Client] = {}
+        self._lock = threading.Lock()
+
+    def _client_for(self, extra: tuple[IPNetwork, ...]) -> httpx.Client:
+        """The client for one allowance: one pool per policy, so none is shared across them."""
+        allow = tuple(sorted(set(self.allow_networks) | set(extra), key=_network_key))
+        key = () if self._transport is not None else allow
+        with self._lock:
+            client = self._clients.get(key)
+            if client is None:
+                transport = self._transport or guarded_transport(
+                    AddressPolicy(allow),
+                    trust_env=self._trust_env,
+                    limits=_LIMITS,
+                    resolver=self._resolver,
+                )
+                client = httpx.Client(
+                    transport=transport,
+                    follow_redirects=False,
+                    trust_env=False,
+                    limits=_LIMITS,
+                    headers=self._headers,
+                )
+                self._clients[key] = client
+            return client
 
     def close(self) -> None:
         """Close pooled connections."""
-        self._client.close()
+        with self._lock:
+            clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            client.close()
 
     def __enter__(self) -> Fetcher:
         return self
@@ -138,14 +185,24 @@ class Fetcher:
         self.close()
 
     def fetch(
-        self, url: str, *, etag: str | None = None, last_modified: str | None = None
+        self,
+        url: str,
+        *,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        auth: FeedAuth | None = None,
+        allow_networks: Iterable[str | IPNetwork] = (),
     ) -> FetchResult:
         """GET `url` (conditionally when validators are given) and return the body.
 
+        `auth` is sent (as an Authorization header) on every hop whose origin is the one it was
+        made for, and on no other. `allow_networks` adds to the fetcher's own allowance for this
+        fetch (a feed's `allow_networks`).
+
         Raises:
             FeedError: with `kind` timeout, too_large, connection, protocol, redirect, encoding,
-                url, gone (410), rate_limited (429), unavailable (503) or http_status, and the
-                server's `retry_after` where it sent one.
+                url, blocked_address, gone (410), rate_limited (429), unavailable (503) or
+                http_status, and the server's `retry_after` where it sent one.
         """
         try:
             check_feed_url(url)
@@ -156,15 +213,22 @@ class Fetcher:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
+        client = self._client_for(parse_networks(allow_networks))
         stop = time.monotonic() + self.deadline
         watchdog = Watchdog(self.deadline)
         try:
-            return self._fetch(url, headers, stop, watchdog)
+            return self._fetch(client, url, headers, auth, stop, watchdog)
         finally:
             watchdog.cancel()
 
     def _fetch(
-        self, url: str, headers: dict[str, str], stop: float, watchdog: Watchdog
+        self,
+        client: httpx.Client,
+        url: str,
+        headers: dict[str, str],
+        auth: FeedAuth | None,
+        stop: float,
+        watchdog: Watchdog,
     ) -> FetchResult:
         current, moved_to, permanent_so_far = url, None, True
         for _hop in range(self.max_redirects + 1):
@@ -177,11 +241,14 @@ class Fetcher:
                 write=min(self.read_timeout, remaining),
                 pool=min(self.connect_timeout, remaining),
             )
+            hop_headers = dict(headers)
+            if auth is not None and auth.applies_to(current):
+                hop_headers["Authorization"] = auth.header()
             try:
-                with self._client.stream(
+                with client.stream(
                     "GET",
                     current,
-                    headers=headers,
+                    headers=hop_headers,
                     timeout=timeout,
                     extensions={"trace": watchdog.trace},
                 ) as resp:
@@ -309,6 +376,10 @@ class Fetcher:
             last_modified=resp.headers.get("last-modified"),
             moved_to=moved_to,
         )
+
+
+def _network_key(network: IPNetwork) -> tuple[int, int, int]:
+    return (network.version, int(network.network_address), network.prefixlen)
 
 
 def _describe(exc: Exception) -> str:

@@ -202,6 +202,8 @@ def _fetch(
         url,
         etag=state.etag if same_url else None,
         last_modified=state.last_modified if same_url else None,
+        auth=feed.auth,
+        allow_networks=feed.allow_networks,
     )
     return result, result.body
 

@@ -24,6 +24,9 @@ from monitor.log import MemoryLog
 REPO = Path(__file__).resolve().parents[2]
 REALFEEDS = Path(__file__).resolve().parents[3] / "shared" / "realfeeds"
 SAMPLES = REPO / "feeds" / "samples"
+#: The explicit allowance every test that serves feeds from 127.0.0.1 needs: loopback and other
+#: internal addresses are refused by default.
+LOCAL = ("127.0.0.1/32",)
 
 
 @pytest.fixture(scope="session")
@@ -42,9 +45,15 @@ def log() -> Iterator[MemoryLog]:
 
 @pytest.fixture
 def fetcher() -> Iterator[Fetcher]:
-    """A fetcher with short timeouts and a 1 MB cap, so failure tests finish quickly."""
+    """A fetcher with short timeouts and a 1 MB cap, so failure tests finish quickly; it may
+    connect to 127.0.0.1, where the test servers listen."""
     with Fetcher(
-        connect_timeout=2.0, read_timeout=2.0, deadline=5.0, max_bytes=1_000_000, trust_env=False
+        connect_timeout=2.0,
+        read_timeout=2.0,
+        deadline=5.0,
+        max_bytes=1_000_000,
+        trust_env=False,
+        allow_networks=LOCAL,
     ) as f:
         yield f
 

@@ -56,6 +56,7 @@ def test_feeds_status_json_after_a_failure(tmp_path, httpserver):
     httpserver.expect_request("/down.xml").respond_with_data(b"", status=500)
     feeds = tmp_path / "feeds.yaml"
     feeds.write_text(
+        "defaults: {allow_networks: [127.0.0.1/32]}\n"
         "feeds:\n"
         f"  - {{id: ok, url: '{httpserver.url_for('/ok.xml')}', interval: 10m}}\n"
         f"  - {{id: down, url: '{httpserver.url_for('/down.xml')}', interval: 10m}}\n"

@@ -14,7 +14,7 @@ from werkzeug import Response
 from monitor.errors import FeedError
 from monitor.feeds import Fetcher, parse_retry_after
 
-from .conftest import dripping, dripping_headers, rss, silent, wire_items
+from .conftest import LOCAL, dripping, dripping_headers, rss, silent, wire_items
 
 FEED = rss(wire_items(3))
 
@@ -186,7 +186,10 @@ def test_500_is_an_http_status_error(httpserver, fetcher):
 def test_server_that_never_answers_times_out(raw_server):
     """A server that accepts the connection and never answers is cut by the read timeout."""
     server = raw_server(silent)
-    with Fetcher(read_timeout=0.5, deadline=5) as fetcher, pytest.raises(FeedError) as info:
+    with (
+        Fetcher(read_timeout=0.5, deadline=5, allow_networks=LOCAL) as fetcher,
+        pytest.raises(FeedError) as info,
+    ):
         fetcher.fetch(server.url)
     assert info.value.kind == "timeout"
 
@@ -194,7 +197,10 @@ def test_server_that_never_answers_times_out(raw_server):
 def test_dripping_server_is_cut_by_the_deadline(raw_server):
     """A body dripped a byte at a time never trips the read timeout but hits the deadline."""
     server = raw_server(dripping)
-    with Fetcher(read_timeout=5, deadline=1.0) as fetcher, pytest.raises(FeedError) as info:
+    with (
+        Fetcher(read_timeout=5, deadline=1.0, allow_networks=LOCAL) as fetcher,
+        pytest.raises(FeedError) as info,
+    ):
         fetcher.fetch(server.url)
     assert info.value.kind == "timeout" and "deadline" in str(info.value)
 
@@ -202,7 +208,10 @@ def test_dripping_server_is_cut_by_the_deadline(raw_server):
 def test_server_dripping_its_headers_is_cut_by_the_deadline(raw_server):
     """Headers sent a byte at a time (no read timeout ever trips) are cut at the deadline."""
     server = raw_server(dripping_headers)
-    with Fetcher(read_timeout=5, deadline=1.0) as fetcher, pytest.raises(FeedError) as info:
+    with (
+        Fetcher(read_timeout=5, deadline=1.0, allow_networks=LOCAL) as fetcher,
+        pytest.raises(FeedError) as info,
+    ):
         fetcher.fetch(server.url)
     assert info.value.kind == "timeout" and "deadline" in str(info.value)
 
@@ -214,7 +223,10 @@ def test_refused_connection_is_a_connection_error():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    with Fetcher(connect_timeout=1) as fetcher, pytest.raises(FeedError) as info:
+    with (
+        Fetcher(connect_timeout=1, allow_networks=LOCAL) as fetcher,
+        pytest.raises(FeedError) as info,
+    ):
         fetcher.fetch(f"http://127.0.0.1:{port}/feed.xml")
     assert info.value.kind == "connection"
 
@@ -222,7 +234,7 @@ def test_refused_connection_is_a_connection_error():
 def test_body_over_the_cap_by_content_length(httpserver):
     """A declared Content-Length over the cap is refused before reading the body."""
     httpserver.expect_request("/big").respond_with_data(b"x" * 5000)
-    with Fetcher(max_bytes=1000) as fetcher, pytest.raises(FeedError) as info:
+    with Fetcher(max_bytes=1000, allow_networks=LOCAL) as fetcher, pytest.raises(FeedError) as info:
         fetcher.fetch(httpserver.url_for("/big"))
     assert info.value.kind == "too_large"
 
@@ -234,7 +246,10 @@ def test_body_over_the_cap_when_streamed(httpserver):
         return Response((b"x" * 1000 for _ in range(50)), content_type="application/xml")
 
     httpserver.expect_request("/stream").respond_with_handler(handler)
-    with Fetcher(max_bytes=10_000) as fetcher, pytest.raises(FeedError) as info:
+    with (
+        Fetcher(max_bytes=10_000, allow_networks=LOCAL) as fetcher,
+        pytest.raises(FeedError) as info,
+    ):
         fetcher.fetch(httpserver.url_for("/stream"))
     assert info.value.kind == "too_large"
 
@@ -270,7 +285,10 @@ def test_gzip_bomb_is_cut_without_inflating_it(httpserver):
     )
     tracemalloc.start()
     try:
-        with Fetcher(max_bytes=1_000_000) as fetcher, pytest.raises(FeedError) as info:
+        with (
+            Fetcher(max_bytes=1_000_000, allow_networks=LOCAL) as fetcher,
+            pytest.raises(FeedError) as info,
+        ):
             fetcher.fetch(httpserver.url_for("/bomb"))
         _, peak = tracemalloc.get_traced_memory()
     finally:

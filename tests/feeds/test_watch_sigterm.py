@@ -91,6 +91,7 @@ def test_sigterm_mid_poll_leaves_a_verified_log_with_each_item_once(tmp_path, se
     httpd, feeds = server
     feeds_yaml = tmp_path / "feeds.yaml"
     feeds_yaml.write_text(
+        "defaults: {allow_networks: [127.0.0.1/32]}\n"
         "feeds:\n"
         + "".join(
             f"  - {{id: {n}, url: '{httpd.url_for(f'/{n}.xml')}', interval: 1s}}\n" for n in FEEDS

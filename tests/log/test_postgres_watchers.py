@@ -61,7 +61,7 @@ def feed_server():
 
 def feed_list(base: str, feed_ids: list[str], interval: str = "1h") -> str:
     """A feed list of the given sample feeds, served from `base`, polled every `interval`."""
-    return "feeds:\n" + "".join(
+    return "defaults: {allow_networks: [127.0.0.1/32]}\nfeeds:\n" + "".join(
         f"  - {{id: {fid}, url: '{base}/{FEEDS[fid]}', interval: {interval}}}\n" for fid in feed_ids
     )
 
