@@ -23,6 +23,7 @@ import os
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import attrs
 import httpx
@@ -50,6 +51,18 @@ def _url(value: Any) -> str:
     if not text.startswith(("http://", "https://")):
         raise ValueError(f"url {text!r} must start with http:// or https://")
     return text
+
+
+def shown_url(url: str) -> str:
+    """`url` as it may appear in logs and status: scheme, host and port only. Webhook URLs often
+    carry their secret in the path or query (Slack's ``/services/T…/B…/token``) or userinfo."""
+    try:
+        parts = urlsplit(url)
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "<invalid URL>"
+    tail = "/…" if parts.path.strip("/") or parts.query else "/"
+    return f"{parts.scheme}://{parts.hostname or ''}{port}{tail}"
 
 
 @attrs.frozen(kw_only=True)
@@ -160,7 +173,7 @@ class WebhookSink(Sink):
             problem = f"HTTP {response.status_code}"
             if response.status_code not in _TRANSIENT:
                 break
-        raise SinkError(f"{self.name}: POST {self.settings.url} failed ({problem})")
+        raise SinkError(f"{self.name}: POST {shown_url(self.settings.url)} failed ({problem})")
 
     def close(self) -> None:
         self._client.close()

@@ -144,6 +144,19 @@ def test_webhook_unreachable_is_a_sink_error():
         sink.deliver(make_alert(), CTX)
 
 
+def test_webhook_failure_never_shows_the_secret_part_of_its_url(httpserver):
+    """Webhook URLs carry their secret in the path (Slack's /services/T/B/token), the query or
+    userinfo: a failure (logged, shown in delivery status) names only scheme, host and port."""
+    httpserver.expect_request("/services/T1/B2/s3cret-token").respond_with_data("", status=404)
+    url = httpserver.url_for("/services/T1/B2/s3cret-token") + "?key=s3cret-key"
+    sink = WebhookSink(WebhookSettings(name="w", url=url), sleep=lambda _s: None)
+    with pytest.raises(SinkError) as info:
+        sink.deliver(make_alert(), CTX)
+    message = str(info.value)
+    assert f"POST http://{httpserver.host}:{httpserver.port}/… failed (HTTP 404)" in message
+    assert "s3cret" not in message
+
+
 def test_console_and_jsonl_sinks(tmp_path):
     """Console writes one readable line; jsonl appends one JSON object per alert."""
     lines: list[str] = []
