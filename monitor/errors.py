@@ -12,6 +12,8 @@ the builtin whose meaning it shares, so ``except ValueError`` around rule loadin
     │   ├── LogLockedError                 another process holds the write lock too long
     │   ├── LogReadOnlyError               the file or its directory cannot be written
     │   ├── LogCorruptedError              not a log, a damaged file, or a broken hash chain
+    │   │   └── LogRecordsLostError        a checkpoint is past the head: records were lost
+    │   ├── LogFullError                   the disk (or the database's size limit) is full
     │   ├── LogSchemaError                 a log written by a newer or foreign program
     │   └── LogUnavailableError            a server backend cannot be reached
     ├── ProjectionError(RuntimeError)      a projection failed to fold an event
@@ -38,8 +40,10 @@ __all__ = [
     "FeedError",
     "LogCorruptedError",
     "LogError",
+    "LogFullError",
     "LogLockedError",
     "LogReadOnlyError",
+    "LogRecordsLostError",
     "LogSchemaError",
     "LogUnavailableError",
     "MonitorError",
@@ -141,6 +145,17 @@ class LogReadOnlyError(LogError):
 
 class LogCorruptedError(LogError):
     """The file is not a log, is damaged, or its hash chain does not verify."""
+
+
+class LogRecordsLostError(LogCorruptedError):
+    """A projection or subscriber checkpoint is past the last record: the log lost records at
+    its end (a deleted tail, a partial restore). New records would take the lost positions
+    and be skipped by whatever had already folded them, so the log refuses to go on."""
+
+
+class LogFullError(LogError):
+    """The disk holding the log, or the database's own size limit, is full. The failed write
+    stored nothing; every record stored before it is intact."""
 
 
 class LogSchemaError(LogError):

@@ -11,14 +11,22 @@ from ._base import EventLog
 __all__ = ["open_log"]
 
 
-def open_log(target: str | Path, **options: object) -> EventLog:
+def open_log(target: str | Path, *, read_only: bool = False, **options: object) -> EventLog:
     """Open the event log named by `target`.
 
     Accepted forms: ``memory:``; ``sqlite:///relative.db`` or ``sqlite:////abs/path.db`` or a
     bare path (the default backend, one file); ``postgresql://user@host/db`` (needs the
     ``postgres`` extra). Query parameters of a URL become backend options, e.g.
     ``sqlite:///x.db?timeout=5&synchronous=full``; keyword `options` override them.
+
+    With `read_only` (or ``?read_only=1`` in the URL) the log is opened for reading only:
+    nothing is created, upgraded or written, so a log on read-only media, in a backup or in a
+    directory this user cannot write can still be read and verified; any write raises
+    `LogReadOnlyError`. Commands that only read should open logs this way. A ``memory:`` log
+    belongs to its process and ignores the option.
     """
+    if read_only:
+        options["read_only"] = True
     text = str(target)
     if text in ("memory:", "memory://", ":memory:"):
         from ._memory import MemoryLog

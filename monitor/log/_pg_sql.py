@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-__all__ = ["COLUMNS", "DDL", "OUR_TABLES", "STATEMENTS"]
+__all__ = ["APPEND_ONLY_DDL", "APPEND_ONLY_TRIGGERS", "COLUMNS", "DDL", "OUR_TABLES", "STATEMENTS"]
 
 DDL = """
 CREATE SCHEMA IF NOT EXISTS {s};
@@ -34,6 +34,28 @@ CREATE TABLE IF NOT EXISTS {s}.leases (
 );
 INSERT INTO {s}.monitor_meta VALUES ('schema_version', '1') ON CONFLICT DO NOTHING
 """
+#: The triggers that make the events table append-only, by name; `APPEND_ONLY_DDL` creates
+#: them. A row trigger refuses UPDATE and DELETE, a statement trigger TRUNCATE (which fires no
+#: row triggers). Only the table's owner (or a superuser) can disable or drop them, which is
+#: why the watcher's role must not own the table (README, Integrity and recovery).
+APPEND_ONLY_TRIGGERS = ("events_append_only", "events_no_truncate")
+#: Run one statement at a time (the function body holds ";"), inside the append lock, for the
+#: triggers found missing: the function first, then ``CREATE TRIGGER <name>`` per trigger.
+APPEND_ONLY_DDL = {
+    "function": """
+CREATE OR REPLACE FUNCTION {s}.refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'news-monitor: the event log is append-only; % on %.% is refused',
+        TG_OP, TG_TABLE_SCHEMA, TG_TABLE_NAME
+        USING ERRCODE = 'insufficient_privilege',
+              HINT = 'records are never updated or deleted (README, Integrity and recovery)';
+END
+$$""",
+    "events_append_only": "CREATE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON "
+    "{s}.events FOR EACH ROW EXECUTE FUNCTION {s}.refuse_change()",
+    "events_no_truncate": "CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON {s}.events "
+    "FOR EACH STATEMENT EXECUTE FUNCTION {s}.refuse_change()",
+}
 OUR_TABLES = frozenset(
     {"monitor_meta", "events", "checkpoints", "projections", "projection_rows", "leases"}
 )
@@ -48,6 +70,10 @@ SELECT (SELECT position FROM {s}.events ORDER BY position DESC LIMIT 1),
 """
 STATEMENTS = {
     "lock": "SELECT pg_advisory_xact_lock(%s)",
+    "triggers": "SELECT tgname FROM pg_trigger WHERE tgrelid = '{s}.events'::regclass "
+    "AND NOT tgisinternal",
+    "set_version": "UPDATE {s}.monitor_meta SET value = %s WHERE key = 'schema_version' "
+    "AND value::integer < %s",
     # Two-key form: a lock space apart from the one-key append lock.
     "projection_lock": "SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
     "head": HEAD,

@@ -52,19 +52,28 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import psycopg
 from psycopg import sql
 
-from ..errors import LogCorruptedError, LogError, LogSchemaError
+from ..errors import LogCorruptedError, LogError, LogReadOnlyError, LogSchemaError
 from ._base import AppendResult, EventLog, NewRecord, ProjectionState, Record
 from ._chain import GENESIS, number_batch
 from ._pg_connection import ReconnectingConnection, transaction
-from ._pg_sql import DDL, OUR_TABLES, STATEMENTS
+from ._pg_sql import APPEND_ONLY_DDL, APPEND_ONLY_TRIGGERS, DDL, OUR_TABLES, STATEMENTS
 from ._scan_sql import projection_scan_query
 
 __all__ = ["PostgresLog"]
 
-SCHEMA_VERSION = 1
+#: 1: the first release. 2: triggers make the events table append-only (`_install_triggers`).
+SCHEMA_VERSION = 2
+_FALSE = ("false", "0", "no", "off", "")
 _SCHEMA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,47}")
 #: URL query parameters that are options of this class, not of libpq.
-_OPTIONS = ("schema", "lock_timeout", "reconnect_timeout", "poll_interval", "connect_timeout")
+_OPTIONS = (
+    "schema",
+    "lock_timeout",
+    "reconnect_timeout",
+    "poll_interval",
+    "connect_timeout",
+    "read_only",
+)
 
 
 class PostgresLog(EventLog):
@@ -84,6 +93,9 @@ class PostgresLog(EventLog):
         poll_interval: the slow poll of `wait` when no notification arrives.
         connect_timeout: seconds one connection attempt may take.
         application_name: shown in ``pg_stat_activity`` for our connections.
+        read_only: only read (``?read_only=1``): nothing is created or upgraded, every
+            write raises `LogReadOnlyError`, and the sessions are read-only on the server
+            too (``default_transaction_read_only``), so a role with SELECT alone suffices.
     """
 
     def __init__(
@@ -96,6 +108,7 @@ class PostgresLog(EventLog):
         poll_interval: float | str = 1.0,
         connect_timeout: float | str = 5.0,
         application_name: str = "news-monitor",
+        read_only: bool | str = False,
     ) -> None:
         parts = urlsplit(url)
         query = dict(parse_qsl(parts.query))
@@ -110,6 +123,7 @@ class PostgresLog(EventLog):
         seconds = _seconds("connect_timeout", options.get("connect_timeout", connect_timeout))
         query.setdefault("connect_timeout", str(max(1, round(seconds))))
         self.schema = schema
+        self.read_only = str(options.get("read_only", read_only)).lower() not in _FALSE
         if "schema" not in options and schema != "monitor":  # so that `url` reopens this log
             url = urlunsplit(
                 parts._replace(query="&".join(filter(None, [parts.query, f"schema={schema}"])))
@@ -130,12 +144,13 @@ class PostgresLog(EventLog):
         ident = sql.Identifier(schema).as_string(None)
         self._sql = {name: text.replace("{s}", ident) for name, text in STATEMENTS.items()}
         self._ddl = DDL.replace("{s}", ident)
+        self._append_only_ddl = {k: v.replace("{s}", ident) for k, v in APPEND_ONLY_DDL.items()}
         self._listen_sql = f"LISTEN {sql.Identifier(self._channel).as_string(None)}"
         self._writer = ReconnectingConnection(
             self._conninfo, self._where, reconnect_timeout=reconnect, configure=self._configure
         )
         self._reader = ReconnectingConnection(
-            self._conninfo, self._where, reconnect_timeout=reconnect
+            self._conninfo, self._where, reconnect_timeout=reconnect, configure=self._configure
         )
         self._listener_lock = threading.Lock()
         self._listener: psycopg.Connection | None = None
@@ -170,6 +185,11 @@ class PostgresLog(EventLog):
                 f"schema {schema!r} in {self._where} belongs to another application "
                 f"(tables: {shown}); choose another schema with ?schema=NAME"
             )
+        if self.read_only and not tables >= OUR_TABLES:
+            raise LogError(
+                f"schema {schema!r} in {self._where} holds no log (opened read-only, so "
+                "none was created); check the URL's database and ?schema="
+            )
         if not tables >= OUR_TABLES:
             with transaction(conn):
                 conn.execute(self._sql["lock"], (self._lock_key,))  # one creator at a time
@@ -190,9 +210,46 @@ class PostgresLog(EventLog):
                 f"(log schema {row[0]}, this program knows {SCHEMA_VERSION}); "
                 "upgrade news-monitor"
             )
+        if not self.read_only:
+            self._install_triggers(conn, int(row[0]))
+
+    def _install_triggers(self, conn: psycopg.Connection, stored: int) -> None:
+        """Make the events table refuse UPDATE, DELETE and TRUNCATE (schema version 2).
+
+        Idempotent and safe when several watchers open the log at once: the missing triggers
+        are looked up again under the append lock before any is created. A log made by an
+        older release gets them the first time it is opened by a role that may create
+        triggers on the table (its owner). The watcher's own role should not own the table
+        (see README, Integrity and recovery); when such a role opens a log that still lacks
+        the triggers, they cannot be added, and the error says who must open it once."""
+
+        def missing() -> list[str]:
+            present = {r[0] for r in conn.execute(self._sql["triggers"])}
+            return [t for t in APPEND_ONLY_TRIGGERS if t not in present]
+
+        if stored >= SCHEMA_VERSION and not missing():
+            return
+        try:
+            with transaction(conn):
+                conn.execute(self._sql["lock"], (self._lock_key,))
+                absent = missing()
+                if absent:
+                    conn.execute(self._append_only_ddl["function"])
+                for name in absent:
+                    conn.execute(self._append_only_ddl[name])
+                conn.execute(self._sql["set_version"], (str(SCHEMA_VERSION), SCHEMA_VERSION))
+        except psycopg.errors.InsufficientPrivilege as exc:
+            raise LogSchemaError(
+                f"schema {self.schema!r} in {self._where} was made by an older news-monitor "
+                "and its events table has no append-only triggers yet; this role may not "
+                "add them. Open the log once as the owner of that table (for example "
+                "`monitor --db URL stats`), then start the watchers again"
+            ) from exc
 
     def _configure(self, conn: psycopg.Connection) -> None:
-        """Session settings of each new writing connection."""
+        """Session settings of each new connection (the writer's and the reader's)."""
+        if self.read_only:
+            conn.execute("SET default_transaction_read_only = on")
         conn.execute(
             "SELECT set_config('lock_timeout', %s, false)",
             (f"{max(1, round(self._lock_timeout * 1000))}ms",),
@@ -203,6 +260,7 @@ class PostgresLog(EventLog):
     def append(
         self, records: Sequence[NewRecord], *, checkpoint: tuple[str, int] | None = None
     ) -> AppendResult:
+        self._writable()
         records = list(records)
         if not records and checkpoint is None:
             return AppendResult(())
@@ -236,6 +294,15 @@ class PostgresLog(EventLog):
             return result
 
         return self._writer.run(attempt)
+
+    def _writable(self) -> None:
+        """Refuse a write on a log opened read-only, before touching the server."""
+        if self.read_only:
+            raise LogReadOnlyError(
+                f"the log in schema {self.schema!r} at {self._where} was opened read-only "
+                "(read_only=True), so nothing can be written to it; open it without "
+                "read_only to write"
+            )
 
     def _announce(self, conn: psycopg.Connection, position: int) -> None:
         """Queue the notification of the new head; PostgreSQL delivers it at commit."""
@@ -346,6 +413,7 @@ class PostgresLog(EventLog):
     def commit_projection(
         self, name: str, version: int, position: int, changes: Mapping[str, Any | None]
     ) -> None:
+        self._writable()
         upserts = [
             (name, k, json.dumps(v, sort_keys=True, separators=(",", ":")))
             for k, v in changes.items()
@@ -368,6 +436,8 @@ class PostgresLog(EventLog):
         self._writer.run(commit)
 
     def drop_projection(self, name: str) -> None:
+        self._writable()
+
         def drop(conn: psycopg.Connection) -> None:
             with transaction(conn):
                 conn.execute(self._sql["projection_lock"], (self._lock_key32, name))
@@ -379,12 +449,14 @@ class PostgresLog(EventLog):
     def acquire_lease(self, name: str, owner: str, ttl: float) -> bool:
         if not ttl > 0:
             raise ValueError(f"lease ttl must be a positive number of seconds, not {ttl!r}")
+        self._writable()
         row = self._writer.run(
             lambda c: c.execute(self._sql["acquire"], (name, owner, float(ttl))).fetchone()
         )
         return row is not None
 
     def release_lease(self, name: str, owner: str) -> None:
+        self._writable()
         self._writer.run(lambda c: c.execute(self._sql["release"], (name, owner)))
 
     def close(self) -> None:

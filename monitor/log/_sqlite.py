@@ -27,9 +27,10 @@ import sqlite3
 import threading
 import time
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from ..errors import (
     LogCorruptedError,
@@ -49,6 +50,7 @@ from ._sqlite_schema import (
     SCHEMA,
     SCHEMA_VERSION,
     SELECT,
+    TRIGGERS,
     create_atomically,
     is_busy,
     translate,
@@ -67,6 +69,9 @@ class SQLiteLog(EventLog):
         timeout: seconds to wait for another process's write lock before `LogLockedError`.
         synchronous: ``normal`` (default) or ``full``; see the module docstring.
         create: when False, a missing file is an error instead of a new log.
+        read_only: open for reading only (``sqlite:///x.db?read_only=1``): works on a file,
+            or in a directory, that cannot be written (read-only media, a backup); every
+            write raises `LogReadOnlyError`. See `_connect_read_only` for the WAL details.
     """
 
     def __init__(
@@ -76,6 +81,7 @@ class SQLiteLog(EventLog):
         timeout: float | str = 30.0,
         synchronous: str = "normal",
         create: bool | str = True,
+        read_only: bool | str = False,
     ) -> None:
         self.path = Path(path)
         self.url = f"sqlite:///{self.path}"
@@ -84,7 +90,11 @@ class SQLiteLog(EventLog):
             raise LogError(f"synchronous must be normal, full or extra, not {synchronous!r}")
         self._lock = threading.RLock()
         self._appended = threading.Condition(self._lock)
-        self._conn = self._connect(str(create).lower() not in ("false", "0", "no"))
+        self.read_only = _flag(read_only)
+        if self.read_only:
+            self._conn = self._connect_read_only()
+        else:
+            self._conn = self._connect(_flag(create))
         try:
             self._prepare(str(synchronous).upper())
         except BaseException:
@@ -123,6 +133,54 @@ class SQLiteLog(EventLog):
             raise translate(exc, path) from exc
         return conn
 
+    def _connect_read_only(self) -> sqlite3.Connection:
+        """Open the file with ``mode=ro``: SQLite then never writes the file.
+
+        A WAL database opened read-only still needs its ``-shm`` index, which SQLite creates
+        beside the file. In a directory we cannot write, with no ``-shm`` there, that fails;
+        when there is no ``-wal`` file either, every record is in the main file (the last
+        connection folded the WAL in and removed it) and no writer is active (a writer keeps
+        the ``-wal`` open), so the file is opened ``immutable=1``, which needs no ``-shm``.
+        A ``-wal`` left beside the file without a ``-shm`` cannot be read this way: that is
+        refused, saying to copy the files somewhere writable."""
+        path = self.path
+        if path.is_dir():
+            raise LogError(f"{path} is a directory; give the path of a log file inside it")
+        if not path.exists():
+            raise LogError(f"{path} does not exist")
+        if path.stat().st_size == 0:
+            raise LogCorruptedError(f"{path} is an empty file, not a monitor log")
+        base = "file:" + quote(str(path.resolve())) + "?mode=ro"
+        try:
+            return self._probe(base)
+        except sqlite3.OperationalError as exc:
+            wal = Path(f"{path}-wal")
+            if not _cannot_open(exc):
+                raise translate(exc, path) from exc
+            if wal.exists() and wal.stat().st_size > 0:
+                raise LogReadOnlyError(
+                    f"cannot read {path} read-only: its write-ahead log {wal.name} holds "
+                    f"records, and SQLite cannot create {path.name}-shm beside it in "
+                    f"{path.parent}, which is not writable; copy {path.name} and "
+                    f"{wal.name} to a writable directory and open the copy"
+                ) from exc
+        try:
+            return self._probe(base + "&immutable=1")
+        except sqlite3.Error as exc:
+            raise translate(exc, path) from exc
+
+    def _probe(self, uri: str) -> sqlite3.Connection:
+        """Connect to `uri` and read from it once (SQLite reports open errors at first use)."""
+        conn = sqlite3.connect(
+            uri, uri=True, timeout=self._timeout, isolation_level=None, check_same_thread=False
+        )
+        try:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
     def _prepare(self, synchronous: str) -> None:
         conn = self._conn
         try:
@@ -142,6 +200,9 @@ class SQLiteLog(EventLog):
                 f"{self.path} is an SQLite database of another application "
                 f"(tables: {shown or 'none'}); choose another path for the log"
             )
+        if self.read_only:
+            self._check_read_only(app_id)
+            return
         try:
             if conn.execute("PRAGMA journal_mode=WAL").fetchone()[0].lower() != "wal":
                 raise LogError(f"{self.path}: could not switch the database to WAL mode")
@@ -171,31 +232,77 @@ class SQLiteLog(EventLog):
             raise translate(exc, self.path) from exc
         if row is None:
             raise LogCorruptedError(f"{self.path}: log metadata is missing (damaged file?)")
-        if int(row[0]) > SCHEMA_VERSION:
+        self._check_version(row[0])
+        self._upgrade(int(row[0]))
+
+    def _check_version(self, stored: str) -> None:
+        if int(stored) > SCHEMA_VERSION:
             raise LogSchemaError(
-                f"{self.path} was written by a newer news-monitor (log schema {row[0]}, "
+                f"{self.path} was written by a newer news-monitor (log schema {stored}, "
                 f"this program knows {SCHEMA_VERSION}); upgrade news-monitor"
             )
+
+    def _check_read_only(self, app_id: int) -> None:
+        """What `_prepare` checks when nothing may be written: ours, and not too new."""
+        if app_id != APPLICATION_ID:
+            raise LogSchemaError(f"{self.path} is not a monitor log (no log schema in it)")
+        row = self._query("SELECT value FROM monitor_meta WHERE key='schema_version'")
+        if not row:
+            raise LogCorruptedError(f"{self.path}: log metadata is missing (damaged file?)")
+        self._check_version(row[0][0])
+
+    def _upgrade(self, stored: int) -> None:
+        """Bring a log written by an older release up to `SCHEMA_VERSION`.
+
+        Version 2 adds the triggers that make the events table refuse UPDATE and DELETE. They
+        are also re-created whenever they are missing, whatever the version says: someone
+        who dropped them to edit records by hand gets them back at the next open (and
+        `verify` finds what was edited)."""
+        present = {r[0] for r in self._query("SELECT name FROM sqlite_master WHERE type='trigger'")}
+        if stored >= SCHEMA_VERSION and present >= TRIGGERS.keys():
+            return
+        try:
+            with self._write() as conn:
+                for trigger in TRIGGERS.values():
+                    conn.execute(trigger)  # IF NOT EXISTS: a concurrent upgrade is harmless
+                conn.execute(
+                    "UPDATE monitor_meta SET value = ? WHERE key = 'schema_version' "
+                    "AND CAST(value AS INTEGER) < ?",
+                    (str(SCHEMA_VERSION), SCHEMA_VERSION),
+                )
+        except sqlite3.Error as exc:
+            raise translate(exc, self.path) from exc
 
     # --- transactions ---------------------------------------------------------------------
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         """Hold the process lock and SQLite's write lock; commit on success, else roll back."""
+        if self.read_only:
+            raise LogReadOnlyError(
+                f"{self.path} was opened read-only (read_only=True), so nothing can be "
+                "written to it; open it without read_only to write"
+            )
         with self._lock:
             conn = self._conn
             self._begin_immediate(conn)
             try:
                 yield conn
+                conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                self._rollback(conn)
                 raise
-            else:
-                try:
-                    conn.execute("COMMIT")
-                except sqlite3.Error:
-                    conn.execute("ROLLBACK")
-                    raise
+
+    @staticmethod
+    def _rollback(conn: sqlite3.Connection) -> None:
+        """Roll back what is left of a failed transaction, keeping the original error.
+
+        After SQLITE_FULL, SQLITE_IOERR and a few others SQLite has already rolled the
+        transaction back itself; an unconditional ROLLBACK then fails with "cannot rollback -
+        no transaction is active", and that error, not the real one, reached the user."""
+        if conn.in_transaction:
+            with suppress(sqlite3.Error):  # the original error is the one worth reporting
+                conn.execute("ROLLBACK")
 
     def _begin_immediate(self, conn: sqlite3.Connection) -> None:
         # busy_timeout already waits inside SQLite; this loop only covers the cases where
@@ -405,3 +512,14 @@ class SQLiteLog(EventLog):
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+
+def _flag(value: bool | str) -> bool:
+    """A boolean option given as a bool or as URL text (``1``, ``true``, ``0``, ``no``...)."""
+    return str(value).lower() not in ("false", "0", "no", "off", "")
+
+
+def _cannot_open(exc: sqlite3.Error) -> bool:
+    """Whether a read-only open failed for want of a writable directory (the -shm file)."""
+    name = getattr(exc, "sqlite_errorname", "")
+    return name in ("SQLITE_CANTOPEN", "SQLITE_READONLY_DIRECTORY") or "unable to open" in str(exc)

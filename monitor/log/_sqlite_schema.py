@@ -14,11 +14,13 @@ from pathlib import Path
 from ..errors import (
     LogCorruptedError,
     LogError,
+    LogFullError,
     LogLockedError,
     LogReadOnlyError,
 )
 
 __all__ = [
+    "APPEND_ONLY",
     "APPLICATION_ID",
     "INSERT",
     "KEY_CHUNK",
@@ -26,13 +28,32 @@ __all__ = [
     "SCHEMA",
     "SCHEMA_VERSION",
     "SELECT",
+    "TRIGGERS",
     "create_atomically",
     "is_busy",
+    "is_full",
     "translate",
 ]
 
 APPLICATION_ID = 0x4E4D4F4E
-SCHEMA_VERSION = 1
+#: 1: the first release. 2: the events table refuses UPDATE and DELETE (triggers `TRIGGERS`);
+#: a version-1 log gets them the first time this program opens it read-write.
+SCHEMA_VERSION = 2
+
+#: What the database says to anyone who tries to change or delete a record, whatever the
+#: program: the log's promise "records are never updated or deleted" is kept by the file
+#: itself, not only by this code.
+APPEND_ONLY = (
+    "news-monitor: the event log is append-only; records are never updated or deleted "
+    "(see the README, Integrity and recovery)"
+)
+#: Kept apart from `SCHEMA`, whose statements are split on ";" (a trigger body has one).
+TRIGGERS = {
+    "events_no_update": "CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events "
+    f"BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY}'); END",
+    "events_no_delete": "CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events "
+    f"BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY}'); END",
+}
 
 # Leases (owner, expiry in microseconds since the epoch); also created on first use in logs
 # made before leases existed.
@@ -104,6 +125,8 @@ def create_atomically(path: Path) -> None:
         try:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.executescript(SCHEMA)
+            for trigger in TRIGGERS.values():
+                conn.execute(trigger)
             conn.execute(
                 "INSERT INTO monitor_meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
             )
@@ -153,9 +176,23 @@ def translate(exc: sqlite3.Error, path: Path) -> LogError:
         return LogCorruptedError(f"{path} is not a monitor log (not an SQLite database)")
     if "malformed" in text or "corrupt" in text:
         return LogCorruptedError(
-            f"{path} is damaged ({text}); restore it from a backup, or run `monitor verify` "
-            "on a copy to find the last good record"
+            f"{path} is damaged ({text}); restore it from a backup, or copy every record "
+            f"that still verifies into a new log with `monitor salvage {path} NEW.db`"
         )
-    if "disk is full" in text or "database or disk is full" in text:
-        return LogError(f"{path}: the disk is full; nothing was written ({text})")
+    if is_full(exc):
+        return LogFullError(
+            f"cannot write to {path}: the disk holding it is full, or the database reached "
+            f"its size limit ({text}); nothing of this write was stored and every record "
+            "stored before is intact. Free space on that disk, then try again"
+        )
+    if APPEND_ONLY in text:
+        return LogError(f"{path}: {APPEND_ONLY}")
     return LogError(f"{path}: {text}")
+
+
+def is_full(exc: sqlite3.Error) -> bool:
+    """Whether `exc` is SQLITE_FULL: the disk, or ``PRAGMA max_page_count``, is exhausted."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None and code & 0xFF == sqlite3.SQLITE_FULL:
+        return True
+    return "disk is full" in str(exc)

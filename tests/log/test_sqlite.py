@@ -9,12 +9,14 @@ import pytest
 from monitor.errors import (
     LogCorruptedError,
     LogError,
+    LogFullError,
     LogLockedError,
     LogSchemaError,
 )
 from monitor.log import NewRecord, open_log
 from monitor.log._sqlite import APPLICATION_ID, SQLiteLog
 from tests.conftest import make_item
+from tests.log.tamper import drop_append_only_triggers
 
 
 def records(n: int, start: int = 0) -> list[NewRecord]:
@@ -119,6 +121,7 @@ def test_tampered_payload_is_found_at_its_record(tmp_path):
     with open_log(path) as lg:
         lg.append_events([make_item(n) for n in range(20)])
     with sqlite3.connect(path) as conn:
+        drop_append_only_triggers(conn)  # as an attacker with write access to the file would
         (data,) = conn.execute("SELECT data FROM events WHERE position = 7").fetchone()
         changed = data.replace(b"Item number", b"Item numbeR", 1)
         conn.execute("UPDATE events SET data = ? WHERE position = 7", (changed,))
@@ -133,6 +136,7 @@ def test_deleted_record_is_found(tmp_path):
     with open_log(path) as lg:
         lg.append(records(10))
     with sqlite3.connect(path) as conn:
+        drop_append_only_triggers(conn)  # as an attacker with write access to the file would
         conn.execute("DELETE FROM events WHERE position = 4")
     with open_log(path) as lg:
         result = lg.verify()
@@ -161,8 +165,9 @@ def test_full_disk_is_a_clear_error_and_keeps_what_was_stored(tmp_path):
     pages = lg._conn.execute("PRAGMA page_count").fetchone()[0]
     lg._conn.execute(f"PRAGMA max_page_count={pages}")  # simulates a full disk
     big = [NewRecord("T", 1, b"x" * 50_000, f"big{i}") for i in range(5)]
-    with pytest.raises(LogError, match="full"):
+    with pytest.raises(LogFullError, match=r"cannot write to .*log\.db: the disk") as caught:
         lg.append(big)
+    assert "rollback" not in str(caught.value)
     lg.close()
     with open_log(path) as again:
         assert again.head() == 5 and again.verify().ok
