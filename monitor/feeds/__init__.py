@@ -1,8 +1,9 @@
 """Feed ingestion: feed lists, fetching, parsing, normalizing, polling, and the watcher.
 
 The pieces, in the order an item travels: `load_feeds` reads the YAML feed list into
-`FeedConfig` values; `Fetcher` gets the bytes (timeouts, deadline, size cap, redirects,
-conditional GET); `parse_feed` hands them to feedparser after removing entity declarations;
+`FeedConfig` values (credentials split off into `FeedAuth`); `Fetcher` gets the bytes
+(timeouts, deadline, size cap, redirects, conditional GET, public addresses only unless a
+network is allowed); `parse_feed` hands them to feedparser after removing entity declarations;
 `normalize_entries` makes `ItemReceived` events (plain text, UTC dates, deterministic ids);
 `poll_feed` does all of that for one feed and records the outcome in the log; `Watcher` runs
 `poll` on a schedule (APScheduler), reloads the feed list on change and stops cleanly.
@@ -10,6 +11,7 @@ conditional GET); `parse_feed` hands them to feedparser after removing entity de
 This package meets rules, projections and alerts only through events in the log.
 """
 
+from ._auth import FeedAuth
 from ._config import (
     DEFAULT_INTERVAL,
     FeedConfig,
@@ -32,6 +34,7 @@ __all__ = [
     "DEFAULT_INTERVAL",
     "DEFAULT_USER_AGENT",
     "MAX_BACKOFF",
+    "FeedAuth",
     "FeedConfig",
     "FeedList",
     "FeedState",

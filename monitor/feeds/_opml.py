@@ -15,6 +15,7 @@ from xml.parsers import expat
 from xml.sax.saxutils import quoteattr
 
 from ..errors import ConfigError, SourceLocation
+from ._auth import redact_url, split_userinfo
 from ._config import DEFAULT_INTERVAL, FeedConfig, FeedList, check_feed_url
 
 __all__ = ["export_opml", "import_opml"]
@@ -59,7 +60,9 @@ def import_opml(source: bytes | str | Path) -> list[FeedConfig]:
 
     Every outline with an ``xmlUrl`` becomes a feed; enclosing outlines (folders) and the
     ``category`` attribute become tags. Ids are made from titles, unique within the result.
-    Outlines whose URL is not http(s) are skipped with a warning.
+    Outlines whose URL is not http(s) are skipped with a warning. Credentials in a URL
+    (``user:password@``) are not imported: the feed is kept without them, and a warning (which
+    never repeats the password) says to give them with `auth:` in the feed list.
 
     Raises:
         ConfigError: the file cannot be read, is not well-formed XML, declares a DTD or
@@ -124,16 +127,25 @@ def _walk(
         if not url:
             _walk(outline, (*folders, text) if text else folders, out, used)
             continue
+        url, user, _password = split_userinfo(url.strip())
         try:
             url = check_feed_url(url)
         except ValueError as exc:
-            _log.warning("skipping OPML outline %r: %s", text or url, exc)
+            _log.warning("skipping OPML outline %r: %s", text or redact_url(url), exc)
             continue
         categories = [c.strip() for c in (outline.get("category") or "").split(",") if c.strip()]
         tags = tuple(dict.fromkeys(t.strip("/") for t in (*folders, *categories) if t.strip("/")))
+        feed_id = _unique_id(text or url, used)
+        if user is not None:
+            _log.warning(
+                "feed %s: the OPML URL carried credentials, which were not imported; give them "
+                "in the feed list as `auth: {username: ..., password_env: NAME}` "
+                "(or password_file)",
+                feed_id,
+            )
         out.append(
             FeedConfig(
-                id=_unique_id(text or url, used),
+                id=feed_id,
                 url=url,
                 interval=DEFAULT_INTERVAL,
                 tags=tags,
