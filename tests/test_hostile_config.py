@@ -1,5 +1,5 @@
 """Hostile configuration files: alias bombs, recursive aliases and oversized files, in every
-kind of file the project reads (rule files, lexicons, feed lists, sinks files).
+kind of file the project reads (rule files, lexicons, feed lists, OPML, sinks files).
 
 Each case is refused with file:line:column, in bounded memory, before anything walks the
 expanded data. Ordinary anchors (a merged `defaults`) keep working.
@@ -194,3 +194,16 @@ def test_an_oversized_sinks_file_is_refused(tmp_path: Path) -> None:
     path = _sparse(tmp_path / "sinks.yaml", MAX_SINKS_FILE_BYTES + 1)
     with pytest.raises(ConfigError, match="larger than 1 MiB"):
         load_sinks(path)
+
+
+def test_oversized_feed_list_and_opml_files_are_refused(tmp_path: Path) -> None:
+    from monitor.feeds import import_opml
+    from monitor.feeds._opml import MAX_OPML_BYTES
+    from monitor.feeds._yaml_marked import MAX_FEED_LIST_BYTES
+
+    feeds = _sparse(tmp_path / "feeds.yaml", MAX_FEED_LIST_BYTES + 1)
+    with pytest.raises(ConfigError, match="feed list is larger than 16 MiB"):
+        load_feeds(feeds)
+    opml = _sparse(tmp_path / "subs.opml", MAX_OPML_BYTES + 1)
+    with pytest.raises(ConfigError, match="OPML file is larger than 16 MiB"):
+        import_opml(opml)

@@ -40,10 +40,13 @@ from urllib.parse import urlsplit
 import attrs
 import yaml
 
-from .._yaml_guard import check_aliases
 from ..errors import ConfigError, SourceLocation
 from ._auth import FeedAuth, origin_of, read_secret, redact_url, split_userinfo
 from ._netguard import IPNetwork, parse_networks
+from ._yaml_marked import Marked as _Marked
+from ._yaml_marked import MarkedList as _MarkedList
+from ._yaml_marked import loc as _loc
+from ._yaml_marked import read_marked
 
 __all__ = [
     "DEFAULT_INTERVAL",
@@ -172,64 +175,6 @@ class FeedList:
         return tuple(f for f in self.feeds if f.enabled)
 
 
-# --- YAML with locations -------------------------------------------------------------------
-
-
-class _Marked(dict):  # type: ignore[type-arg]
-    """A mapping that remembers where it and each of its values started in the file."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.mark: yaml.Mark | None = None
-        self.marks: dict[str, yaml.Mark] = {}
-
-
-class _MarkedList(list):  # type: ignore[type-arg]
-    mark: yaml.Mark | None = None
-    marks: list[yaml.Mark]
-
-
-class _Loader(yaml.SafeLoader):
-    """SafeLoader that keeps node marks, so errors can point at a line and column."""
-
-
-def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> _Marked:
-    loader.flatten_mapping(node)
-    result = _Marked()
-    result.mark = node.start_mark
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        if not isinstance(key, str):
-            raise ConfigError(
-                f"keys must be text, got {key!r}", source=_loc(loader.name, key_node.start_mark)
-            )
-        if key in result:
-            raise ConfigError(
-                f"key {key!r} appears twice in this mapping; keep one",
-                source=_loc(loader.name, key_node.start_mark),
-            )
-        result[key] = loader.construct_object(value_node, deep=True)
-        result.marks[key] = value_node.start_mark
-    return result
-
-
-def _construct_sequence(loader: _Loader, node: yaml.SequenceNode) -> _MarkedList:
-    result = _MarkedList(loader.construct_object(child, deep=True) for child in node.value)
-    result.mark = node.start_mark
-    result.marks = [child.start_mark for child in node.value]
-    return result
-
-
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
-
-
-def _loc(path: str, mark: yaml.Mark | None) -> SourceLocation:
-    if mark is None:
-        return SourceLocation(str(path))
-    return SourceLocation(str(path), mark.line + 1, mark.column + 1)
-
-
 def load_feeds(path: str | Path) -> FeedList:
     """Load and validate the feed list at `path`.
 
@@ -240,26 +185,7 @@ def load_feeds(path: str | Path) -> FeedList:
     """
     path = Path(path)
     name = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError("feed list not found", source=SourceLocation(name)) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read the feed list: {exc}", source=SourceLocation(name)) from exc
-    loader = _Loader(text)
-    loader.name = name
-    try:
-        node = loader.get_single_node()
-        check_aliases(node, lambda message, mark: ConfigError(message, source=_loc(name, mark)))
-        doc = loader.construct_document(node) if node is not None else None
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        problem = exc.problem or exc.context or "invalid YAML"
-        raise ConfigError(f"not valid YAML: {problem}", source=_loc(name, mark)) from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"not valid YAML: {exc}", source=SourceLocation(name)) from exc
-    finally:
-        loader.dispose()
+    doc = read_marked(path, what="feed list")
     if not isinstance(doc, _Marked):
         raise ConfigError(
             "a feed list is a mapping with a `feeds:` list (and optional `defaults:`)",

@@ -14,11 +14,15 @@ from pathlib import Path
 from xml.parsers import expat
 from xml.sax.saxutils import quoteattr
 
+from .._files import FileTooLarge, MiB, read_limited
 from ..errors import ConfigError, SourceLocation
 from ._auth import redact_url, split_userinfo
 from ._config import DEFAULT_INTERVAL, FeedConfig, FeedList, check_feed_url
 
 __all__ = ["export_opml", "import_opml"]
+
+# Reader exports of a few thousand subscriptions are well under 1 MiB.
+MAX_OPML_BYTES = 16 * MiB
 
 _log = logging.getLogger(__name__)
 _SLUG_RE = re.compile(r"[^a-z0-9]+")
@@ -72,7 +76,13 @@ def import_opml(source: bytes | str | Path) -> list[FeedConfig]:
     if isinstance(source, str | Path):
         name = str(source)
         try:
-            data = Path(source).read_bytes()
+            data = read_limited(source, MAX_OPML_BYTES)
+        except FileTooLarge:
+            raise ConfigError(
+                f"the OPML file is larger than {MAX_OPML_BYTES // MiB} MiB; "
+                "check that this is the file you meant",
+                source=SourceLocation(name),
+            ) from None
         except OSError as exc:
             raise ConfigError(f"cannot read OPML file: {exc}", source=SourceLocation(name)) from exc
     else:
