@@ -5,7 +5,16 @@ checkpoints (`sign_checkpoint`, `verify_against_checkpoint`, `CheckpointWriter`)
 log's hash chain evidence against truncation and rewrites, given a key kept outside it.
 """
 
-from ._base import AppendResult, EventLog, NewRecord, ProjectionState, Record, VerifyResult
+from ._base import (
+    AppendResult,
+    CheckpointPastHead,
+    EventLog,
+    NewRecord,
+    ProjectionState,
+    Record,
+    VerifyResult,
+    past_head_error,
+)
 from ._chain import GENESIS, chain_hash, record_hash
 from ._checkpoint import (
     Checkpoint,
@@ -43,6 +52,7 @@ __all__ = [
     "AppendResult",
     "Checkpoint",
     "CheckpointFormatError",
+    "CheckpointPastHead",
     "CheckpointVerifyResult",
     "CheckpointWriteError",
     "CheckpointWriter",
@@ -63,6 +73,7 @@ __all__ = [
     "note_key_id",
     "open_log",
     "parse_checkpoint",
+    "past_head_error",
     "public_key_bytes",
     "read_checkpoint",
     "record_hash",

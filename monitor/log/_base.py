@@ -15,6 +15,11 @@ Guarantees every backend keeps:
 * Records are never updated or deleted.
 * Projection state and its checkpoint commit in one transaction (`commit_projection`).
 * Leases (`acquire_lease`) are taken atomically: at most one owner holds a lease at a time.
+* No checkpoint is past the head. If one is (records were lost at the end: a deleted tail, a
+  partial restore), new records would take the lost positions and whatever had folded those
+  positions would skip them without a word; so `verify` reports every such checkpoint, the
+  database backends refuse to append records until it is dealt with, and the projection
+  runner refuses to run. `rewind_past_head` deals with it (`monitor replay` calls it).
 """
 
 from __future__ import annotations
@@ -28,11 +33,12 @@ from typing import Any
 
 import attrs
 
-from ..errors import LogError
+from ..errors import LogError, LogRecordsLostError
 from ..events import Event, decode, encode
 
 __all__ = [
     "AppendResult",
+    "CheckpointPastHead",
     "EventLog",
     "NewRecord",
     "ProjectionState",
@@ -99,13 +105,58 @@ class AppendResult:
 
 
 @attrs.frozen
+class CheckpointPastHead:
+    """A checkpoint that names a position the log does not hold: records were lost.
+
+    `kind` is ``"projection"`` (a fold's stored state) or ``"subscriber"`` (a checkpoint
+    set with `set_checkpoint` or ``append(checkpoint=...)``: the rule evaluator, sinks)."""
+
+    kind: str
+    name: str
+    position: int
+    head: int
+
+    def __str__(self) -> str:
+        done = "has folded" if self.kind == "projection" else "has processed records"
+        return (
+            f"{self.kind} {self.name!r} {done} up to {self.position} "
+            f"but the log ends at {self.head}"
+        )
+
+
+#: What to do about a checkpoint past the head, said by every error that finds one.
+REPAIR_ADVICE = (
+    "restore the log from a backup, or run `monitor replay` to rebuild the projections "
+    "and move the other checkpoints back to the end of the log"
+)
+PAST_HEAD_ADVICE = (
+    f"the log lost records; run `monitor verify` to see what is missing, then {REPAIR_ADVICE}"
+)
+
+
+def past_head_error(past: Sequence[CheckpointPastHead]) -> LogRecordsLostError:
+    """The error that refuses to go on while `past` (not empty) point beyond the head."""
+    shown = "; ".join(str(p) for p in past[:3]) + (
+        f" (and {len(past) - 3} more)" if len(past) > 3 else ""
+    )
+    err = LogRecordsLostError(f"{shown}: {PAST_HEAD_ADVICE}")
+    err.past_head = tuple(past)  # type: ignore[attr-defined]
+    return err
+
+
+@attrs.frozen
 class VerifyResult:
-    """The outcome of walking the hash chain: `first_bad` is the first record that fails."""
+    """The outcome of walking the hash chain: `first_bad` is the first record that fails.
+
+    `past_head` lists every checkpoint beyond the last record (records lost at the end of
+    the log, which the chain alone cannot show); any makes `ok` False, and when the chain
+    itself is intact `first_bad` is then the first missing position."""
 
     ok: bool
     checked: int
     first_bad: int | None = None
     reason: str | None = None
+    past_head: tuple[CheckpointPastHead, ...] = ()
 
 
 @attrs.frozen
@@ -188,6 +239,11 @@ class EventLog(abc.ABC):
     @abc.abstractmethod
     def close(self) -> None:
         """Release the backend's resources. The log must not be used afterwards."""
+
+    def checkpoint_positions(self) -> list[tuple[str, str, int]]:
+        """Return every stored checkpoint as (kind, name, position), kind ``"projection"`` or
+        ``"subscriber"``. Every shipped backend implements this."""
+        raise LogError(f"{type(self).__name__} cannot list its checkpoints")
 
     def acquire_lease(self, name: str, owner: str, ttl: float) -> bool:
         """Try to hold lease `name` for `owner` for the next `ttl` seconds; return whether
@@ -285,21 +341,73 @@ class EventLog(abc.ABC):
         checked = 0
         for record in self.read(0, page_size=page_size):
             if record.position != expected_position:
-                return VerifyResult(
-                    False,
-                    checked,
-                    expected_position,
-                    f"record {expected_position} is missing (next stored is {record.position})",
+                return self._with_past_head(
+                    VerifyResult(
+                        False,
+                        checked,
+                        expected_position,
+                        f"record {expected_position} is missing (next stored is {record.position})",
+                    )
                 )
             computed = record_hash(previous, record)
             if computed != record.hash:
-                return VerifyResult(
-                    False, checked, record.position, "stored hash does not match its content"
+                return self._with_past_head(
+                    VerifyResult(
+                        False, checked, record.position, "stored hash does not match its content"
+                    )
                 )
             previous = record.hash
             expected_position += 1
             checked += 1
-        return VerifyResult(True, checked)
+        return self._with_past_head(VerifyResult(True, checked))
+
+    def _with_past_head(self, result: VerifyResult) -> VerifyResult:
+        """Add the checkpoints past the head to a chain walk's `result`."""
+        past = self.checkpoints_past_head()
+        if not past:
+            return result
+        head = past[0].head
+        last = max(p.position for p in past)
+        named = "; ".join(str(p) for p in past)
+        reason = (
+            f"records {head + 1} to {last} are missing from the end of the log ({named}); "
+            f"{REPAIR_ADVICE}"
+        )
+        if result.ok:
+            return VerifyResult(False, result.checked, head + 1, reason, past)
+        return attrs.evolve(result, reason=f"{result.reason}; and {reason}", past_head=past)
+
+    def checkpoints_past_head(self) -> tuple[CheckpointPastHead, ...]:
+        """Return every projection and subscriber checkpoint beyond the last record, in
+        (kind, name) order: each means records that were folded or processed are gone."""
+        head = self.head()
+        return tuple(
+            CheckpointPastHead(kind, name, position, head)
+            for kind, name, position in sorted(self.checkpoint_positions())
+            if position > head
+        )
+
+    def check_past_head(self) -> None:
+        """Raise `LogRecordsLostError` naming every checkpoint past the head, if any. Call it
+        once when a reader starts or catches up, not per record."""
+        past = self.checkpoints_past_head()
+        if past:
+            raise past_head_error(past)
+
+    def rewind_past_head(self) -> tuple[CheckpointPastHead, ...]:
+        """Deal with checkpoints past the head after records were lost; return them.
+
+        A projection past the head is dropped, so its next run rebuilds it from the records
+        that remain. A subscriber's checkpoint is moved back to the head: what it derived
+        from the lost records is lost with them (alerts are appended after their items), and
+        it carries on with the records appended from now on. Nothing in the log changes."""
+        past = self.checkpoints_past_head()
+        for item in past:
+            if item.kind == "projection":
+                self.drop_projection(item.name)
+            else:
+                self.set_checkpoint(item.name, item.head)
+        return past
 
     def __enter__(self) -> EventLog:
         return self

@@ -21,7 +21,11 @@ __all__ = ["MemoryLog"]
 
 
 class MemoryLog(EventLog):
-    """An in-memory log. Thread-safe; `wait` wakes as soon as another thread appends."""
+    """An in-memory log. Thread-safe; `wait` wakes as soon as another thread appends.
+
+    Unlike the database backends it does not refuse appends while a checkpoint is past its
+    head: records in memory cannot be lost, and a scratch memory log may legitimately hold
+    another log's positions as checkpoints (a backtest keeps its evaluator's there)."""
 
     def __init__(self) -> None:
         self.url = "memory:"
@@ -84,6 +88,12 @@ class MemoryLog(EventLog):
     def set_checkpoint(self, name: str, position: int) -> None:
         with self._lock:
             self._checkpoints[name] = position
+
+    def checkpoint_positions(self) -> list[tuple[str, str, int]]:
+        with self._lock:
+            return [("subscriber", n, p) for n, p in self._checkpoints.items()] + [
+                ("projection", n, state.position) for n, state in self._projections.items()
+            ]
 
     def projection_state(self, name: str) -> ProjectionState | None:
         with self._lock:

@@ -61,13 +61,21 @@ OUR_TABLES = frozenset(
 )
 COLUMNS = "position, type, version, data, dedupe_key, recorded_at, hash"
 # Inside the lock, in one round trip: the last position and hash, the server clock in
-# microseconds, and which of the batch's dedupe keys are already stored.
+# microseconds, which of the batch's dedupe keys are already stored, and the highest
+# checkpoint (an append is refused while one is past the head).
 HEAD = """
 SELECT (SELECT position FROM {s}.events ORDER BY position DESC LIMIT 1),
        (SELECT hash FROM {s}.events ORDER BY position DESC LIMIT 1),
        (extract(epoch FROM clock_timestamp()) * 1000000)::bigint,
-       (SELECT array_agg(dedupe_key) FROM {s}.events WHERE dedupe_key = ANY(%s))
+       (SELECT array_agg(dedupe_key) FROM {s}.events WHERE dedupe_key = ANY(%s)),
+       (SELECT max(position) FROM (SELECT position FROM {s}.checkpoints
+                                   UNION ALL SELECT position FROM {s}.projections) c)
 """
+#: Every checkpoint as (kind, name, position).
+ALL_CHECKPOINTS = (
+    "SELECT 'subscriber', name, position FROM {s}.checkpoints "
+    "UNION ALL SELECT 'projection', name, position FROM {s}.projections"
+)
 STATEMENTS = {
     "lock": "SELECT pg_advisory_xact_lock(%s)",
     "triggers": "SELECT tgname FROM pg_trigger WHERE tgrelid = '{s}.events'::regclass "
@@ -77,6 +85,7 @@ STATEMENTS = {
     # Two-key form: a lock space apart from the one-key append lock.
     "projection_lock": "SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
     "head": HEAD,
+    "checkpoints": ALL_CHECKPOINTS,
     "insert": "INSERT INTO {s}.events (" + COLUMNS + ") VALUES (%s, %s, %s, %s, %s, %s, %s)",
     "copy": "COPY {s}.events (" + COLUMNS + ") FROM STDIN",
     "checkpoint": "INSERT INTO {s}.checkpoints VALUES (%s, %s) "

@@ -53,7 +53,15 @@ import psycopg
 from psycopg import sql
 
 from ..errors import LogCorruptedError, LogError, LogReadOnlyError, LogSchemaError
-from ._base import AppendResult, EventLog, NewRecord, ProjectionState, Record
+from ._base import (
+    AppendResult,
+    CheckpointPastHead,
+    EventLog,
+    NewRecord,
+    ProjectionState,
+    Record,
+    past_head_error,
+)
 from ._chain import GENESIS, number_batch
 from ._pg_connection import ReconnectingConnection, transaction
 from ._pg_sql import APPEND_ONLY_DDL, APPEND_ONLY_TRIGGERS, DDL, OUR_TABLES, STATEMENTS
@@ -275,7 +283,11 @@ class PostgresLog(EventLog):
             with transaction(conn):
                 conn.execute(self._sql["lock"], (self._lock_key,))
                 keys = list({r.dedupe_key for r in records if r.dedupe_key is not None})
-                head, previous, now, found = conn.execute(self._sql["head"], (keys,)).fetchone()
+                head, previous, now, found, top = conn.execute(
+                    self._sql["head"], (keys,)
+                ).fetchone()
+                if records and top is not None and top > (head or 0):
+                    self._refuse_past_head(conn, head or 0)
                 previous = bytes(previous) if previous is not None else GENESIS
                 rows, numbered = number_batch(records, set(found or ()), head or 0, previous, now)
                 result = AppendResult(numbered)
@@ -294,6 +306,15 @@ class PostgresLog(EventLog):
             return result
 
         return self._writer.run(attempt)
+
+    def _refuse_past_head(self, conn: psycopg.Connection, head: int) -> None:
+        """Refuse new records while a checkpoint is past the head (see `EventLog`)."""
+        past = [
+            CheckpointPastHead(kind, name, position, head)
+            for kind, name, position in sorted(conn.execute(self._sql["checkpoints"]))
+            if position > head
+        ]
+        raise past_head_error(past)
 
     def _writable(self) -> None:
         """Refuse a write on a log opened read-only, before touching the server."""
@@ -380,6 +401,10 @@ class PostgresLog(EventLog):
 
     def set_checkpoint(self, name: str, position: int) -> None:
         self.append([], checkpoint=(name, position))
+
+    def checkpoint_positions(self) -> list[tuple[str, str, int]]:
+        rows = self._reader.run(lambda c: c.execute(self._sql["checkpoints"]).fetchall())
+        return [tuple(row) for row in rows]
 
     def projection_state(self, name: str) -> ProjectionState | None:
         row = self._reader.run(lambda c: c.execute(self._sql["state"], (name,)).fetchone())

@@ -39,10 +39,19 @@ from ..errors import (
     LogReadOnlyError,
     LogSchemaError,
 )
-from ._base import AppendResult, EventLog, NewRecord, ProjectionState, Record
+from ._base import (
+    AppendResult,
+    CheckpointPastHead,
+    EventLog,
+    NewRecord,
+    ProjectionState,
+    Record,
+    past_head_error,
+)
 from ._chain import GENESIS, number_batch
 from ._scan_sql import projection_scan_query
 from ._sqlite_schema import (
+    ALL_CHECKPOINTS,
     APPLICATION_ID,
     INSERT,
     KEY_CHUNK,
@@ -50,6 +59,7 @@ from ._sqlite_schema import (
     SCHEMA,
     SCHEMA_VERSION,
     SELECT,
+    TOP_CHECKPOINT,
     TRIGGERS,
     create_atomically,
     is_busy,
@@ -345,6 +355,8 @@ class SQLiteLog(EventLog):
                     "SELECT position, hash FROM events ORDER BY position DESC LIMIT 1"
                 ).fetchone()
                 position, previous = (row[0], row[1]) if row else (0, GENESIS)
+                if records:
+                    self._refuse_past_head(conn, position)
                 rows, positions = number_batch(
                     records, existing, position, previous, time.time_ns() // 1000
                 )
@@ -362,6 +374,20 @@ class SQLiteLog(EventLog):
             with self._appended:
                 self._appended.notify_all()
         return AppendResult(positions)
+
+    @staticmethod
+    def _refuse_past_head(conn: sqlite3.Connection, head: int) -> None:
+        """Refuse new records while a checkpoint is past the head (see `EventLog`): they
+        would take positions that something already folded, and be skipped by it. Costs one
+        look at the few checkpoint rows per append, not per record."""
+        (top,) = conn.execute(TOP_CHECKPOINT).fetchone()
+        if top is not None and top > head:
+            past = [
+                CheckpointPastHead(kind, name, position, head)
+                for kind, name, position in sorted(conn.execute(ALL_CHECKPOINTS))
+                if position > head
+            ]
+            raise past_head_error(past)
 
     @staticmethod
     def _existing_keys(conn: sqlite3.Connection, records: Sequence[NewRecord]) -> set[str]:
@@ -418,6 +444,9 @@ class SQLiteLog(EventLog):
 
     def set_checkpoint(self, name: str, position: int) -> None:
         self.append([], checkpoint=(name, position))
+
+    def checkpoint_positions(self) -> list[tuple[str, str, int]]:
+        return [tuple(row) for row in self._query(ALL_CHECKPOINTS)]
 
     def projection_state(self, name: str) -> ProjectionState | None:
         rows = self._query("SELECT version, position FROM projections WHERE name = ?", (name,))

@@ -20,6 +20,7 @@ from ..errors import (
 )
 
 __all__ = [
+    "ALL_CHECKPOINTS",
     "APPEND_ONLY",
     "APPLICATION_ID",
     "INSERT",
@@ -28,6 +29,7 @@ __all__ = [
     "SCHEMA",
     "SCHEMA_VERSION",
     "SELECT",
+    "TOP_CHECKPOINT",
     "TRIGGERS",
     "create_atomically",
     "is_busy",
@@ -106,6 +108,15 @@ INSERT = (
     "VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
 SELECT = "SELECT position, type, version, data, dedupe_key, recorded_at, hash FROM events "
+#: Every checkpoint as (kind, name, position); and the highest position among them.
+ALL_CHECKPOINTS = (
+    "SELECT 'subscriber', name, position FROM checkpoints "
+    "UNION ALL SELECT 'projection', name, position FROM projections"
+)
+TOP_CHECKPOINT = (
+    "SELECT max(position) FROM "
+    "(SELECT position FROM checkpoints UNION ALL SELECT position FROM projections)"
+)
 KEY_CHUNK = 500  # stays under SQLite's default limit of bound parameters per statement
 
 

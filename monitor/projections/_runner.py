@@ -22,7 +22,7 @@ import attrs
 
 from ..errors import ProjectionError
 from ..events import registered_types
-from ..log import EventLog, Record
+from ..log import CheckpointPastHead, EventLog, Record, past_head_error
 from ._base import Projection, StateView
 from ._lease import LeaseSet, new_owner
 
@@ -160,6 +160,8 @@ class ProjectionRunner:
         Raises:
             ProjectionError: an `apply` failed (chained); nothing of the failing page was
                 committed, so every checkpoint stays at the end of the last committed page.
+            LogRecordsLostError: a projection's checkpoint is past the head of the log
+                (records were lost); `rebuild` (``monitor replay``) is the way out.
         """
         return self._run(list(self._projections.values()), until, progress, rebuild=False)
 
@@ -192,6 +194,25 @@ class ProjectionRunner:
             return target > 0
         return stored.version != projection.version or stored.position < target
 
+    def _refuse_past_head(self, chosen: list[Projection], head: int) -> None:
+        """Refuse to run while a projection has folded positions the log no longer holds.
+
+        Records lost at the end of the log leave the checkpoint past the head; the records
+        appended next would take those positions and this projection would skip them for
+        good. Checked once per run, before any work (a projection of another version is
+        rebuilt from 0 anyway, so it is not in the way)."""
+        past = []
+        for projection in chosen:
+            stored = self.log.projection_state(projection.name)
+            if stored is None or stored.version != projection.version:
+                continue
+            if stored.position > head:
+                past.append(
+                    CheckpointPastHead("projection", projection.name, stored.position, head)
+                )
+        if past:
+            raise past_head_error(past)
+
     def _open(self, projection: Projection, rebuild: bool) -> _Cursor:
         stored = self.log.projection_state(projection.name)
         if rebuild or (stored is not None and stored.version != projection.version):
@@ -208,6 +229,8 @@ class ProjectionRunner:
         rebuild: bool,
     ) -> dict[str, int]:
         head = self.log.head()
+        if not rebuild:
+            self._refuse_past_head(chosen, head)
         target = head if until is None else min(until, head)
         todo = chosen if rebuild else [p for p in chosen if self._needs_work(p, target)]
         # Each run is its own lease owner, so threads sharing this runner also take turns.
