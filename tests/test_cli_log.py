@@ -193,3 +193,97 @@ def test_every_command_has_help():
         result = runner.invoke(cli, [*path, "--help"])
         assert result.exit_code == 0, (path, result.output)
         assert "Usage:" in result.output
+
+
+class TestIntegrityAndRecovery:
+    """Issue 13: numeric options, salvage, replay after a lost tail, read-only logs."""
+
+    @pytest.mark.parametrize(
+        "args, option",
+        [
+            (["--limit", "0"], "--limit"),
+            (["--limit", "-3"], "--limit"),
+            (["--from", "-5"], "--from"),
+        ],
+    )
+    def test_events_refuses_out_of_range_numbers(self, tmp_path, args, option):
+        """--limit below 1 and --from below 0 are usage errors (exit 2) naming the option,
+        not one record printed or a silent read from the start."""
+        db = tmp_path / "m.db"
+        with open_log(db) as lg:
+            lg.append_events([make_item(n) for n in range(3)])
+        result = monitor("events", *args, db=db)
+        assert result.returncode == 2 and result.stdout == ""
+        assert option in result.stderr
+
+    def test_salvage_copies_the_verified_prefix_and_says_what_next(self, tmp_path):
+        """salvage of a log with record 12 edited copies 11 records, exits 1, says where and
+        why it stopped and to run replay; the new log verifies and replays."""
+        db = tmp_path / "m.db"
+        with open_log(db) as lg:
+            lg.append_events([make_item(n, title=f"Unique headline {n:03}") for n in range(30)])
+        raw = bytearray(db.read_bytes())
+        offset = raw.find(b"Unique headline 011")  # item 11 is record 12
+        raw[offset] ^= 0x20
+        db.write_bytes(bytes(raw))
+        new = tmp_path / "new.db"
+        result = monitor("salvage", str(db), str(new))
+        assert result.returncode == 1, result.stderr
+        assert "stopped at record 12 of 30: record 12's stored hash" in result.stderr
+        assert f"copied records 1 to 11 into {new}" in result.stderr
+        assert f"monitor --db {new} replay" in result.stderr
+        assert monitor("verify", db=new).stdout.startswith("ok: 11 record(s)")
+        assert monitor("replay", db=new).returncode == 0
+        again = monitor("salvage", str(db), str(new))
+        assert_one_line_error(again, 3, "already exists")
+
+    def test_salvage_of_an_intact_log_exits_zero(self, tmp_path):
+        """Every record copied: exit 0 and the JSON result says complete."""
+        db = tmp_path / "m.db"
+        with open_log(db) as lg:
+            lg.append_events([make_item(n) for n in range(5)])
+        result = monitor("salvage", "--json", str(db), str(tmp_path / "new.db"))
+        assert result.returncode == 0, result.stderr
+        data = json.loads(result.stdout)
+        assert (data["copied"], data["stopped_at"], data["source_head"]) == (5, None, 5)
+
+    def test_a_lost_tail_is_refused_then_verify_and_replay_recover(self, tmp_path):
+        """After the last records are deleted behind the program's back: ingest refuses
+        (exit 3) naming the projection and `monitor verify`; verify fails naming the lost
+        positions; replay rebuilds and moves checkpoints back; ingest then works."""
+        db, items = tmp_path / "m.db", write_items(tmp_path / "items.jsonl", 6)
+        assert monitor("ingest", "--no-rules", str(items), db=db).returncode == 0
+        with sqlite3.connect(db) as conn:
+            conn.execute("DROP TRIGGER events_no_delete")  # as an attacker would
+            conn.execute("DELETE FROM events WHERE position > 4")
+        conn.close()
+        more = write_items(tmp_path / "more.jsonl", 9)
+        refused = monitor("ingest", "--no-rules", str(more), db=db)
+        assert_one_line_error(refused, 3, "but the log ends at 4", "run `monitor verify`")
+        verify = monitor("verify", db=db)
+        assert verify.returncode == 1
+        assert "FAILED at record 5: records 5 to 6 are missing from the end" in verify.stderr
+        replay = monitor("replay", db=db)
+        assert replay.returncode == 0, replay.stderr
+        assert "records lost: projection" in replay.stderr
+        assert monitor("ingest", "--no-rules", str(more), db=db).returncode == 0
+        assert monitor("verify", db=db).returncode == 0
+
+    @pytest.mark.skipif(SETPRIV is None and os.geteuid() == 0, reason="needs setpriv as root")
+    def test_events_reads_a_log_on_read_only_media(self, tmp_path):
+        """A 0o444 log in a 0o555 directory (permissions enforced, root's override dropped):
+        events dumps it, and nothing is created beside it."""
+        folder = tmp_path / "backup"
+        folder.mkdir()
+        db = folder / "m.db"
+        with open_log(db) as lg:
+            lg.append_events([make_item(n) for n in range(3)])
+        db.chmod(0o444)
+        folder.chmod(0o555)
+        try:
+            result = monitor("events", db=db, drop=os.geteuid() == 0)
+        finally:
+            folder.chmod(0o755)
+        assert result.returncode == 0, result.stderr
+        assert [json.loads(line)["position"] for line in result.stdout.splitlines()] == [1, 2, 3]
+        assert sorted(p.name for p in folder.iterdir()) == ["m.db"]

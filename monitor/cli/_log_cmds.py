@@ -1,4 +1,4 @@
-"""Commands over the log itself: ingest, stats, replay, verify, events."""
+"""Commands over the log itself: ingest, stats, replay, verify, events, salvage."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import attrs
 import click
 from rich.table import Table
 
 from ..app import Monitor
-from ..log import open_log
+from ..log import open_log, salvage
 from ._main import EXIT_PROBLEM, CliContext
 from ._progress import progress_bar
 from ._render import alerts_table
@@ -141,9 +142,18 @@ def _projection_table(rows: list[dict[str, Any]]) -> Table:
 @click.command()
 @click.pass_obj
 def replay(obj: CliContext) -> None:
-    """Drop every projection and rebuild it from the first record (the log is untouched)."""
-    with Monitor.open(obj.db) as monitor, progress_bar("replaying") as update:
-        monitor.replay(progress=update)
+    """Drop every projection and rebuild it from the first record (the log is untouched).
+
+    After records were lost at the end of the log (see `monitor verify`), this is also the way
+    on: subscriber checkpoints past the last record (rule evaluation, alert delivery) are
+    moved back to it, and each is named.
+    """
+    with Monitor.open(obj.db) as monitor:
+        for moved in monitor.log.rewind_past_head():
+            action = "rebuilt" if moved.kind == "projection" else f"moved back to {moved.head}"
+            click.echo(f"records lost: {moved}; {action}", err=True)
+        with progress_bar("replaying") as update:
+            monitor.replay(progress=update)
         rows = [
             {"name": s.name, "version": s.version, "checkpoint": s.checkpoint, "lag": s.lag}
             for s in monitor.projections.status()
@@ -212,16 +222,25 @@ def verify(
 
 
 @click.command()
-@click.option("--from", "after", type=int, default=0, help="Start after this position.")
+@click.option(
+    "--from",
+    "after",
+    type=click.IntRange(min=0),
+    default=0,
+    help="Start after this position (0 or more).",
+)
 @click.option("--type", "types", multiple=True, help="Only this event type (repeatable).")
-@click.option("--limit", type=int, default=None, help="Stop after this many records.")
+@click.option(
+    "--limit", type=click.IntRange(min=1), default=None, help="Stop after this many records."
+)
 @click.option("--follow", is_flag=True, help="Keep printing new records as they arrive.")
 @click.pass_obj
 def events(
     obj: CliContext, after: int, types: tuple[str, ...], limit: int | None, follow: bool
 ) -> None:
-    """Dump records as JSON lines: position, type, version, time, dedupe key, hash, data."""
-    with open_log(obj.db) as event_log:
+    """Dump records as JSON lines: position, type, version, time, dedupe key, hash, data.
+    Opens the log read-only, so a log on read-only media or in a backup can be dumped."""
+    with open_log(obj.db, read_only=True) as event_log:
         stream = (
             event_log.follow(after, types=types or None)
             if follow
@@ -242,7 +261,43 @@ def events(
                 break
 
 
+@click.command(name="salvage")
+@click.argument("damaged")
+@click.argument("new", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def salvage_command(damaged: str, new: str, as_json: bool) -> None:
+    """Copy every record of the log DAMAGED (a path or URL) whose hash chain still verifies,
+    in order, into a new log file NEW, stopping at the first record that cannot be read or
+    does not verify.
+
+    DAMAGED is only read. NEW must not exist. Copied records keep their positions, bytes and
+    hashes, so a signed checkpoint taken before the damage still matches NEW. Projections are
+    not copied: rebuild them with `monitor --db NEW replay`. Exit 0 when every record was
+    copied, 1 when the copy stopped early.
+    """
+    result = salvage(damaged, new)
+    if as_json:
+        click.echo(json.dumps(attrs.asdict(result)))
+    elif result.complete:
+        click.echo(
+            f"copied all {result.copied} record(s) of {damaged} into {new}; their hash chain "
+            f"verifies. Rebuild the projections with: monitor --db {new} replay"
+        )
+    else:
+        claimed = "" if result.source_head is None else f" of {result.source_head}"
+        click.echo(
+            f"stopped at record {result.stopped_at}{claimed}: {result.reason}\n"
+            f"copied records 1 to {result.copied} into {new}; their hash chain verifies. "
+            f"Nothing from record {result.stopped_at} on was copied: keep {damaged}, a "
+            f"backup may hold the rest.\nRebuild the projections with: monitor --db {new} "
+            "replay",
+            err=True,
+        )
+    if not result.complete:
+        sys.exit(EXIT_PROBLEM)
+
+
 def register(group: click.Group) -> None:
     """Attach this module's commands to the `monitor` group."""
-    for command in (ingest, stats, replay, verify, events):
+    for command in (ingest, stats, replay, verify, events, salvage_command):
         group.add_command(command)

@@ -46,6 +46,7 @@ from ._keys import (
 )
 from ._memory import MemoryLog
 from ._open import open_log
+from ._salvage import SalvageResult, salvage
 
 __all__ = [
     "GENESIS",
@@ -62,6 +63,7 @@ __all__ = [
     "NewRecord",
     "ProjectionState",
     "Record",
+    "SalvageResult",
     "VerifyResult",
     "chain_hash",
     "checkpoint_event",
@@ -77,6 +79,7 @@ __all__ = [
     "public_key_bytes",
     "read_checkpoint",
     "record_hash",
+    "salvage",
     "save_keypair",
     "sign_checkpoint",
     "signature_problem",

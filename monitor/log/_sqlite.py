@@ -32,6 +32,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import attrs
+
 from ..errors import (
     LogCorruptedError,
     LogError,
@@ -48,7 +50,7 @@ from ._base import (
     Record,
     past_head_error,
 )
-from ._chain import GENESIS, number_batch
+from ._chain import GENESIS, number_batch, record_hash
 from ._scan_sql import projection_scan_query
 from ._sqlite_schema import (
     ALL_CHECKPOINTS,
@@ -374,6 +376,28 @@ class SQLiteLog(EventLog):
             with self._appended:
                 self._appended.notify_all()
         return AppendResult(positions)
+
+    def _import_verified(self, records: Sequence[Record]) -> None:
+        """Store `records` exactly as they are (positions, times, hashes) after the last one
+        stored: what `salvage` copies from a damaged log. Each must continue the chain, which
+        is checked again here, inside the write lock, so this can never break it."""
+        try:
+            with self._write() as conn:
+                row = conn.execute(
+                    "SELECT position, hash FROM events ORDER BY position DESC LIMIT 1"
+                ).fetchone()
+                position, previous = (row[0], row[1]) if row else (0, GENESIS)
+                for record in records:
+                    position += 1
+                    if record.position != position or record_hash(previous, record) != record.hash:
+                        raise LogCorruptedError(
+                            f"{self.path}: record {record.position} does not continue the "
+                            f"chain at position {position}; nothing of this batch was stored"
+                        )
+                    previous = record.hash
+                conn.executemany(INSERT, [attrs.astuple(r) for r in records])
+        except sqlite3.Error as exc:
+            raise translate(exc, self.path) from exc
 
     @staticmethod
     def _refuse_past_head(conn: sqlite3.Connection, head: int) -> None:
