@@ -47,7 +47,7 @@ import threading
 import time
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
@@ -138,7 +138,8 @@ class PostgresLog(EventLog):
             )
         self.url = url
         self.application_name = query["application_name"]
-        self._conninfo = urlunsplit(parts._replace(query=urlencode(query)))
+        # libpq decodes %XX in a URI but takes "+" literally: quote spaces as %20, not "+".
+        self._conninfo = urlunsplit(parts._replace(query=urlencode(query, quote_via=quote)))
         self._where = f"{parts.hostname or 'localhost'}:{parts.port or 5432}{parts.path}"
         self._lock_timeout = _seconds("lock_timeout", options.get("lock_timeout", lock_timeout))
         reconnect = _seconds(
