@@ -30,7 +30,6 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import attrs
 
@@ -52,6 +51,7 @@ from ._base import (
 )
 from ._chain import GENESIS, number_batch, record_hash
 from ._scan_sql import projection_scan_query
+from ._sqlite_open import connect, connect_read_only, flag
 from ._sqlite_schema import (
     ALL_CHECKPOINTS,
     APPLICATION_ID,
@@ -63,7 +63,6 @@ from ._sqlite_schema import (
     SELECT,
     TOP_CHECKPOINT,
     TRIGGERS,
-    create_atomically,
     is_busy,
     translate,
 )
@@ -83,7 +82,7 @@ class SQLiteLog(EventLog):
         create: when False, a missing file is an error instead of a new log.
         read_only: open for reading only (``sqlite:///x.db?read_only=1``): works on a file,
             or in a directory, that cannot be written (read-only media, a backup); every
-            write raises `LogReadOnlyError`. See `_connect_read_only` for the WAL details.
+            write raises `LogReadOnlyError`. See `connect_read_only` for the WAL details.
     """
 
     def __init__(
@@ -102,11 +101,11 @@ class SQLiteLog(EventLog):
             raise LogError(f"synchronous must be normal, full or extra, not {synchronous!r}")
         self._lock = threading.RLock()
         self._appended = threading.Condition(self._lock)
-        self.read_only = _flag(read_only)
+        self.read_only = flag(read_only)
         if self.read_only:
-            self._conn = self._connect_read_only()
+            self._conn = connect_read_only(self.path, self._timeout)
         else:
-            self._conn = self._connect(_flag(create))
+            self._conn = connect(self.path, self._timeout, create=flag(create))
         try:
             self._prepare(str(synchronous).upper())
         except BaseException:
@@ -114,84 +113,6 @@ class SQLiteLog(EventLog):
             raise
 
     # --- opening --------------------------------------------------------------------------
-
-    def _connect(self, create: bool) -> sqlite3.Connection:
-        path = self.path
-        if path.is_dir():
-            raise LogError(f"{path} is a directory; give the path of a log file inside it")
-        exists = path.exists()
-        if exists and path.stat().st_size == 0:
-            raise LogCorruptedError(
-                f"{path} is an empty file, not a monitor log (a truncated copy?); "
-                "move it away to start a new log there"
-            )
-        if not exists:
-            if not create:
-                raise LogError(f"{path} does not exist")
-            parent = path.parent if str(path.parent) else Path(".")
-            if not parent.is_dir():
-                raise LogError(f"cannot create {path}: directory {parent} does not exist")
-            if not os.access(parent, os.W_OK | os.X_OK):
-                raise LogReadOnlyError(f"cannot create {path}: directory {parent} is not writable")
-            create_atomically(path)
-        try:
-            conn = sqlite3.connect(
-                str(path),
-                timeout=self._timeout,
-                isolation_level=None,
-                check_same_thread=False,
-            )
-        except sqlite3.Error as exc:
-            raise translate(exc, path) from exc
-        return conn
-
-    def _connect_read_only(self) -> sqlite3.Connection:
-        """Open the file with ``mode=ro``: SQLite then never writes the file.
-
-        A WAL database opened read-only still needs its ``-shm`` index, which SQLite creates
-        beside the file. In a directory we cannot write, with no ``-shm`` there, that fails;
-        when there is no ``-wal`` file either, every record is in the main file (the last
-        connection folded the WAL in and removed it) and no writer is active (a writer keeps
-        the ``-wal`` open), so the file is opened ``immutable=1``, which needs no ``-shm``.
-        A ``-wal`` left beside the file without a ``-shm`` cannot be read this way: that is
-        refused, saying to copy the files somewhere writable."""
-        path = self.path
-        if path.is_dir():
-            raise LogError(f"{path} is a directory; give the path of a log file inside it")
-        if not path.exists():
-            raise LogError(f"{path} does not exist")
-        if path.stat().st_size == 0:
-            raise LogCorruptedError(f"{path} is an empty file, not a monitor log")
-        base = "file:" + quote(str(path.resolve())) + "?mode=ro"
-        try:
-            return self._probe(base)
-        except sqlite3.OperationalError as exc:
-            wal = Path(f"{path}-wal")
-            if not _cannot_open(exc):
-                raise translate(exc, path) from exc
-            if wal.exists() and wal.stat().st_size > 0:
-                raise LogReadOnlyError(
-                    f"cannot read {path} read-only: its write-ahead log {wal.name} holds "
-                    f"records, and SQLite cannot create {path.name}-shm beside it in "
-                    f"{path.parent}, which is not writable; copy {path.name} and "
-                    f"{wal.name} to a writable directory and open the copy"
-                ) from exc
-        try:
-            return self._probe(base + "&immutable=1")
-        except sqlite3.Error as exc:
-            raise translate(exc, path) from exc
-
-    def _probe(self, uri: str) -> sqlite3.Connection:
-        """Connect to `uri` and read from it once (SQLite reports open errors at first use)."""
-        conn = sqlite3.connect(
-            uri, uri=True, timeout=self._timeout, isolation_level=None, check_same_thread=False
-        )
-        try:
-            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-        except BaseException:
-            conn.close()
-            raise
-        return conn
 
     def _prepare(self, synchronous: str) -> None:
         conn = self._conn
@@ -565,14 +486,3 @@ class SQLiteLog(EventLog):
     def close(self) -> None:
         with self._lock:
             self._conn.close()
-
-
-def _flag(value: bool | str) -> bool:
-    """A boolean option given as a bool or as URL text (``1``, ``true``, ``0``, ``no``...)."""
-    return str(value).lower() not in ("false", "0", "no", "off", "")
-
-
-def _cannot_open(exc: sqlite3.Error) -> bool:
-    """Whether a read-only open failed for want of a writable directory (the -shm file)."""
-    name = getattr(exc, "sqlite_errorname", "")
-    return name in ("SQLITE_CANTOPEN", "SQLITE_READONLY_DIRECTORY") or "unable to open" in str(exc)
