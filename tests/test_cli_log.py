@@ -129,6 +129,7 @@ class TestVerify:
             "checked": 11,
             "first_bad": 12,
             "reason": "stored hash does not match its content",
+            "past_head": [],
         }
 
 
@@ -286,4 +287,24 @@ class TestIntegrityAndRecovery:
             folder.chmod(0o755)
         assert result.returncode == 0, result.stderr
         assert [json.loads(line)["position"] for line in result.stdout.splitlines()] == [1, 2, 3]
+        assert sorted(p.name for p in folder.iterdir()) == ["m.db"]
+
+    @pytest.mark.skipif(SETPRIV is None and os.geteuid() == 0, reason="needs setpriv as root")
+    def test_verify_checks_a_log_on_read_only_media(self, tmp_path):
+        """A backup on read-only media can be verified (plain and --json), and nothing is
+        created beside it."""
+        folder = tmp_path / "backup"
+        folder.mkdir()
+        db = folder / "m.db"
+        with open_log(db) as lg:
+            lg.append_events([make_item(n) for n in range(4)])
+        db.chmod(0o444)
+        folder.chmod(0o555)
+        try:
+            plain = monitor("verify", db=db, drop=os.geteuid() == 0)
+            as_json = monitor("verify", "--json", db=db, drop=os.geteuid() == 0)
+        finally:
+            folder.chmod(0o755)
+        assert plain.returncode == 0 and "ok: 4 record(s)" in plain.stdout, plain.stderr
+        assert json.loads(as_json.stdout)["ok"] is True
         assert sorted(p.name for p in folder.iterdir()) == ["m.db"]

@@ -76,8 +76,9 @@ def _when(value: str | None, option: str) -> datetime | None:
         ) from None
 
 
-def _open(obj: CliContext) -> EventLog:
-    return open_log(obj.db)
+def _open(obj: CliContext, *, read_only: bool = False) -> EventLog:
+    """Open the log; commands that only read open it read-only (backups, read-only media)."""
+    return open_log(obj.db, read_only=read_only)
 
 
 def _alert_at(log: EventLog, position: int) -> AlertRaised | None:
@@ -199,7 +200,7 @@ def _marked(text: str, spans: list[tuple[int, int]]) -> Text:
 @click.pass_obj
 def show(obj: CliContext, alert_id: str, as_json: bool) -> None:
     """Show one alert (full id or a unique prefix): evidence, and the text of its items."""
-    log = _open(obj)
+    log = _open(obj, read_only=True)
     try:
         alert = _find(log, alert_id)
         items = _items(log, alert.item_ids)
@@ -330,7 +331,7 @@ def report_command(
 ) -> None:
     """Write a self-contained HTML report: alert timelines per rule and per place, top places
     and actors, and the latest alerts with their evidence."""
-    log = _open(obj)
+    log = _open(obj, read_only=True)
     try:
         data = collect_report(
             log,

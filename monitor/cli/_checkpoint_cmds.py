@@ -128,7 +128,7 @@ def verify_signed(db: str, checkpoint_path: str | None, key_path: str, as_json: 
     before the log is opened."""
     public = load_public_key(key_path)
     signed = read_checkpoint(checkpoint_path) if checkpoint_path is not None else None
-    with open_log(db) as event_log:
+    with open_log(db, read_only=True) as event_log:
         if signed is not None:
             result = verify_against_checkpoint(event_log, signed, public)
         else:

@@ -196,7 +196,7 @@ def verify(
         if not verify_signed(obj.db, checkpoint_path, key_path, as_json):
             sys.exit(EXIT_PROBLEM)
         return
-    with open_log(obj.db) as event_log:
+    with open_log(obj.db, read_only=True) as event_log:
         result = event_log.verify()
     if as_json:
         click.echo(
@@ -206,6 +206,10 @@ def verify(
                     "checked": result.checked,
                     "first_bad": result.first_bad,
                     "reason": result.reason,
+                    "past_head": [
+                        {"kind": c.kind, "name": c.name, "position": c.position}
+                        for c in result.past_head
+                    ],
                 }
             )
         )
