@@ -10,9 +10,12 @@ sinks:
   - name: ops
     type: webhook
     url: https://hooks.example.org/monitor
-    secret_env: MONITOR_WEBHOOK_SECRET
+    secret_env: MONITOR_WEBHOOK_SECRET   # or secret_file: secrets/webhook (relative to this file)
     min_level: high
 ```
+
+Secrets (`secret`, `password`) belong in an environment variable (`*_env`) or a file (`*_file`),
+not inline; see `monitor.alerts._secrets`.
 
 Every mistake is a `ConfigError` pointing at ``file:line:column`` and saying what to change:
 unknown type or setting (with a did-you-mean), a missing required setting, a bad value,
@@ -189,6 +192,9 @@ def load_sinks(
             )
         keys = {str(_value(k)): (k, v) for k, v in entry.value}
         spec = {k: _value(v) for k, (_kn, v) in keys.items()}
+        for key, value in spec.items():  # secret files are relative to the sinks file
+            if key.endswith("_file") and isinstance(value, str) and value:
+                spec[key] = os.path.join(os.path.dirname(name), os.path.expanduser(value))
 
         def where(
             key: str | None, keys: dict[str, Any] = keys, entry: yaml.Node = entry

@@ -3,7 +3,8 @@
 E-mail always uses TLS with ``ssl.create_default_context()``: certificates are verified and the
 host name checked, whether the connection starts in TLS (``security: ssl``, port 465) or is
 upgraded with STARTTLS (``security: starttls``, port 587, the default). Passwords come from
-`password` or, better, the environment variable named by `password_env`.
+`password` or, better, the environment variable named by `password_env` or the file named by
+`password_file` (see `monitor.alerts._secrets`).
 
 Apprise (https://github.com/caronc/apprise) reaches dozens of chat services through URLs such as
 ``tgram://`` or ``discord://``. It is an optional extra: ``pip install 'news-monitor[apprise]'``.
@@ -11,7 +12,6 @@ Apprise (https://github.com/caronc/apprise) reaches dozens of chat services thro
 
 from __future__ import annotations
 
-import os
 import smtplib
 import ssl
 from email.message import EmailMessage
@@ -21,6 +21,7 @@ import attrs
 
 from ..errors import SinkError
 from ..events import AlertRaised, format_time
+from ._secrets import read_sink_secret, secret_source
 from ._sink import DeliveryContext, Sink, SinkSettings, _str_tuple, alert_line
 
 __all__ = ["AppriseSettings", "AppriseSink", "EmailSettings", "EmailSink", "email_body"]
@@ -47,8 +48,12 @@ class EmailSettings(SinkSettings):
     username: str | None = None
     password: str | None = attrs.field(default=None, repr=False)
     password_env: str | None = None
+    password_file: str | None = None
     timeout: float = attrs.field(default=30.0, converter=float)
     subject_prefix: str = "[news-monitor]"
+
+    def __attrs_post_init__(self) -> None:
+        secret_source(self.password, self.password_env, self.password_file, "password")
 
 
 def email_body(alert: AlertRaised) -> str:
@@ -73,16 +78,8 @@ class EmailSink(Sink):
     settings: EmailSettings
 
     def _password(self) -> str | None:
-        if self.settings.password is not None:
-            return self.settings.password
-        if self.settings.password_env:
-            value = os.environ.get(self.settings.password_env)
-            if value is None:
-                raise SinkError(
-                    f"{self.name}: environment variable {self.settings.password_env} is not set"
-                )
-            return value
-        return None
+        s = self.settings
+        return read_sink_secret(s.name, "password", s.password, s.password_env, s.password_file)
 
     def message(self, alert: AlertRaised) -> EmailMessage:
         """Build the message for `alert`."""

@@ -5,7 +5,7 @@ same on every retry, so receivers can dedupe), ``webhook-timestamp`` (Unix secon
 ``webhook-signature`` = ``v1,`` + base64 of HMAC-SHA256 over ``"{id}.{timestamp}.{body}"``
 keyed with the secret. Secrets are written ``whsec_<base64 key>`` (the scheme's form); any
 other string is used as the key bytes as it is. Keep secrets out of the YAML with
-``secret_env: VARIABLE``.
+``secret_env: VARIABLE`` or ``secret_file: PATH`` (see `monitor.alerts._secrets`).
 
 Transient failures (connection errors, timeouts, 408, 429, 5xx) are retried a few times with
 exponential backoff inside one `deliver`; after that, and for any other non-2xx status, a
@@ -19,7 +19,6 @@ import base64
 import hashlib
 import hmac
 import json
-import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -31,6 +30,7 @@ import httpx
 from ..errors import SinkError
 from ..events import AlertRaised, format_time
 from ._safe_output import slack_escape
+from ._secrets import read_sink_secret, secret_source
 from ._sink import DeliveryContext, Sink, SinkSettings, alert_json, alert_line
 
 __all__ = ["WebhookSettings", "WebhookSink", "sign", "slack_payload"]
@@ -72,19 +72,21 @@ class WebhookSettings(SinkSettings):
     url: str = attrs.field(converter=_url)
     secret: str | None = attrs.field(default=None, repr=False)
     secret_env: str | None = None
+    secret_file: str | None = None
     format: str = attrs.field(default="json", validator=attrs.validators.in_(("json", "slack")))
     timeout: float = attrs.field(default=10.0, converter=float)
     retries: int = attrs.field(default=3, converter=int)
     backoff: float = attrs.field(default=0.5, converter=float)
     headers: dict[str, str] = attrs.field(factory=dict, converter=_headers)
 
+    def __attrs_post_init__(self) -> None:
+        secret_source(self.secret, self.secret_env, self.secret_file, "secret")
+
     def key(self) -> bytes | None:
-        """The HMAC key: from `secret`, else the environment variable `secret_env`."""
-        secret = self.secret
-        if secret is None and self.secret_env:
-            secret = os.environ.get(self.secret_env)
-            if secret is None:
-                raise SinkError(f"{self.name}: environment variable {self.secret_env} is not set")
+        """The HMAC key: from `secret`, the environment variable `secret_env`, or `secret_file`."""
+        secret = read_sink_secret(
+            self.name, "secret", self.secret, self.secret_env, self.secret_file
+        )
         if secret is None:
             return None
         if secret.startswith("whsec_"):
