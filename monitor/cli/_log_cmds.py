@@ -1,4 +1,4 @@
-"""Commands over the log itself: ingest, stats, replay, verify, events, salvage."""
+"""Commands over the log itself: ingest, stats, replay, verify, events, salvage, backup."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import click
 from rich.table import Table
 
 from ..app import Monitor
-from ..log import open_log, salvage
+from ..log import backup, open_log, salvage
 from ._main import EXIT_PROBLEM, CliContext
 from ._progress import progress_bar
 from ._render import alerts_table
@@ -301,7 +301,37 @@ def salvage_command(damaged: str, new: str, as_json: bool) -> None:
         sys.exit(EXIT_PROBLEM)
 
 
+@click.command(name="backup")
+@click.argument("dest", type=click.Path(dir_okay=False))
+@click.option("--force", is_flag=True, help="Replace DEST if it exists (it must not be in use).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_obj
+def backup_command(obj: CliContext, dest: str, force: bool, as_json: bool) -> None:
+    """Copy the SQLite log (--db) to the new file DEST, consistently, while watchers append.
+
+    Uses SQLite's online backup API on one read snapshot (never a plain file copy of a live
+    WAL database), writes a temporary file beside DEST, verifies its hash chain and head
+    against the log's, then renames it into place. DEST must not exist unless --force.
+    A PostgreSQL log is refused: use pg_dump. Restore: stop the watcher, copy DEST back,
+    run monitor verify.
+    """
+    if as_json or not sys.stderr.isatty():  # rich's Progress writes a blank line to stdout
+        result = backup(obj.db, dest, force=force)
+    else:
+        with progress_bar("backing up") as update:
+            result = backup(obj.db, dest, force=force, progress=update)
+    if as_json:
+        click.echo(json.dumps(attrs.asdict(result)))
+        return
+    head = "" if result.head_hash is None else f", head {result.head_hash[:16]}..."
+    click.echo(
+        f"backed up {result.records} record(s){head} of {result.source} into {result.dest} "
+        f"({result.size / 1048576:.1f} MiB in {result.seconds:.1f}s); the copy's hash chain "
+        "verifies"
+    )
+
+
 def register(group: click.Group) -> None:
     """Attach this module's commands to the `monitor` group."""
-    for command in (ingest, stats, replay, verify, events, salvage_command):
+    for command in (ingest, stats, replay, verify, events, salvage_command, backup_command):
         group.add_command(command)

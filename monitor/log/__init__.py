@@ -5,6 +5,7 @@ checkpoints (`sign_checkpoint`, `verify_against_checkpoint`, `CheckpointWriter`)
 log's hash chain evidence against truncation and rewrites, given a key kept outside it.
 """
 
+from ._backup import BackupResult, backup
 from ._base import (
     AppendResult,
     CheckpointPastHead,
@@ -51,6 +52,7 @@ from ._salvage import SalvageResult, salvage
 __all__ = [
     "GENESIS",
     "AppendResult",
+    "BackupResult",
     "Checkpoint",
     "CheckpointFormatError",
     "CheckpointPastHead",
@@ -65,6 +67,7 @@ __all__ = [
     "Record",
     "SalvageResult",
     "VerifyResult",
+    "backup",
     "chain_hash",
     "checkpoint_event",
     "default_origin",
