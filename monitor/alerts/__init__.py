@@ -7,13 +7,16 @@ Configure sinks in YAML and load them with `load_sinks`; see `Delivery` for the 
 from ._config import SINK_TYPES, build_sink, load_sinks, register_sink
 from ._delivery import Backoff, Delivery, DeliveryReport, SinkStatus
 from ._email import AppriseSettings, AppriseSink, EmailSettings, EmailSink, email_body
+from ._items import ItemLookup
 from ._report import ReportData, collect_report, highlight, render_html
+from ._service import DeliveryService
 from ._sink import (
     LEVEL_ORDER,
     CallbackSink,
     ConsoleSettings,
     ConsoleSink,
     DeliveryContext,
+    ItemRef,
     JsonlSettings,
     JsonlSink,
     Sink,
@@ -35,8 +38,11 @@ __all__ = [
     "Delivery",
     "DeliveryContext",
     "DeliveryReport",
+    "DeliveryService",
     "EmailSettings",
     "EmailSink",
+    "ItemLookup",
+    "ItemRef",
     "JsonlSettings",
     "JsonlSink",
     "ReportData",

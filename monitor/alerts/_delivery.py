@@ -21,6 +21,7 @@ import attrs
 from ..errors import SinkError
 from ..events import AlertRaised
 from ..log import EventLog
+from ._items import ItemLookup
 from ._sink import DeliveryContext, Sink
 
 __all__ = ["Backoff", "Delivery", "DeliveryReport", "SinkStatus"]
@@ -79,6 +80,8 @@ class Delivery:
         clock: Callable[[], datetime],
         page_size: int = 200,
         backoff: Backoff | None = None,
+        items: ItemLookup | None = None,
+        on_result: Callable[[str, bool], object] | None = None,
     ) -> None:
         names = [s.name for s in sinks]
         duplicate = next((n for n in names if names.count(n) > 1), None)
@@ -89,6 +92,10 @@ class Delivery:
         self.clock = clock
         self.page_size = page_size
         self.backoff = backoff or Backoff()
+        #: Finds the headline and link for sinks that show them (`Sink.uses_item`).
+        self.items = items or ItemLookup(log)
+        #: Called with (sink name, delivered?) after every attempt: a metrics hook, kept cheap.
+        self.on_result = on_result
         self._status = {
             s.name: SinkStatus(s.name, log.get_checkpoint(self.checkpoint_name(s))) for s in sinks
         }
@@ -108,8 +115,11 @@ class Delivery:
         failing = tuple(s.name for s in self.sinks if self._status[s.name].failures)
         return DeliveryReport(delivered, failing)
 
-    def drain(self, sink: Sink) -> int:
-        """Catch `sink` up with the log, or stop at its first failure; return deliveries."""
+    def drain(self, sink: Sink, *, halt: threading.Event | None = None) -> int:
+        """Catch `sink` up with the log, or stop at its first failure; return deliveries.
+
+        When `halt` is set, stop before the next alert and commit the checkpoint up to the
+        last one delivered (a bounded shutdown)."""
         state = self._status[sink.name]
         if state.next_attempt is not None and self.clock() < state.next_attempt:
             return 0
@@ -120,17 +130,25 @@ class Delivery:
                 return delivered
             done = state.position
             for record in page:
+                if halt is not None and halt.is_set():
+                    self._commit(sink, state, done)
+                    return delivered
                 alert = record.event()
                 if not isinstance(alert, AlertRaised) or not sink.settings.wants(alert):
                     state.skipped += 1
                     done = record.position
                     continue
-                context = DeliveryContext(record.position, state.failures + 1, self.clock())
+                item = self.items.find(alert, record.position) if sink.uses_item else None
+                context = DeliveryContext(
+                    record.position, state.failures + 1, self.clock(), item=item
+                )
                 try:
                     sink.deliver(alert, context)
                 except Exception as exc:  # a sink bug must not stop delivery: retry it later
                     self._failed(sink, state, done, exc)
+                    self._observe(sink, False)
                     return delivered
+                self._observe(sink, True)
                 delivered += 1
                 state.delivered += 1
                 done = record.position
@@ -138,6 +156,13 @@ class Delivery:
                     logger.info("sink %s recovered after %d failures", sink.name, state.failures)
                 state.failures, state.next_attempt, state.last_error = 0, None, None
             self._commit(sink, state, done)
+
+    def _observe(self, sink: Sink, ok: bool) -> None:
+        if self.on_result is not None:
+            try:
+                self.on_result(sink.name, ok)
+            except Exception:  # a metrics hook must never stop delivery
+                logger.exception("delivery hook failed")
 
     def _commit(self, sink: Sink, state: SinkStatus, position: int) -> None:
         if position != state.position:
@@ -174,11 +199,28 @@ class Delivery:
             thread.join()
 
     def _follow(self, sink: Sink, stop: threading.Event, poll_interval: float) -> None:
+        self.follow(sink, stop, poll_interval=poll_interval)
+
+    def follow(
+        self,
+        sink: Sink,
+        stop: threading.Event,
+        *,
+        poll_interval: float = 0.5,
+        finish: bool = False,
+        halt: threading.Event | None = None,
+    ) -> None:
+        """Deliver to `sink` as the log grows, until `stop` is set (run it in a thread).
+
+        With `finish`, once `stop` is set the sink is caught up with the log one last time
+        (unless it is waiting to retry), so what was raised before the stop is delivered;
+        setting `halt` cuts that short before the next alert, keeping the checkpoint exact.
+        """
         state = self._status[sink.name]
         while not stop.is_set():
             head = self.log.head()  # before draining, so nothing appended meanwhile is missed
             try:
-                self.drain(sink)
+                self.drain(sink, halt=halt)
             except Exception:  # the log itself failed: log it, keep the thread alive
                 logger.exception("delivery to %s could not read the log", sink.name)
                 stop.wait(poll_interval)
@@ -188,6 +230,11 @@ class Delivery:
                 stop.wait(max(0.0, min(wait, poll_interval)))
             else:
                 self.log.wait(max(state.position, head), poll_interval)
+        if finish and state.next_attempt is None and not (halt is not None and halt.is_set()):
+            try:
+                self.drain(sink, halt=halt)
+            except Exception:
+                logger.exception("delivery to %s could not read the log", sink.name)
 
     def close(self) -> None:
         """Close every sink."""

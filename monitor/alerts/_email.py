@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import smtplib
 import ssl
+from datetime import UTC, datetime
 from email.message import EmailMessage
+from email.utils import format_datetime
 from typing import Any
 
 import attrs
@@ -22,7 +24,7 @@ import attrs
 from ..errors import SinkError
 from ..events import AlertRaised, format_time
 from ._secrets import read_sink_secret, secret_source
-from ._sink import DeliveryContext, Sink, SinkSettings, _str_tuple, alert_line
+from ._sink import DeliveryContext, ItemRef, Sink, SinkSettings, _str_tuple, alert_line
 
 __all__ = ["AppriseSettings", "AppriseSink", "EmailSettings", "EmailSink", "email_body"]
 
@@ -56,9 +58,10 @@ class EmailSettings(SinkSettings):
         secret_source(self.password, self.password_env, self.password_file, "password")
 
 
-def email_body(alert: AlertRaised) -> str:
-    """The plain-text body: the alert line, annotations, evidence and item ids."""
-    lines = [alert_line(alert), ""]
+def email_body(alert: AlertRaised, item: ItemRef | None = None) -> str:
+    """The plain-text body: the alert line (with the item's headline and link when given),
+    annotations, evidence and item ids."""
+    lines = [alert_line(alert, item), ""]
     lines += [f"{k}: {v}" for k, v in sorted(alert.annotations.items())]
     if alert.evidence:
         lines += ["", "Evidence:"]
@@ -75,20 +78,25 @@ class EmailSink(Sink):
     mail relays do not stay healthy for long."""
 
     type_name = "email"
+    uses_item = True
     settings: EmailSettings
 
     def _password(self) -> str | None:
         s = self.settings
         return read_sink_secret(s.name, "password", s.password, s.password_env, s.password_file)
 
-    def message(self, alert: AlertRaised) -> EmailMessage:
-        """Build the message for `alert`."""
+    def message(
+        self, alert: AlertRaised, *, now: datetime | None = None, item: ItemRef | None = None
+    ) -> EmailMessage:
+        """Build the message for `alert`, dated `now` (the delivery clock; default: the wall
+        clock) in UTC."""
         msg = EmailMessage()
         msg["Subject"] = f"{self.settings.subject_prefix} {alert.level.upper()}: {alert.title}"
         msg["From"] = self.settings.sender
         msg["To"] = ", ".join(self.settings.to)
+        msg["Date"] = format_datetime((now or datetime.now(UTC)).astimezone(UTC))
         msg["Message-ID"] = f"<{alert.alert_id}@news-monitor>"
-        msg.set_content(email_body(alert))
+        msg.set_content(email_body(alert, item))
         return msg
 
     def deliver(self, alert: AlertRaised, context: DeliveryContext) -> None:
@@ -107,7 +115,7 @@ class EmailSink(Sink):
                 password = self._password()
                 if s.username and password is not None:
                     smtp.login(s.username, password)
-                smtp.send_message(self.message(alert))
+                smtp.send_message(self.message(alert, now=context.now, item=context.item))
         except (smtplib.SMTPException, OSError) as exc:
             if isinstance(exc, SinkError):
                 raise
@@ -133,6 +141,7 @@ class AppriseSink(Sink):
     """Notifies chat services through Apprise URLs (optional extra, imported on first use)."""
 
     type_name = "apprise"
+    uses_item = True
     settings: AppriseSettings
 
     def __init__(self, settings: AppriseSettings) -> None:
@@ -150,7 +159,7 @@ class AppriseSink(Sink):
 
     def deliver(self, alert: AlertRaised, context: DeliveryContext) -> None:
         ok = self._apprise.notify(
-            title=f"{alert.level.upper()}: {alert.title}", body=email_body(alert)
+            title=f"{alert.level.upper()}: {alert.title}", body=email_body(alert, context.item)
         )
         if not ok:
             raise SinkError(f"{self.name}: Apprise could not notify every URL")

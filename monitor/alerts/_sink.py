@@ -11,6 +11,7 @@ import abc
 import contextlib
 import json
 import os
+import re
 import sys
 import threading
 from collections.abc import Callable
@@ -22,6 +23,7 @@ import attrs
 
 from ..errors import SinkError
 from ..events import AlertRaised, format_time, to_plain
+from ._safe_output import safe_link
 
 __all__ = [
     "LEVEL_ORDER",
@@ -29,6 +31,7 @@ __all__ = [
     "ConsoleSettings",
     "ConsoleSink",
     "DeliveryContext",
+    "ItemRef",
     "JsonlSettings",
     "JsonlSink",
     "Sink",
@@ -82,13 +85,23 @@ class SinkSettings:
 
 
 @attrs.frozen
+class ItemRef:
+    """The headline and link of the item an alert is about, for lines people read."""
+
+    title: str
+    url: str | None = None
+
+
+@attrs.frozen
 class DeliveryContext:
     """What a sink is told beside the alert: its log position, the attempt number (1 = first
-    try), and the delivery clock's time (use it, not the wall clock, for timestamps)."""
+    try), the delivery clock's time (use it, not the wall clock, for timestamps), and the
+    alert's item when the sink asked for it (`Sink.uses_item`) and it was found."""
 
     position: int
     attempt: int
     now: datetime
+    item: ItemRef | None = None
 
 
 class Sink(abc.ABC):
@@ -100,6 +113,9 @@ class Sink(abc.ABC):
     """
 
     type_name: ClassVar[str] = ""
+    #: Whether `deliver` shows the item's headline and link: `Delivery` then looks the item
+    #: up (cached; see `ItemLookup`) and passes it as ``context.item``.
+    uses_item: ClassVar[bool] = False
 
     def __init__(self, settings: SinkSettings) -> None:
         self.settings = settings
@@ -127,14 +143,29 @@ def alert_json(alert: AlertRaised) -> dict[str, Any]:
     return body
 
 
-def alert_line(alert: AlertRaised) -> str:
-    """One readable line: level, event time, rule, group, title and summary."""
-    summary = alert.annotations.get("summary", "")
-    group = f" [{alert.group_key}]" if alert.group_key else ""
-    text = f"{alert.level.upper():<8} {format_time(alert.event_time)} {alert.rule_id}{group}"
-    text += f" {alert.title}"
-    if summary and summary != alert.title:
-        text += f" — {summary}"
+# C0 and C1 control characters (escape sequences among them) and line breaks: a feed's
+# headline must not move the cursor, recolour the terminal or start a new line.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(_CONTROL.sub(" ", text).split())
+
+
+def alert_line(alert: AlertRaised, item: ItemRef | None = None) -> str:
+    """One readable line: event time, level, rule, place, then the item's headline and link.
+
+    The place is the alert's group (its first place, or a correlation's group), ``-`` when it
+    has none. Without `item` the rule's title stands in for the headline. Control characters
+    and line breaks from the feed are replaced by spaces, so one alert is one line.
+    """
+    place = alert.group_key or next((e for e in alert.entities if e.startswith("place:")), "-")
+    headline = _one_line(item.title) if item is not None and item.title.strip() else ""
+    text = f"{format_time(alert.event_time)} {alert.level.upper():<8} {alert.rule_id} {place}"
+    text += f" {headline or _one_line(alert.title)}"
+    link = safe_link(item.url) if item is not None else None
+    if link:
+        text += f" <{_one_line(link)}>"
     return text
 
 
@@ -152,6 +183,7 @@ class ConsoleSink(Sink):
     """Writes alerts to the terminal. `write` replaces stdout (the CLI passes a rich printer)."""
 
     type_name = "console"
+    uses_item = True
     settings: ConsoleSettings
 
     def __init__(
@@ -164,7 +196,7 @@ class ConsoleSink(Sink):
         if self.settings.format == "json":
             text = json.dumps(alert_json(alert), ensure_ascii=False, sort_keys=True)
         else:
-            text = alert_line(alert)
+            text = alert_line(alert, context.item)
         try:
             if self._write is not None:
                 self._write(text)

@@ -123,7 +123,7 @@ def slack_payload(alert: AlertRaised) -> dict[str, Any]:
         blocks.append(
             {"type": "context", "elements": [{"type": "mrkdwn", "text": f"Evidence: {evidence}"}]}
         )
-    return {"text": alert_line(alert), "blocks": blocks}
+    return {"text": slack_escape(alert_line(alert)), "blocks": blocks}
 
 
 class WebhookSink(Sink):

@@ -48,10 +48,12 @@ def rich_console_write(console: Console | None = None) -> Callable[[str], None]:
     out = console or Console(highlight=False, soft_wrap=True)
 
     def write(line: str) -> None:
-        level = line.split(" ", 1)[0].lower()
+        # The line starts "<time> <LEVEL> ..." (see alert_line): style the second word.
+        start = line.find(" ") + 1
+        level = line[start:].split(" ", 1)[0]
         text = Text(line)
-        text.stylize(_STYLES.get(level, "bold"), 0, len(level))
-        out.print(text)
+        text.stylize(_STYLES.get(level.lower(), "bold"), start, start + len(level))
+        out.print(text, soft_wrap=True)  # one alert, one line, however long
 
     return write
 

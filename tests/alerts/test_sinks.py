@@ -161,7 +161,8 @@ def test_console_and_jsonl_sinks(tmp_path):
     """Console writes one readable line; jsonl appends one JSON object per alert."""
     lines: list[str] = []
     ConsoleSink(ConsoleSettings(name="c"), write=lines.append).deliver(make_alert(), CTX)
-    assert lines[0].startswith("HIGH") and "[place:abu-kamal]" in lines[0]
+    line = "2026-03-01T09:01:00Z HIGH     movement place:abu-kamal Troop or convoy movement"
+    assert lines == [line]
     path = tmp_path / "out" / "alerts.jsonl"
     sink = JsonlSink(JsonlSettings(name="j", path=str(path)))
     sink.deliver(make_alert(1), CTX)
