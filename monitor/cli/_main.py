@@ -10,7 +10,6 @@ Exit codes scripts can rely on:
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 
@@ -18,6 +17,7 @@ import attrs
 import click
 
 from ..errors import ConfigError, LogError, MonitorError, RuleError
+from ._config import config_options, configure
 
 __all__ = ["CliContext", "cli", "main"]
 
@@ -43,14 +43,16 @@ class CliContext:
     help="Event log: a file path, sqlite:///PATH, memory: or postgresql://... (env MONITOR_DB).",
 )
 @click.option("-v", "--verbose", count=True, help="Log more (-v info, -vv debug).")
+@config_options
 @click.version_option(package_name="news-monitor", prog_name="monitor")
 @click.pass_context
-def cli(ctx: click.Context, db: str, verbose: int) -> None:
-    """Watch news feeds, keep every item in an event log, flag what matters with rules."""
-    level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(
-        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
+def cli(ctx: click.Context, db: str, verbose: int, **config: str | None) -> None:
+    """Watch news feeds, keep every item in an event log, flag what matters with rules.
+
+    Every option can also be set in monitor.yaml or an environment variable (see the README,
+    "Configuration", and `monitor config show`).
+    """
+    db, verbose = configure(ctx, db=db, verbose=verbose, **config)  # file, env, logging
     ctx.obj = CliContext(db=db, verbose=verbose)
 
 
@@ -60,6 +62,9 @@ def _register_commands() -> None:
 
     for module in (_log_cmds, _checkpoint_cmds, _rules_cmds, _alerts_cmds, _feeds_cmds):
         module.register(cli)
+    from . import _config_cmds
+
+    _config_cmds.register(cli)
 
 
 def main(argv: list[str] | None = None) -> None:
