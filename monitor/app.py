@@ -49,7 +49,7 @@ from .projections import (
     RuleHits,
     builtin_projections,
 )
-from .rules import AlertEvaluator, RuleSet, load_rules
+from .rules import AlertEvaluator, RuleSet, RuleSources, load_rules
 
 __all__ = ["IngestReport", "Monitor", "ProcessReport"]
 
@@ -84,7 +84,8 @@ class Monitor:
 
     Args:
         event_log: an open `EventLog`; `Monitor.open` makes one from a path or URL.
-        rules: a rule folder or a loaded `RuleSet`; without one no alerts are raised.
+        rules: rule sources for `load_rules` (a folder, ``"default"`` for the installed pack,
+            or a list of them) or a loaded `RuleSet`; without one no alerts are raised.
         sinks: where alerts are delivered (see `monitor.alerts`).
         clock: the time source for received times and polls (tests freeze it).
         transport: an httpx transport for feed fetching (tests use a mock one).
@@ -94,7 +95,7 @@ class Monitor:
         self,
         event_log: EventLog,
         *,
-        rules: RuleSet | str | Path | None = None,
+        rules: RuleSet | RuleSources | None = None,
         sinks: Sequence[Sink] = (),
         clock: Clock = _utcnow,
         transport: Any = None,
@@ -126,7 +127,7 @@ class Monitor:
         cls,
         db: str | Path = "monitor.db",
         *,
-        rules: RuleSet | str | Path | None = None,
+        rules: RuleSet | RuleSources | None = None,
         sinks: Sequence[Sink] | str | Path = (),
         clock: Clock = _utcnow,
         transport: Any = None,
@@ -143,12 +144,13 @@ class Monitor:
 
     # --- rules -----------------------------------------------------------------------------
 
-    def use_rules(self, rules: RuleSet | str | Path) -> RuleSet:
-        """Make `rules` the active rule set (loading it if it is a path). All-or-nothing: on
-        any error the previous rule set stays active and the error is raised."""
+    def use_rules(self, rules: RuleSet | RuleSources) -> RuleSet:
+        """Make `rules` the active rule set (loading it from its sources unless it is a
+        `RuleSet`). All-or-nothing: on any error the previous rule set stays active and the
+        error is raised. ``rules_source`` (and the `RulesetLoaded` event) names every source."""
         ruleset = rules if isinstance(rules, RuleSet) else load_rules(rules)
         with self._lock:  # a watcher thread may be processing with the old set right now
-            self.rules_source = "" if isinstance(rules, RuleSet) else str(rules)
+            self.rules_source = ", ".join(ruleset.sources)
             self.ruleset = ruleset
             if self._evaluator is None:
                 self._evaluator = AlertEvaluator(
@@ -158,16 +160,20 @@ class Monitor:
                 self._evaluator.set_ruleset(ruleset, self.rules_source)
         return ruleset
 
-    def reload_rules(self, path: str | Path) -> bool:
-        """Reload rules from `path`; keep the running set and log why when the new one fails."""
+    def reload_rules(self, sources: RuleSources) -> bool:
+        """Reload rules from `sources`; keep the running set and log why when the new one
+        fails."""
         try:
             before = self.ruleset.hash if self.ruleset else None
-            ruleset = self.use_rules(path)
+            ruleset = self.use_rules(sources)
         except Exception as exc:  # the watcher must survive a bad edit
-            log.error("rules in %s not reloaded, keeping the running set: %s", path, exc)
+            names = (
+                sources if isinstance(sources, str | os.PathLike) else ", ".join(map(str, sources))
+            )
+            log.error("rules in %s not reloaded, keeping the running set: %s", names, exc)
             return False
         if ruleset.hash != before:
-            log.info("rules reloaded from %s: %d rules", path, len(ruleset.rules))
+            log.info("rules reloaded from %s: %d rules", self.rules_source, len(ruleset.rules))
         return True
 
     # --- alerts ----------------------------------------------------------------------------

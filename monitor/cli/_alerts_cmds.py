@@ -30,6 +30,7 @@ from ..log import EventLog, open_log
 from ..projections import AlertTimeline, ProjectionRunner
 from ..rules import backtest, load_rules
 from ._main import EXIT_PROBLEM, CliContext
+from ._options import rules_option
 from ._progress import progress_bar
 from ._render import LEVEL_STYLES, alerts_table
 from ._render import console as make_console
@@ -248,24 +249,18 @@ def show(obj: CliContext, alert_id: str, as_json: bool) -> None:
 
 
 @click.command("backtest")
-@click.option(
-    "--rules",
-    "rules_dir",
-    required=True,
-    type=click.Path(exists=True),
-    help="The rule folder (or file) to test.",
-)
+@rules_option(required=True)
 @click.option("--since", help="Only items with event time at or after this (2026-03-01, 7d).")
 @click.option("--until", help="Only items with event time at or before this.")
 @click.option("--json", "as_json", is_flag=True, help="The report as one JSON object.")
 @click.pass_obj
 def backtest_command(
-    obj: CliContext, rules_dir: str, since: str | None, until: str | None, as_json: bool
+    obj: CliContext, rules: tuple[str, ...], since: str | None, until: str | None, as_json: bool
 ) -> None:
     """Evaluate a rule set over the stored items WITHOUT appending anything: per rule, how
     many alerts it would raise, examples, and the difference from what the active rules
     raised (new / gone)."""
-    ruleset = load_rules(rules_dir)
+    ruleset = load_rules(rules)
     log = _open(obj)
     try:
         with progress_bar("backtest") as update:
@@ -283,7 +278,7 @@ def backtest_command(
         click.echo(json.dumps(report.as_json(), ensure_ascii=False, indent=2))
         return
     out = make_console()
-    table = Table(title=f"Backtest of {rules_dir} over {report.items} item(s)")
+    table = Table(title=f"Backtest of {', '.join(rules)} over {report.items} item(s)")
     for column in ("rule", "would raise", "throttled", "active raised", "new", "gone"):
         table.add_column(column, justify="left" if column == "rule" else "right")
     for row in report.rules:

@@ -35,6 +35,7 @@ from ..feeds import (
     load_feeds,
 )
 from ._main import CliContext
+from ._options import optional_rules, rules_option, watch_paths
 from ._render import alerts_table
 from ._render import console as make_console
 from ._watch_checkpoints import checkpoint_options, checkpoint_task
@@ -42,7 +43,6 @@ from ._watch_checkpoints import checkpoint_options, checkpoint_task
 __all__ = ["register"]
 
 DEFAULT_FEEDS = Path("feeds/default.yaml")
-DEFAULT_RULES = Path("rules")
 
 #: The --feeds option of watch, export and check.
 feeds_option = click.option(
@@ -82,16 +82,8 @@ class _Poller:
             self.on_alerts(new)
         return report
 
-    def reload_rules(self, rules: str) -> None:
+    def reload_rules(self, rules: tuple[str, ...]) -> None:
         self.monitor.reload_rules(rules)
-
-
-def _rules_option(rules: str | None, no_rules: bool) -> str | None:
-    if no_rules:
-        return None
-    if rules is not None:
-        return rules
-    return str(DEFAULT_RULES) if DEFAULT_RULES.is_dir() else None
 
 
 def _reports_table(reports: list[PollReport]) -> Table:
@@ -118,7 +110,7 @@ def _reports_table(reports: list[PollReport]) -> Table:
 
 @click.command()
 @feeds_option
-@click.option("--rules", default=None, help="Rule folder [default: ./rules if present].")
+@rules_option()
 @click.option("--no-rules", is_flag=True, help="Store items without evaluating rules.")
 @click.option("--once", is_flag=True, help="Poll every enabled feed once, show alerts, exit.")
 @click.option("--workers", default=4, show_default=True, type=click.IntRange(1, 32),
@@ -129,7 +121,7 @@ def _reports_table(reports: list[PollReport]) -> Table:
 def watch(
     obj: CliContext,
     feeds_path: str,
-    rules: str | None,
+    rules: tuple[str, ...],
     no_rules: bool,
     once: bool,
     workers: int,
@@ -142,16 +134,16 @@ def watch(
     """Poll the feeds on their schedules, store new items, and flag them with the rules.
 
     Runs until Ctrl-C or SIGTERM (polls in flight finish first). The feed list and the rule
-    folder are reloaded when they change, or on SIGHUP; a bad edit keeps the running set.
+    folders are reloaded when they change, or on SIGHUP; a bad edit keeps the running set.
     With --once, every enabled feed is polled once and the alerts raised are shown.
     With --checkpoint-key, the log's head is signed every --checkpoint-every and on exit.
     """
     feedlist = load_feeds(feeds_path)
-    rules = _rules_option(rules, no_rules)
+    sources = optional_rules(rules, no_rules)
     if obj.verbose == 0 and not once:  # one line per poll; --once prints a table instead
         logging.getLogger("monitor.watch").setLevel(logging.INFO)
     console = make_console()
-    with Monitor.open(obj.db, rules=rules) as monitor:
+    with Monitor.open(obj.db, rules=sources) as monitor:
         signing = checkpoint_task(
             monitor.log,
             key=checkpoint_key,
@@ -178,14 +170,14 @@ def watch(
         poller = _Poller(monitor, on_alerts=show)
 
         def reload_hook() -> None:
-            if rules is not None:
-                poller.reload_rules(rules)
+            if sources is not None:
+                poller.reload_rules(sources)
 
         watcher = Watcher(
             feedlist,
             poller.poll,
-            reload=reload_hook if rules else None,
-            watch_paths=[Path(rules)] if rules else [],
+            reload=reload_hook if sources else None,
+            watch_paths=watch_paths(sources),
             clock=monitor.clock,
             max_workers=workers,
             housekeeping=[signing] if signing is not None else [],

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
 import attrs
@@ -14,26 +13,17 @@ from rich.table import Table
 from ..app import Monitor
 from ..log import backup, open_log, salvage
 from ._main import EXIT_PROBLEM, CliContext
+from ._options import optional_rules, rules_option
 from ._progress import progress_bar
 from ._render import alerts_table
 from ._render import console as make_console
 
 __all__ = ["register"]
 
-DEFAULT_RULES = Path("rules")
-
-
-def _resolve_rules(rules: str | None, no_rules: bool) -> str | None:
-    if no_rules:
-        return None
-    if rules is not None:
-        return rules
-    return str(DEFAULT_RULES) if DEFAULT_RULES.is_dir() else None
-
 
 @click.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
-@click.option("--rules", "rules", default=None, help="Rule folder [default: ./rules if present].")
+@rules_option()
 @click.option("--no-rules", is_flag=True, help="Store the items without evaluating rules.")
 @click.option("--feed", "feed_id", default=None, help="Feed id for items that name none.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
@@ -41,7 +31,7 @@ def _resolve_rules(rules: str | None, no_rules: bool) -> str | None:
 def ingest(
     obj: CliContext,
     files: tuple[str, ...],
-    rules: str | None,
+    rules: tuple[str, ...],
     no_rules: bool,
     feed_id: str | None,
     as_json: bool,
@@ -53,7 +43,7 @@ def ingest(
     published, feed, source, id, author, tags, lang (at least one text field). Items already
     in the log are skipped, so ingesting a file twice is harmless.
     """
-    with Monitor.open(obj.db, rules=_resolve_rules(rules, no_rules)) as monitor:
+    with Monitor.open(obj.db, rules=optional_rules(rules, no_rules)) as monitor:
         report = monitor.ingest_files(files, feed_id=feed_id)
     if as_json:
         click.echo(

@@ -29,28 +29,26 @@ from ..rules import (
 )
 from ..rules._build import did_you_mean
 from ._main import EXIT_INPUT, EXIT_PROBLEM
+from ._options import rules_option, rules_sources
 from ._progress import progress_bar
 from ._render import console
 
 __all__ = ["match_command", "register", "rules_group"]
-
-_RULES_HELP = "Rule file or folder (searched recursively for *.yaml, *.yml)."
 
 
 def _console(err: bool = False) -> Console:
     return console(err=err, soft_wrap=True)
 
 
-def _load(path: str) -> RuleSet:
+def _load(sources: tuple[str, ...]) -> RuleSet:
     """Load rules or print every error (file:line:col) and exit 4."""
     try:
-        return load_rules(path)
+        return load_rules(sources)
     except RuleSetError as exc:
         err = _console(err=True)
         for error in exc.errors:
-            err.print(
-                f"{escape(str(error.source or path))}: [red]error[/]: {escape(error.message)}"
-            )
+            where = str(error.source or ", ".join(sources))
+            err.print(f"{escape(where)}: [red]error[/]: {escape(error.message)}")
         err.print(f"[red]{len(exc.errors)} error(s)[/]: the rule set was not loaded")
         sys.exit(EXIT_INPUT)
 
@@ -61,15 +59,17 @@ def rules_group() -> None:
 
 
 @rules_group.command("check")
-@click.argument("directory", default="rules", type=click.Path())
+@click.argument("sources", nargs=-1, type=click.Path())
+@rules_option()
 @click.option("--strict", is_flag=True, help="Treat warnings as errors (exit 4).")
-def check_command(directory: str, strict: bool) -> None:
-    """Validate every rule file in DIRECTORY [default: rules].
+def check_command(sources: tuple[str, ...], rules: tuple[str, ...], strict: bool) -> None:
+    """Validate every rule file of SOURCES (and --rules) as one set [default: default].
 
-    Prints each error and warning as FILE:LINE:COLUMN: message, then a summary. Exits 0 when
-    the rule set would load, 4 when it has errors (or warnings, with --strict).
+    A source is a folder, a rule file or 'default' (the installed pack). Prints each error
+    and warning as FILE:LINE:COLUMN: message, then a summary. Exits 0 when the rule set
+    would load, 4 when it has errors (or warnings, with --strict).
     """
-    report = check_rules(directory)
+    report = check_rules(rules_sources(sources + rules))
     out = _console()
     for error in report.errors:
         out.print(f"{escape(str(error.source))}: [red]error[/]: {escape(error.message)}")
@@ -93,17 +93,21 @@ def check_command(directory: str, strict: bool) -> None:
 
 
 @rules_group.command("test")
-@click.argument("directory", default="rules", type=click.Path())
+@click.argument("sources", nargs=-1, type=click.Path())
+@rules_option()
 @click.option("--rule", "only", multiple=True, help="Only test this rule id (repeatable).")
 @click.option("-v", "--verbose", is_flag=True, help="List every test, not only failures.")
-def test_command(directory: str, only: tuple[str, ...], verbose: bool) -> None:
-    """Run every rule's embedded tests in DIRECTORY [default: rules], like a test runner.
+def test_command(
+    sources: tuple[str, ...], rules: tuple[str, ...], only: tuple[str, ...], verbose: bool
+) -> None:
+    """Run every rule's embedded tests of SOURCES (and --rules) [default: default], like a
+    test runner.
 
     A rule's `match` items must raise it and its `no_match` items must not. Failures show the
     item text and why (the evaluated condition and each selection). Exits 1 when any test
     fails, 4 when the rules do not load.
     """
-    ruleset = _load(directory)
+    ruleset = _load(rules_sources(sources + rules))
     report = run_rule_tests(ruleset)
     results = [r for r in report.results if not only or r.rule_id in only]
     out = _console()
@@ -147,7 +151,7 @@ def test_command(directory: str, only: tuple[str, ...], verbose: bool) -> None:
 @rules_group.command("explain")
 @click.argument("rule_id")
 @click.argument("text", required=False, default="")
-@click.option("--rules", "rules_dir", default="rules", show_default=True, help=_RULES_HELP)
+@rules_option()
 @click.option("--title", default="", help="The item's title.")
 @click.option("--content", default="", help="The item's content (body).")
 @click.option("--source", default=None, help="The item's source (publisher).")
@@ -155,7 +159,7 @@ def test_command(directory: str, only: tuple[str, ...], verbose: bool) -> None:
 def explain_command(
     rule_id: str,
     text: str,
-    rules_dir: str,
+    rules: tuple[str, ...],
     title: str,
     content: str,
     source: str | None,
@@ -166,12 +170,13 @@ def explain_command(
     Shows the condition as evaluated, each selection's result, what was found where
     (character offsets in each field) and the entities found in the item.
     """
-    ruleset = _load(rules_dir)
+    sources = rules_sources(rules)
+    ruleset = _load(sources)
     try:
         ruleset.rule(rule_id)
     except KeyError:
         click.echo(
-            f"error: no rule {rule_id!r} in {rules_dir}"
+            f"error: no rule {rule_id!r} in {', '.join(sources)}"
             f"{did_you_mean(rule_id, [r.id for r in ruleset.rules])}",
             err=True,
         )
@@ -276,7 +281,7 @@ def _print_eval(report: EvalReport, corpus: str, min_f1: dict[str, float]) -> No
 
 @rules_group.command("eval")
 @click.argument("corpus", type=click.Path())
-@click.option("--rules", "rules_dir", default="rules", show_default=True, help=_RULES_HELP)
+@rules_option()
 @click.option(
     "--map",
     "maps",
@@ -309,7 +314,7 @@ def _print_eval(report: EvalReport, corpus: str, min_f1: dict[str, float]) -> No
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
 def eval_command(
     corpus: str,
-    rules_dir: str,
+    rules: tuple[str, ...],
     maps: tuple[str, ...],
     labels: tuple[str, ...],
     every_rule: bool,
@@ -329,7 +334,7 @@ def eval_command(
     """
     explicit = _parse_pairs(maps, "--map")
     bounds = _parse_bounds(min_f1, "--min-f1")
-    ruleset = _load(rules_dir)
+    ruleset = _load(rules_sources(rules))
     if every_rule:
         labels += tuple(r.id for r in ruleset.rules)
     try:
@@ -413,8 +418,8 @@ def _match_lines(stream: IO[bytes], name: str, ruleset: RuleSet) -> int:
 
 @click.command("match")
 @click.argument("file", type=click.Path(allow_dash=True))
-@click.option("--rules", "rules_dir", default="rules", show_default=True, help=_RULES_HELP)
-def match_command(file: str, rules_dir: str) -> None:
+@rules_option()
+def match_command(file: str, rules: tuple[str, ...]) -> None:
     """Match the items of FILE (JSON lines; '-' reads stdin) against the rules.
 
     Each input line is a JSON object with any of id, title, summary, content, author, tags,
@@ -424,7 +429,7 @@ def match_command(file: str, rules_dir: str) -> None:
     A line that is not a JSON object is reported on stderr with its line number and skipped
     (no output line); the command goes on and exits 4 at the end.
     """
-    ruleset = _load(rules_dir)
+    ruleset = _load(rules_sources(rules))
     if file == "-":
         bad = _match_lines(sys.stdin.buffer, "<stdin>", ruleset)
     else:

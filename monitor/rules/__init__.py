@@ -1,7 +1,8 @@
 """The rule engine: YAML rule files in, matches with evidence out.
 
-Load a folder of rule files with `load_rules` (all-or-nothing; `check_rules` reports every
-fault without raising), then call `RuleSet.match(item)` for each item. The rule language is
+Load rule folders with `load_rules` (all-or-nothing; `check_rules` reports every fault without
+raising; ``"default"`` names the pack installed with monitor, see `default_pack_path`), then
+call `RuleSet.match(item)` for each item. The rule language is
 described in the README ("Rules"); the hot path in ``_compile`` and ``_match``.
 """
 
@@ -42,10 +43,18 @@ from ._scoring import (
     label_rules,
     read_corpus,
 )
+from ._sources import (
+    DEFAULT_PACK,
+    RuleSource,
+    RuleSources,
+    default_pack_path,
+    resolve_sources,
+)
 from ._testing import TestReport, TestResult, run_rule_tests
 
 __all__ = [
     "ALL_LANGS",
+    "DEFAULT_PACK",
     "FIELDS",
     "KEYWORD_FIELDS",
     "LEVELS",
@@ -74,6 +83,8 @@ __all__ = [
     "RuleError",
     "RuleSet",
     "RuleSetError",
+    "RuleSource",
+    "RuleSources",
     "RuleTestCase",
     "Score",
     "Selection",
@@ -85,6 +96,7 @@ __all__ = [
     "Throttle",
     "backtest",
     "check_rules",
+    "default_pack_path",
     "evaluate_corpus",
     "item_fields",
     "label_rules",
@@ -93,6 +105,7 @@ __all__ = [
     "normalize_tokens",
     "parse_duration",
     "read_corpus",
+    "resolve_sources",
     "rule_files",
     "run_correlation_tests",
     "run_rule_tests",

@@ -29,7 +29,15 @@ from ._normalize import normalize_tokens
 from ._render import check_template
 from ._yaml import LocList, LocMap
 
-__all__ = ["ITEM_KEYS", "Builder", "compile_regex", "did_you_mean", "parse_duration", "plain"]
+__all__ = [
+    "ITEM_KEYS",
+    "Builder",
+    "compile_regex",
+    "did_you_mean",
+    "parse_duration",
+    "plain",
+    "unknown_lexicon",
+]
 
 _META_KEYS = ["id", "version", "title", "level", "status", "description", "tags", "references"]
 _META_KEYS += ["falsepositives", "labels", "annotations", "throttle", "tests"]
@@ -74,6 +82,32 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
     if close:
         return f"; did you mean '{close[0]}'?"
     return f"; expected one of: {', '.join(choices)}" if len(choices) <= 12 else ""
+
+
+def unknown_lexicon(name: str, known: Iterable[str], shown: int = 12) -> str:
+    """The message for ``%name%`` naming no lexicon: the closest name, and what exists.
+
+    (`did_you_mean` alone lists nothing past 12 choices, and an empty list when there are no
+    lexicons at all, the usual case of a folder loaded without the one defining its lexicons.)
+    """
+    names = sorted(set(known))
+    if not names:
+        return (
+            f"unknown lexicon {name!r}: no lexicon is loaded; lexicons are shared across every "
+            "rule source, so load the folder that defines it too (e.g. 'default', the "
+            "installed pack)"
+        )
+    close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+    head = f"unknown lexicon {name!r}; " + (f"did you mean '{close[0]}'? " if close else "")
+    if len(names) <= shown:
+        return f"{head}lexicons loaded ({len(names)}): {', '.join(names)}"
+    nearest = sorted(
+        names, key=lambda n: -difflib.SequenceMatcher(None, name.casefold(), n.casefold()).ratio()
+    )[:shown]
+    return (
+        f"{head}lexicons loaded ({len(names)}), the closest first: {', '.join(nearest)}, "
+        f"and {len(names) - shown} more"
+    )
 
 
 def parse_duration(value: Any) -> int | None:
@@ -318,10 +352,7 @@ class Builder:
                 return None
             lex = self.lexicons.get(ref.group(1))
             if lex is None:
-                self.error(
-                    f"unknown lexicon {ref.group(1)!r}{did_you_mean(ref.group(1), self.lexicons)}",
-                    loc,
-                )
+                self.error(unknown_lexicon(ref.group(1), self.lexicons), loc)
                 return None
             terms = [self.term(t, spec, loc, spec.cased) for t in lex.terms]
             terms += [self.term(t, spec, loc, True) for t in lex.cased]

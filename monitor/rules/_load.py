@@ -1,4 +1,8 @@
-"""Load a folder of rule files: all or nothing, every fault reported with its location.
+"""Load rule folders: all or nothing, every fault reported with its location.
+
+A rule set comes from one or more sources (folders, files, or ``default``, the installed pack;
+see ``_sources``). They form one set: a lexicon from any of them serves the rules of all, and
+rule ids and lexicon names are unique across all of them.
 
 `check_rules` never raises for content problems: it returns a `CheckReport` with every error
 and warning of every file, in file order, so one bad file never hides the faults of another.
@@ -21,6 +25,7 @@ from ._build import Builder, did_you_mean
 from ._documents import build_correlation, build_rule
 from ._model import CorrelationRule, Rule
 from ._ruleset import RuleSet
+from ._sources import RuleSource, RuleSources, resolve_sources
 from ._yaml import LocMap, read_documents
 
 __all__ = ["CheckReport", "check_rules", "load_rules", "rule_files"]
@@ -34,12 +39,14 @@ MAX_RULE_SET_BYTES = 128 * MiB
 
 @attrs.frozen
 class CheckReport:
-    """The result of validating a rule folder: errors (load refused) and warnings."""
+    """The result of validating rule sources: errors (load refused) and warnings."""
 
     errors: tuple[RuleError, ...]
     warnings: tuple[RuleError, ...]
     files: tuple[str, ...] = ()
     ruleset: RuleSet | None = attrs.field(default=None, eq=False, repr=False)
+    #: The sources as named (``default``, or the path as given), in order.
+    sources: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -117,15 +124,38 @@ def _documents(files: Iterable[Path], builder: Builder) -> list[tuple[LocMap, st
     return docs
 
 
-def _check(path: str | os.PathLike[str]) -> CheckReport:
+def _files(sources: tuple[RuleSource, ...], builder: Builder) -> list[Path]:
+    """Every rule file of every source, in source order; a file reached twice is read once."""
+    files: list[Path] = []
+    seen: set[Path] = set()
+    for source in sources:
+        if not source.path.exists():
+            builder.error("no such file or folder", SourceLocation(source.name))
+            continue
+        found = rule_files(source.path)
+        if not found:
+            builder.error("no rule files (*.yaml, *.yml) found here", SourceLocation(source.name))
+        for file in found:
+            if (key := file.resolve()) not in seen:
+                seen.add(key)
+                files.append(file)
+    return files
+
+
+def _check(given: RuleSources) -> CheckReport:
     builder = Builder()
-    root = Path(path)
-    if not root.exists():
-        builder.error("no such file or folder", SourceLocation(str(path)))
+    try:
+        sources = resolve_sources(given)
+    except FileNotFoundError as exc:
+        builder.error(str(exc), SourceLocation("default"))
         return CheckReport(tuple(builder.errors), ())
-    files = rule_files(root)
-    if not files:
-        builder.error("no rule files (*.yaml, *.yml) found here", SourceLocation(str(path)))
+    names = tuple(s.name for s in sources)
+    if not sources:
+        builder.error("no rule sources given", SourceLocation("<rules>"))
+        return CheckReport(tuple(builder.errors), ())
+    files = _files(sources, builder)
+    if builder.errors:  # a missing source: the set would not be the one asked for
+        return CheckReport(tuple(builder.errors), (), tuple(str(f) for f in files), None, names)
     docs = _documents(files, builder)
     lexicons = [
         lex
@@ -172,7 +202,7 @@ def _check(path: str | os.PathLike[str]) -> CheckReport:
                 )
     ruleset = None
     if not builder.errors:
-        ruleset = RuleSet(rules, correlations, lexicons)
+        ruleset = RuleSet(rules, correlations, lexicons, sources=names)
         for rule in ruleset.unindexed():
             builder.warn(
                 f"rule {rule.id!r} has no term that can be indexed (only regexes without "
@@ -188,23 +218,33 @@ def _check(path: str | os.PathLike[str]) -> CheckReport:
                     rule.location,
                 )
     return CheckReport(
-        tuple(builder.errors), tuple(builder.warnings), tuple(str(f) for f in files), ruleset
+        tuple(builder.errors),
+        tuple(builder.warnings),
+        tuple(str(f) for f in files),
+        ruleset,
+        names,
     )
 
 
-def check_rules(path: str | os.PathLike[str]) -> CheckReport:
-    """Validate every rule file under `path`; never raises for content problems."""
-    return _check(path)
+def check_rules(sources: RuleSources) -> CheckReport:
+    """Validate every rule file of `sources` (see `load_rules`); never raises for content
+    problems."""
+    return _check(sources)
 
 
-def load_rules(path: str | os.PathLike[str]) -> RuleSet:
-    """Load and compile every rule file under `path` (a folder or one file).
+def load_rules(sources: RuleSources) -> RuleSet:
+    """Load and compile every rule file of `sources` as one rule set.
+
+    `sources` is one source or a sequence of them: a folder (searched recursively), a rule
+    file, or ``"default"``, the pack installed with monitor. Lexicons of every source serve
+    the rules of every source; rule ids and lexicon names must be unique across all of them.
+    ``RuleSet.sources`` records the sources by name.
 
     Raises:
         RuleSetError: any file has any error; ``.errors`` lists them all with locations.
             Nothing is half-loaded.
     """
-    report = _check(path)
+    report = _check(sources)
     if report.errors or report.ruleset is None:
         raise RuleSetError(report.errors)
     return report.ruleset

@@ -37,6 +37,8 @@ class RuleSet:
     ``monitor.rules._scan``); all give the same matches.
     Matching is thread-safe: the compiled scanner and plans are never modified after
     construction, and each call keeps its per-item state to itself.
+    ``sources`` names where the rules came from (``load_rules`` sets it); it is not part of
+    the hash, which covers the content only.
     """
 
     def __init__(
@@ -46,7 +48,9 @@ class RuleSet:
         lexicons: Iterable[Lexicon] = (),
         *,
         scanner: str = "re2set",
+        sources: Iterable[str] = (),
     ) -> None:
+        self.sources: tuple[str, ...] = tuple(sources)
         self.rules: tuple[Rule, ...] = tuple(sorted(rules, key=lambda r: r.id))
         self.correlations: tuple[CorrelationRule, ...] = tuple(
             sorted(correlations, key=lambda c: c.id)
