@@ -56,7 +56,8 @@ def _named_values(settings: list[Any], key: str) -> list[tuple[str, str]]:
                 values = setting.value.split()  # click splits list variables on whitespace
             for value in values:
                 if isinstance(value, str):
-                    seen.setdefault(value, f"{setting.key} at {setting.where}")
+                    by = "at" if setting.source == "file" else "by"
+                    seen.setdefault(value, f"{by} {setting.where}")
     return list(seen.items())
 
 
@@ -65,7 +66,7 @@ def _named_by(error: MonitorError, named: str) -> MonitorError:
     source = getattr(error, "source", None)
     message = getattr(error, "message", None)
     if message is not None and (source is None or source.line is None):
-        return ConfigError(f"{message} (named by {named})", source=source)
+        return ConfigError(f"{message} (named {named})", source=source)
     return error
 
 

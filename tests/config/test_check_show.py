@@ -35,7 +35,7 @@ BROKEN = {
         "feeds: nowhere.yaml\n",
         {},
         "nowhere.yaml",
-        "feed list not found (named by",
+        "feed list not found (named at monitor.yaml:1:8)",
     ),
     "feed list with its own error": (
         "watch: {feeds: lists/f.yaml}\n",
