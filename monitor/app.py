@@ -19,6 +19,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
@@ -49,7 +50,7 @@ from .projections import (
     RuleHits,
     builtin_projections,
 )
-from .rules import AlertEvaluator, RuleSet, RuleSources, load_rules
+from .rules import AlertEvaluator, EvaluationReport, RuleSet, RuleSources, load_rules
 
 __all__ = ["IngestReport", "Monitor", "ProcessReport"]
 
@@ -68,15 +69,19 @@ class ProcessReport:
 
     alerts: tuple[AlertRaised, ...] = ()
     delivered: int = 0
+    failing: tuple[str, ...] = ()
 
 
 @attrs.frozen
 class IngestReport:
-    """What an ingest did: items stored, items that were already there, and the alerts."""
+    """What an ingest did: items stored, items that were already there, the alerts, the
+    deliveries made, and the sinks left waiting to retry (their alerts wait in the log)."""
 
     stored: int
     duplicates: int
     alerts: tuple[AlertRaised, ...] = ()
+    delivered: int = 0
+    failing: tuple[str, ...] = ()
 
 
 class Monitor:
@@ -119,6 +124,9 @@ class Monitor:
         #: The shortest time a feed lease is held without renewal, in seconds.
         self.lease_ttl = 120.0
         self._delivery = Delivery(event_log, self._sinks, clock=clock) if self._sinks else None
+        #: Called after each rule evaluation pass with its duration in seconds and its
+        #: `EvaluationReport` (the watcher's metrics); it must be cheap and must not raise.
+        self.on_evaluated: Callable[[float, EvaluationReport], object] | None = None
         if rules is not None:
             self.use_rules(rules)
 
@@ -200,6 +208,16 @@ class Monitor:
         self._callbacks.append(callback)
         self._delivery = Delivery(self.log, self._sinks, clock=self.clock)
 
+    def add_sinks(self, sinks: Sequence[Sink] | str | Path) -> None:
+        """Deliver to `sinks` too (a list, or a sinks YAML file to load) at each `process`.
+        Each sink resumes from its checkpoint (``deliver:<name>``), or starts at the beginning
+        of the log when new."""
+        if isinstance(sinks, str | Path):
+            sinks = load_sinks(sinks)
+        with self._lock:
+            self._sinks.extend(sinks)
+            self._delivery = Delivery(self.log, self._sinks, clock=self.clock)
+
     def alerts(self, *, limit: int = 50, **filters: Any) -> list[dict[str, Any]]:
         """The latest alerts, newest first (see `AlertTimeline.latest` for the filters)."""
         self.projections.run()
@@ -221,7 +239,7 @@ class Monitor:
             stored += len(result.stored)
             duplicates += result.duplicates
         report = self.process()
-        return IngestReport(stored, duplicates, report.alerts)
+        return IngestReport(stored, duplicates, report.alerts, report.delivered, report.failing)
 
     def ingest_files(
         self, paths: Iterable[str | Path], *, feed_id: str | None = None
@@ -240,7 +258,7 @@ class Monitor:
                 result = self.log.append_events(batch)
                 stored, duplicates = stored + len(result.stored), duplicates + result.duplicates
         report = self.process()
-        return IngestReport(stored, duplicates, report.alerts)
+        return IngestReport(stored, duplicates, report.alerts, report.delivered, report.failing)
 
     def item(self, fields: Mapping[str, Any]) -> ItemReceived:
         """Build an ItemReceived from a plain mapping (title, summary, url, feed, ...)."""
@@ -274,10 +292,16 @@ class Monitor:
     def _process(self, progress: Callable[[int, int], None] | None) -> ProcessReport:
         alerts: tuple[AlertRaised, ...] = ()
         if self._evaluator is not None:
-            alerts = tuple(self._evaluator.run().alerts)
+            started = time.perf_counter()
+            evaluation = self._evaluator.run()
+            alerts = tuple(evaluation.alerts)
+            if self.on_evaluated is not None:
+                self.on_evaluated(time.perf_counter() - started, evaluation)
         self.projections.run(progress=progress)
-        delivered = self._delivery.run().delivered if self._delivery is not None else 0
-        return ProcessReport(alerts, delivered)
+        if self._delivery is None:
+            return ProcessReport(alerts)
+        delivery = self._delivery.run()
+        return ProcessReport(alerts, delivery.delivered, delivery.failing)
 
     def replay(self, *, progress: Callable[[int, int], None] | None = None) -> None:
         """Drop every projection and rebuild it from position 0."""

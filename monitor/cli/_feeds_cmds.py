@@ -20,6 +20,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from ..alerts import ItemLookup, alert_line
 from ..app import Monitor
 from ..events import AlertRaised, format_time, parse_time
 from ..feeds import (
@@ -34,11 +35,13 @@ from ..feeds import (
     import_opml,
     load_feeds,
 )
+from ._alerts_cmds import rich_console_write
 from ._main import CliContext
 from ._options import optional_rules, rules_option, watch_paths
 from ._render import alerts_table
 from ._render import console as make_console
 from ._watch_checkpoints import checkpoint_options, checkpoint_task
+from ._watch_service import WatchServices, service_options
 
 __all__ = ["register"]
 
@@ -57,27 +60,31 @@ feeds_option = click.option(
 
 class _Poller:
     """`Monitor.poll` plus the alerts it raised: each new `AlertRaised` in the log is handed to
-    `on_alerts` once, whichever worker thread's poll processed it."""
+    `on_alerts` once, as (log position, alert) pairs, whichever worker thread's poll processed
+    it. `on_report` sees every poll's report (the metrics hook)."""
 
-    def __init__(self, monitor: Monitor, on_alerts: Any = None) -> None:
+    def __init__(self, monitor: Monitor, on_alerts: Any = None, on_report: Any = None) -> None:
         self.monitor = monitor
         self.lock = threading.Lock()
         self.on_alerts = on_alerts
+        self.on_report = on_report
         self.seen = monitor.log.head()
         self.alerts: list[AlertRaised] = []
 
     def poll(self, feed: FeedConfig) -> PollReport | None:
         report = self.monitor.poll(feed)  # thread-safe; None when another watcher holds it
+        if report is not None and self.on_report is not None:
+            self.on_report(report)
         with self.lock:
             head = self.monitor.log.head()
             new = [
-                event
-                for _, event in self.monitor.log.iter_events(
+                (record.position, event)
+                for record, event in self.monitor.log.iter_events(
                     self.seen, types=["AlertRaised"], until=head
                 )
             ]
             self.seen = max(self.seen, head)
-            self.alerts.extend(new)  # type: ignore[arg-type]
+            self.alerts.extend(event for _, event in new)  # type: ignore[misc]
         if new and self.on_alerts is not None:
             self.on_alerts(new)
         return report
@@ -117,6 +124,7 @@ def _reports_table(reports: list[PollReport]) -> Table:
               help="Feeds fetched at the same time.")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="With --once: print the result as JSON.")
 @checkpoint_options
+@service_options
 @click.pass_obj
 def watch(
     obj: CliContext,
@@ -130,6 +138,10 @@ def watch(
     checkpoint_out: str | None,
     checkpoint_append: bool,
     checkpoint_every: str,
+    sinks: str | None,
+    drain_timeout: str,
+    metrics: str | None,
+    unhealthy_after: str,
 ) -> None:
     """Poll the feeds on their schedules, store new items, and flag them with the rules.
 
@@ -137,6 +149,8 @@ def watch(
     folders are reloaded when they change, or on SIGHUP; a bad edit keeps the running set.
     With --once, every enabled feed is polled once and the alerts raised are shown.
     With --checkpoint-key, the log's head is signed every --checkpoint-every and on exit.
+    With --sinks, alerts are delivered to the sinks beside the polls (and before exiting);
+    with --metrics, Prometheus metrics and /healthz are served.
     """
     feedlist = load_feeds(feeds_path)
     sources = optional_rules(rules, no_rules)
@@ -151,38 +165,49 @@ def watch(
             append=checkpoint_append,
             every=checkpoint_every,
         )
+        services = WatchServices(
+            monitor,
+            sinks=sinks,
+            drain_timeout=drain_timeout,
+            metrics=metrics,
+            unhealthy_after=unhealthy_after,
+            console_write=rich_console_write(console),
+        )
+        services.start()
         if once:
-            poller = _Poller(monitor)
+            poller = _Poller(monitor, on_report=services.on_poll)
             watcher = Watcher(feedlist, poller.poll, clock=monitor.clock, max_workers=workers)
             reports = watcher.run_once()
+            services.stop()  # deliver what the polls raised before exiting
             if signing is not None:
                 signing[2]()
             _print_once(console, reports, poller.alerts, as_json)
             return
+        lookup = ItemLookup(monitor.log)
+        write = rich_console_write(console)
 
-        def show(alerts: list[AlertRaised]) -> None:
-            for alert in alerts:
-                console.print(
-                    f"[bold]{alert.level.upper()}[/] {alert.rule_id}: {alert.title} "
-                    f"({', '.join(alert.entities[:3]) or '-'})"
-                )
+        def show(alerts: list[tuple[int, AlertRaised]]) -> None:
+            for position, alert in alerts:
+                write(alert_line(alert, lookup.find(alert, position)))
 
-        poller = _Poller(monitor, on_alerts=show)
+        poller = _Poller(monitor, on_alerts=show, on_report=services.on_poll)
 
         def reload_hook() -> None:
             if sources is not None:
                 poller.reload_rules(sources)
+            services.reload()
 
         watcher = Watcher(
             feedlist,
             poller.poll,
-            reload=reload_hook if sources else None,
-            watch_paths=watch_paths(sources),
+            reload=reload_hook if sources or sinks else None,
+            watch_paths=[*watch_paths(sources), *services.watch_paths],
             clock=monitor.clock,
             max_workers=workers,
             housekeeping=[signing] if signing is not None else [],
         )
         watcher.run()
+        services.stop()  # after the last poll: deliver what is pending, within --drain-timeout
 
 
 def _print_once(

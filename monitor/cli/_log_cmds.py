@@ -10,8 +10,10 @@ import attrs
 import click
 from rich.table import Table
 
+from ..alerts import load_sinks
 from ..app import Monitor
 from ..log import backup, open_log, salvage
+from ._alerts_cmds import rich_console_write
 from ._main import EXIT_PROBLEM, CliContext
 from ._options import optional_rules, rules_option
 from ._progress import progress_bar
@@ -27,6 +29,12 @@ __all__ = ["register"]
 @click.option("--no-rules", is_flag=True, help="Store the items without evaluating rules.")
 @click.option("--feed", "feed_id", default=None, help="Feed id for items that name none.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option(
+    "--sinks",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="Deliver the alerts to the sinks in this YAML file.",
+)
 @click.pass_obj
 def ingest(
     obj: CliContext,
@@ -35,32 +43,39 @@ def ingest(
     no_rules: bool,
     feed_id: str | None,
     as_json: bool,
+    sinks: str | None,
 ) -> None:
     """Append the items of feed XML files and JSON-lines files to the log, then evaluate
     rules, update projections and deliver alerts, as the watcher does.
 
     A JSON-lines file holds one object per line with any of title, summary, content, url,
     published, feed, source, id, author, tags, lang (at least one text field). Items already
-    in the log are skipped, so ingesting a file twice is harmless.
+    in the log are skipped, so ingesting a file twice is harmless. With --sinks, each sink
+    is delivered what it has not received yet (its checkpoint is in the log).
     """
+    console = make_console()
     with Monitor.open(obj.db, rules=optional_rules(rules, no_rules)) as monitor:
+        if sinks is not None:
+            monitor.add_sinks(load_sinks(sinks, console_write=rich_console_write(console)))
         report = monitor.ingest_files(files, feed_id=feed_id)
     if as_json:
-        click.echo(
-            json.dumps(
-                {
-                    "stored": report.stored,
-                    "duplicates": report.duplicates,
-                    "alerts": [a.alert_id for a in report.alerts],
-                }
-            )
-        )
+        summary: dict[str, Any] = {
+            "stored": report.stored,
+            "duplicates": report.duplicates,
+            "alerts": [a.alert_id for a in report.alerts],
+        }
+        if sinks is not None:
+            summary.update(delivered=report.delivered, failing_sinks=list(report.failing))
+        click.echo(json.dumps(summary))
         return
-    console = make_console()
     console.print(
         f"stored [bold]{report.stored}[/] new item(s), skipped {report.duplicates} already "
         f"in the log, raised [bold]{len(report.alerts)}[/] alert(s)"
     )
+    if sinks is not None:
+        failing = ", ".join(report.failing)
+        failing = f"; failing, to retry later: {failing}" if failing else ""
+        console.print(f"delivered {report.delivered} alert(s){failing}", markup=False)
     if report.alerts:
         console.print(alerts_table(list(report.alerts)))
 
