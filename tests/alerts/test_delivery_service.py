@@ -214,3 +214,37 @@ def test_console_sink_gets_the_item_from_delivery():
     service.shutdown(2)
     assert lines[0].endswith("Convoy crosses at al-Qaim <https://wire.example/q>")
     assert DeliveryContext(1, 1, NOW).item is None
+
+
+def test_ingest_with_sinks_delivers_each_alert_once_across_runs(tmp_path):
+    """`monitor ingest --sinks` delivers the alerts it raised; a second ingest of more items
+    delivers only the new alerts, so the file holds each alert of the log once."""
+    import json
+
+    from click.testing import CliRunner
+
+    from monitor.cli import cli
+    from monitor.log import open_log
+    from tests.alerts.conftest import RULEPACK
+
+    archive = tmp_path / "alerts.jsonl"
+    sinks = tmp_path / "sinks.yaml"
+    sinks.write_text(f"sinks:\n  - {{name: archive, type: jsonl, path: '{archive}'}}\n")
+    db = tmp_path / "m.db"
+    for batch in (range(3), range(3, 6)):
+        items = tmp_path / f"items{batch.start}.jsonl"
+        items.write_text(
+            "".join(
+                json.dumps({"id": f"i{n}", "title": f"Convoy {n} seen", "feed": "w"}) + "\n"
+                for n in batch
+            )
+        )
+        args = ["--db", str(db), "ingest", str(items), "--rules", str(RULEPACK)]
+        result = CliRunner().invoke(cli, [*args, "--sinks", str(sinks), "--json"])
+        assert result.exit_code == 0, result.output
+        summary = json.loads(result.output.strip().splitlines()[-1])
+        assert summary["delivered"] == len(summary["alerts"]) > 0
+    with open_log(db) as log:
+        logged = [e.alert_id for _, e in log.iter_events(types=["AlertRaised"])]
+    delivered = [json.loads(line)["alert_id"] for line in archive.read_text().splitlines()]
+    assert delivered == logged
