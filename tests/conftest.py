@@ -44,3 +44,11 @@ def make_item(n: int, *, feed: str = "wire", title: str | None = None, **fields)
         title=title if title is not None else f"Item number {n} from {feed}",
         **fields,
     )
+
+
+@pytest.fixture(scope="session")
+def httpserver_listen_address() -> tuple[str, int]:
+    """pytest-httpserver's one server per session binds to 127.0.0.1 on a free port, whichever
+    test folder starts it first (a `localhost` URL would change the origin the feed tests'
+    credentials are scoped to)."""
+    return ("127.0.0.1", 0)

@@ -29,12 +29,6 @@ SAMPLES = REPO / "feeds" / "samples"
 LOCAL = ("127.0.0.1/32",)
 
 
-@pytest.fixture(scope="session")
-def httpserver_listen_address() -> tuple[str, int]:
-    """pytest-httpserver binds to 127.0.0.1 on a free port."""
-    return ("127.0.0.1", 0)
-
-
 @pytest.fixture
 def log() -> Iterator[MemoryLog]:
     """An empty in-memory event log."""
