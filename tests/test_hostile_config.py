@@ -198,8 +198,8 @@ def test_an_oversized_sinks_file_is_refused(tmp_path: Path) -> None:
 
 def test_oversized_feed_list_and_opml_files_are_refused(tmp_path: Path) -> None:
     from monitor.feeds import import_opml
+    from monitor.feeds._config import MAX_FEED_LIST_BYTES
     from monitor.feeds._opml import MAX_OPML_BYTES
-    from monitor.feeds._yaml_marked import MAX_FEED_LIST_BYTES
 
     feeds = _sparse(tmp_path / "feeds.yaml", MAX_FEED_LIST_BYTES + 1)
     with pytest.raises(ConfigError, match="feed list is larger than 16 MiB"):

@@ -43,13 +43,11 @@ from urllib.parse import urlsplit
 
 import attrs
 import click
-import yaml
 
-from .._files import FileTooLarge, MiB, read_limited
-from .._yaml_guard import check_aliases
+from .._files import MiB
+from .._yaml_marked import Marked, MarkedList, loc, read_marked
 from ..errors import ConfigError, SourceLocation
 from ..feeds import parse_duration
-from ..feeds._yaml_marked import Marked, MarkedList, _construct_mapping, _Loader, loc
 
 __all__ = [
     "CONFIG_ENV",
@@ -162,55 +160,6 @@ def assign_envvars(root: click.Group) -> None:
 # --- reading the file ---------------------------------------------------------------------------
 
 
-class _ConfigLoader(_Loader):
-    """The feed lists' located loader, also remembering where each key was written."""
-
-    name = "<configuration file>"
-
-
-def _construct_keyed(loader: _Loader, node: yaml.MappingNode) -> Marked:
-    result = _construct_mapping(loader, node)
-    result.key_marks = {  # type: ignore[attr-defined]
-        str(k.value): k.start_mark for k, _v in node.value if isinstance(k, yaml.ScalarNode)
-    }
-    return result
-
-
-_ConfigLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_keyed)
-
-
-def _read(path: Path) -> object:
-    name = str(path)
-    try:
-        text = read_limited(path, MAX_CONFIG_BYTES).decode("utf-8")
-    except FileNotFoundError:
-        raise ConfigError("configuration file not found", source=SourceLocation(name)) from None
-    except FileTooLarge:
-        raise ConfigError(
-            f"the configuration file is larger than {MAX_CONFIG_BYTES // MiB} MiB; check that "
-            "this is the file you meant",
-            source=SourceLocation(name),
-        ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(
-            f"cannot read the configuration file: {exc}", source=SourceLocation(name)
-        ) from exc
-    loader = _ConfigLoader(text)
-    loader.name = name
-    try:
-        node = loader.get_single_node()
-        check_aliases(node, lambda message, mark: ConfigError(message, source=loc(name, mark)))
-        return loader.construct_document(node) if node is not None else None
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        problem = exc.problem or exc.context or "invalid YAML"
-        raise ConfigError(f"not valid YAML: {problem}", source=loc(name, mark)) from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"not valid YAML: {exc}", source=SourceLocation(name)) from exc
-    finally:
-        loader.dispose()
-
-
 @attrs.frozen
 class Entry:
     """One value the file sets: its key path (``("watch", "workers")``) and where it is."""
@@ -288,7 +237,7 @@ class _Reader:
         self.result = result
 
     def where(self, mapping: Marked, key: str, *, of_key: bool = False) -> SourceLocation:
-        marks = getattr(mapping, "key_marks", {}) if of_key else mapping.marks
+        marks = mapping.key_marks if of_key else mapping.marks
         return loc(self.name, marks.get(key) or mapping.mark)
 
     def error(self, message: str, where: SourceLocation) -> None:
@@ -447,7 +396,7 @@ def read_config(path: str | os.PathLike[str], root: click.Group) -> LoadedConfig
     fault (never raises for the file's content)."""
     result = LoadedConfig(str(path))
     try:
-        doc = _read(Path(path))
+        doc = read_marked(Path(path), what="configuration file", limit=MAX_CONFIG_BYTES)
     except ConfigError as exc:
         result.errors.append(exc)
         return result

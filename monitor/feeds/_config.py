@@ -40,13 +40,14 @@ from urllib.parse import urlsplit
 import attrs
 import yaml
 
+from .._files import MiB
+from .._yaml_marked import Marked as _Marked
+from .._yaml_marked import MarkedList as _MarkedList
+from .._yaml_marked import loc as _loc
+from .._yaml_marked import read_marked
 from ..errors import ConfigError, SourceLocation
 from ._auth import FeedAuth, origin_of, read_secret, redact_url, split_userinfo
 from ._netguard import IPNetwork, parse_networks
-from ._yaml_marked import Marked as _Marked
-from ._yaml_marked import MarkedList as _MarkedList
-from ._yaml_marked import loc as _loc
-from ._yaml_marked import read_marked
 
 __all__ = [
     "DEFAULT_INTERVAL",
@@ -57,6 +58,9 @@ __all__ = [
     "load_feeds",
     "parse_duration",
 ]
+
+# A feed list of 10,000 feeds is about 1 MiB; anything far beyond is not a feed list.
+MAX_FEED_LIST_BYTES = 16 * MiB
 
 #: Seconds between polls when neither the feed nor `defaults:` says otherwise (15 minutes).
 DEFAULT_INTERVAL = 900.0
@@ -185,7 +189,7 @@ def load_feeds(path: str | Path) -> FeedList:
     """
     path = Path(path)
     name = str(path)
-    doc = read_marked(path, what="feed list")
+    doc = read_marked(path, what="feed list", limit=MAX_FEED_LIST_BYTES)
     if not isinstance(doc, _Marked):
         raise ConfigError(
             "a feed list is a mapping with a `feeds:` list (and optional `defaults:`)",

@@ -1,9 +1,11 @@
-"""Feed lists read from YAML into plain values that remember where each value was written.
+"""Configuration YAML (feed lists, monitor.yaml) read into plain values that remember where
+each key and value was written.
 
-PyYAML's constructors drop node marks; these keep them (`Marked.marks`, `MarkedList.marks`) so
-every `ConfigError` about a feed list names file:line:column. Reading is bounded: the file size
-(`MAX_FEED_LIST_BYTES`) and what aliases may expand to (`check_aliases`) are checked before any
-value is built.
+PyYAML's constructors drop node marks; these keep them (`Marked.marks` for values,
+`Marked.key_marks` for keys, `MarkedList.marks`) so every `ConfigError` names file:line:column.
+Reading is bounded: the file size (the caller's `limit`) and what aliases may expand to
+(`check_aliases`) are checked before any value is built. Rule files have their own reader
+(`monitor.rules._yaml`), which collects problems instead of raising the first.
 """
 
 from __future__ import annotations
@@ -12,14 +14,11 @@ from pathlib import Path
 
 import yaml
 
-from .._files import FileTooLarge, MiB, read_limited
-from .._yaml_guard import check_aliases
-from ..errors import ConfigError, SourceLocation
+from ._files import FileTooLarge, MiB, read_limited
+from ._yaml_guard import check_aliases
+from .errors import ConfigError, SourceLocation
 
-__all__ = ["MAX_FEED_LIST_BYTES", "Marked", "MarkedList", "loc", "read_marked"]
-
-# A feed list of 10,000 feeds is about 1 MiB; anything far beyond is not a feed list.
-MAX_FEED_LIST_BYTES = 16 * MiB
+__all__ = ["Marked", "MarkedList", "loc", "read_marked"]
 
 
 class Marked(dict):  # type: ignore[type-arg]
@@ -29,6 +28,7 @@ class Marked(dict):  # type: ignore[type-arg]
         super().__init__()
         self.mark: yaml.Mark | None = None
         self.marks: dict[str, yaml.Mark] = {}
+        self.key_marks: dict[str, yaml.Mark] = {}
 
 
 class MarkedList(list):  # type: ignore[type-arg]
@@ -41,7 +41,7 @@ class MarkedList(list):  # type: ignore[type-arg]
 class _Loader(yaml.SafeLoader):
     """SafeLoader that keeps node marks, so errors can point at a line and column."""
 
-    name: str = "<feed list>"
+    name: str = "<configuration>"
 
 
 def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> Marked:
@@ -61,6 +61,7 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> Marked:
             )
         result[key] = loader.construct_object(value_node, deep=True)
         result.marks[key] = value_node.start_mark
+        result.key_marks[key] = key_node.start_mark
     return result
 
 
@@ -82,22 +83,23 @@ def loc(path: str, mark: yaml.Mark | None) -> SourceLocation:
     return SourceLocation(str(path), mark.line + 1, mark.column + 1)
 
 
-def read_marked(path: Path, *, what: str) -> object:
+def read_marked(path: Path, *, what: str, limit: int) -> object:
     """Read the single YAML document at `path` into `Marked` / `MarkedList` values.
 
+    `what` names the file in messages ("feed list", "configuration file").
+
     Raises:
-        ConfigError: the file is missing, unreadable, larger than `MAX_FEED_LIST_BYTES`, not
-            UTF-8, not YAML, repeats a key, or holds an alias bomb; with file:line:column.
+        ConfigError: the file is missing, unreadable, larger than `limit` bytes, not UTF-8,
+            not YAML, repeats a key, or holds an alias bomb; with file:line:column.
     """
     name = str(path)
     try:
-        text = read_limited(path, MAX_FEED_LIST_BYTES).decode("utf-8")
+        text = read_limited(path, limit).decode("utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{what} not found", source=SourceLocation(name)) from None
     except FileTooLarge:
         raise ConfigError(
-            f"the {what} is larger than {MAX_FEED_LIST_BYTES // MiB} MiB; "
-            "check that this is the file you meant",
+            f"the {what} is larger than {limit // MiB} MiB; check that this is the file you meant",
             source=SourceLocation(name),
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
