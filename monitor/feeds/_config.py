@@ -40,6 +40,7 @@ from urllib.parse import urlsplit
 import attrs
 import yaml
 
+from .._durations import parse_duration
 from .._files import MiB
 from .._yaml_marked import Marked as _Marked
 from .._yaml_marked import MarkedList as _MarkedList
@@ -71,27 +72,6 @@ _FEED_KEYS = (
 _DEFAULT_KEYS = ("interval", "jitter", "tags", "enabled", "allow_networks")
 _AUTH_KEYS = ("username", "password_env", "password_file", "bearer_token_env", "bearer_token_file")
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
-_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$", re.I)
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-
-
-def parse_duration(value: object) -> float:
-    """Return `value` in seconds: a number (seconds) or text like ``90s``, ``15m``, ``1h``, ``1d``.
-
-    Raises ValueError with a message that shows the accepted forms.
-    """
-    if isinstance(value, bool):
-        raise ValueError(f"expected a duration like 90s, 15m or 1h, got {value!r}")
-    if isinstance(value, int | float):
-        seconds = float(value)
-    else:
-        match = _DURATION_RE.match(str(value))
-        if not match:
-            raise ValueError(f"expected a duration like 90s, 15m or 1h, got {value!r}")
-        seconds = float(match.group(1)) * _UNITS[(match.group(2) or "s").lower()]
-    if seconds < 0:
-        raise ValueError(f"a duration cannot be negative: {value!r}")
-    return seconds
 
 
 def check_feed_url(url: str) -> str:

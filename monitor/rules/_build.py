@@ -14,6 +14,8 @@ from typing import Any
 
 import re2
 
+from .._durations import DURATION_FORMS
+from .._durations import parse_duration as _parse_duration
 from ..errors import RuleError, SourceLocation
 from ._model import (
     FIELDS,
@@ -59,8 +61,6 @@ _LEXICON_KEYS = [
 ]
 ITEM_KEYS = ("id", "title", "summary", "content", "author", "tags", "feed", "source", "url")
 ITEM_KEYS = (*ITEM_KEYS, "lang", "published")
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
-_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _LEXREF = re.compile(r"^%([A-Za-z0-9_.\-]+)%$")
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
 _RE2_OPTIONS = re2.Options()
@@ -111,16 +111,13 @@ def unknown_lexicon(name: str, known: Iterable[str], shown: int = 12) -> str:
 
 
 def parse_duration(value: Any) -> int | None:
-    """Return seconds for ``90s``, ``30m``, ``6h``, ``2d``, ``1w`` or a plain number."""
-    if isinstance(value, bool):
+    """Return whole seconds for a duration (``90s``, ``30m``, ``1.5h``, ``2d``, ``1w``,
+    ``1h30m`` or a plain number; the grammar of `monitor._durations`), or None when `value`
+    is not one (the caller reports it at the value's location)."""
+    try:
+        return int(_parse_duration(value))
+    except ValueError:
         return None
-    if isinstance(value, int | float):
-        return int(value) if value >= 0 else None
-    if isinstance(value, str):
-        m = _DURATION.match(value)
-        if m:
-            return int(float(m.group(1)) * _UNITS[m.group(2)])
-    return None
 
 
 def compile_regex(pattern: str, ignore_case: bool = False) -> Any:
@@ -220,7 +217,7 @@ class Builder:
         seconds = parse_duration(doc[key])
         if seconds is None:
             self.error(
-                f"{key} {doc[key]!r} is not a duration; write e.g. 90s, 30m, 6h or 2d",
+                f"{key} {doc[key]!r} is not a duration; write e.g. {DURATION_FORMS}",
                 doc.value_loc(key),
             )
         return seconds
