@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import heapq
 import json
-import re
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -23,6 +22,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from .._durations import parse_duration
 from ..alerts import collect_report, render_html
 from ..errors import LogError
 from ..events import AlertRaised, ItemReceived, format_time, parse_time, to_plain
@@ -30,17 +30,15 @@ from ..log import EventLog, open_log
 from ..projections import AlertTimeline, ProjectionRunner
 from ..rules import backtest, load_rules
 from ._main import EXIT_PROBLEM, CliContext
-from ._options import rules_option
+from ._options import rules_option, rules_sources
 from ._progress import progress_bar
-from ._render import LEVEL_STYLES, alerts_table
+from ._render import LEVEL_STYLES, alerts_table, info
 from ._render import console as make_console
 
 __all__ = ["register", "rich_console_write"]
 
 _LEVELS = ("informational", "low", "medium", "high", "critical")
 _STYLES = LEVEL_STYLES
-_RELATIVE = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$")
-_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
 def rich_console_write(console: Console | None = None) -> Callable[[str], None]:
@@ -64,17 +62,21 @@ def _now() -> datetime:
 
 
 def _when(value: str | None, option: str) -> datetime | None:
-    """Parse ``2026-03-01``, ``2026-03-01T12:00Z`` or a relative ``24h`` / ``7d`` (ago)."""
+    """Parse ``2026-03-01``, ``2026-03-01T12:00Z`` or a duration ago (``24h``, ``7d``, ``2w``,
+    ``1h30m``: the README's duration grammar, with a unit, since a bare number could be a
+    year)."""
     if value is None:
         return None
-    m = _RELATIVE.match(value)
-    if m:
-        return _now() - timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+    try:
+        return _now() - timedelta(seconds=parse_duration(value, unit_required=True))
+    except ValueError:
+        pass
     try:
         return parse_time(value.replace("Z", "+00:00"))
     except ValueError:
         raise click.BadParameter(
-            f"{value!r} is not a time; write 2026-03-01, 2026-03-01T12:00Z, 24h or 7d",
+            f"{value!r} is not a time; write 2026-03-01, 2026-03-01T12:00Z, or a duration "
+            "ago such as 90m, 24h or 7d",
             param_hint=option,
         ) from None
 
@@ -132,7 +134,13 @@ def _table(rows: list[tuple[AlertRaised, int]]) -> Table:
 @click.option("--rule", help="Only alerts of this rule id.")
 @click.option("--level", type=click.Choice(_LEVELS), help="Only alerts of this level.")
 @click.option("--place", help="Only alerts about this place (abu-kamal or place:abu-kamal).")
-@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 100_000))
+@click.option(
+    "--limit",
+    default=20,
+    show_default=True,
+    type=click.IntRange(1, 100_000),
+    help="Show at most this many alerts.",
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @click.pass_context
 def alerts_group(ctx: click.Context, since, rule, level, place, limit: int, as_json: bool) -> None:
@@ -260,7 +268,7 @@ def backtest_command(
     """Evaluate a rule set over the stored items WITHOUT appending anything: per rule, how
     many alerts it would raise, examples, and the difference from what the active rules
     raised (new / gone)."""
-    ruleset = load_rules(rules)
+    ruleset = load_rules(rules_sources(rules))
     log = _open(obj)
     try:
         with progress_bar("backtest") as update:
@@ -344,7 +352,7 @@ def report_command(
     except OSError as exc:
         click.echo(f"error: cannot write {html_path}: {exc.strerror or exc}", err=True)
         sys.exit(EXIT_PROBLEM)
-    click.echo(f"wrote {html_path}: {data.alerts} alert(s), {len(data.per_rule)} rule(s)")
+    info(f"wrote {html_path}: {data.alerts} alert(s), {len(data.per_rule)} rule(s)")
 
 
 def register(group: click.Group) -> None:

@@ -26,6 +26,8 @@ from ..log import (
     verify_log_checkpoints,
 )
 from ._main import CliContext
+from ._options import InputFile
+from ._render import info
 
 __all__ = ["register", "verify_signed"]
 
@@ -51,8 +53,8 @@ def keygen(out: str) -> None:
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     private, _public = generate_keypair()
     save_keypair(private, folder / PRIVATE_NAME, folder / PUBLIC_NAME)
-    click.echo(f"private key: {folder / PRIVATE_NAME} (mode 600; keep it secret)")
-    click.echo(f"public key:  {folder / PUBLIC_NAME} (give it to whoever verifies)")
+    info(f"private key: {folder / PRIVATE_NAME} (mode 600; keep it secret)")
+    info(f"public key:  {folder / PUBLIC_NAME} (give it to whoever verifies)")
 
 
 @click.command()
@@ -60,7 +62,7 @@ def keygen(out: str) -> None:
     "--key",
     "key_path",
     required=True,
-    type=click.Path(exists=True, dir_okay=False),
+    type=InputFile("key file"),
     help="Private key PEM (from `monitor keygen`); must not be readable by others.",
 )
 @click.option(
@@ -112,13 +114,13 @@ def checkpoint(
             )
         )
         return
-    click.echo(f"signed position {signed.position}, head {signed.head.hex()} ({signed.origin})")
+    info(f"signed position {signed.position}, head {signed.head.hex()} ({signed.origin})")
     if out is not None:
-        click.echo(f"wrote {out}")
+        info(f"wrote {out}")
     if writer.appended_at is not None:
-        click.echo(f"stored in the log as record {writer.appended_at}")
+        info(f"stored in the log as record {writer.appended_at}")
     elif append:
-        click.echo("not stored in the log: the newest record is already a checkpoint")
+        info("not stored in the log: the newest record is already a checkpoint")
 
 
 def verify_signed(db: str, checkpoint_path: str | None, key_path: str, as_json: bool) -> bool:
@@ -136,7 +138,7 @@ def verify_signed(db: str, checkpoint_path: str | None, key_path: str, as_json: 
     if as_json:
         click.echo(json.dumps(_result_json(result)))
     elif result.ok:
-        click.echo(_success_line(result, in_log=signed is None))
+        info(_success_line(result, in_log=signed is None))
     else:
         for problem in result.problems:
             click.echo(f"FAILED: {problem}", err=True)

@@ -44,10 +44,11 @@ from urllib.parse import urlsplit
 import attrs
 import click
 
+from .._durations import parse_duration
 from .._files import MiB
 from .._yaml_marked import Marked, MarkedList, loc, read_marked
 from ..errors import ConfigError, SourceLocation
-from ..feeds import parse_duration
+from ._options import InputFile
 
 __all__ = [
     "CONFIG_ENV",
@@ -68,7 +69,7 @@ MAX_CONFIG_BYTES = 1 * MiB
 META_KEY = "monitor.config"
 
 # Options that are not configuration: the group's own are read by `configure`.
-_NOT_CONFIG = {"help", "version", "config", "verbose", "log_level", "log_format"}
+_NOT_CONFIG = {"help", "version", "config", "verbose", "quiet", "log_level", "log_format"}
 _PATH_KEYS = {"db", "feeds", "rules", "sinks"}
 _SECRET_WORDS = re.compile(r"password|secret|token|api_key", re.IGNORECASE)
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
@@ -360,7 +361,8 @@ class _Reader:
         if isinstance(option.type, click.Path) or key in _PATH_KEYS:
             value = _resolve(value, self.base)
         try:
-            option.type_cast_value(click.Context(self.root), value)
+            if not isinstance(option.type, InputFile):  # a file is checked by its command
+                option.type_cast_value(click.Context(self.root), value)
             if option.metavar == "DURATION":
                 parse_duration(value)
         except click.BadParameter as exc:
@@ -457,6 +459,7 @@ def configure(
     *,
     db: str,
     verbose: int,
+    quiet: bool = False,
     config: str | None,
     log_level: str | None,
     log_format: str | None,
@@ -465,8 +468,11 @@ def configure(
 
     Returns the database to use and the verbosity for `CliContext` (1 when a log level was
     configured, so the watcher leaves the levels alone). Raises the file's first ConfigError,
-    except under `monitor config`, whose commands report every fault themselves.
+    except under `monitor config`, whose commands report every fault themselves. `quiet`
+    (``-q``) logs errors only, whatever level is configured.
     """
+    if quiet and verbose:
+        raise click.UsageError("-q/--quiet and -v/--verbose do not go together")
     assert isinstance(ctx.command, click.Group)
     assign_envvars(ctx.command)
     path = config_path(config)
@@ -483,7 +489,9 @@ def configure(
         db = str(entry.value)
     level_name = log_level or _entry_value(loaded, "log", "level")
     fmt = (log_format or _entry_value(loaded, "log", "format") or "text").lower()
-    if verbose:
+    if quiet:
+        level = logging.ERROR
+    elif verbose:
         level = logging.WARNING - 10 * min(verbose, 2)
     else:
         level = getattr(logging, (level_name or "warning").upper())
@@ -579,7 +587,8 @@ def effective_settings(
             if env is not None:
                 raw = os.environ[env]
                 try:
-                    option.type_cast_value(probe, option.value_from_envvar(probe))
+                    if not isinstance(option.type, InputFile):  # checked by its command
+                        option.type_cast_value(probe, option.value_from_envvar(probe))
                 except click.BadParameter as exc:
                     bad_env.append((env, f"{dotted}: {exc.message}"))
                 settings.append(Setting(dotted, mask(key, raw), "env", env))

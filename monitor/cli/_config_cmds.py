@@ -36,7 +36,8 @@ from ._config import (
     read_config,
 )
 from ._main import EXIT_INPUT
-from ._render import console
+from ._options import InputFile
+from ._render import console, is_quiet
 
 __all__ = ["register"]
 
@@ -161,7 +162,7 @@ def _problem_json(problem: MonitorError) -> dict[str, Any]:
 
 
 @config_group.command("check")
-@click.argument("file", required=False, type=click.Path(dir_okay=False))
+@click.argument("file", required=False, type=InputFile("configuration file"))
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
 @click.pass_context
 def check_command(ctx: click.Context, file: str | None, as_json: bool) -> None:
@@ -216,7 +217,7 @@ def check_command(ctx: click.Context, file: str | None, as_json: bool) -> None:
             out.print(f"{escape(str(where))}: [yellow]warning[/]: {escape(message)}")
         if errors:
             out.print(f"[red]{len(errors)} error(s)[/], {len(warnings)} warning(s) in {path}")
-        else:
+        elif not is_quiet():
             out.print(f"[green]OK[/]: {path}, {len(warnings)} warning(s)")
     if errors:
         sys.exit(EXIT_INPUT)

@@ -22,6 +22,7 @@ from rich.table import Table
 
 from ..alerts import ItemLookup, alert_line
 from ..app import Monitor
+from ..errors import ConfigError
 from ..events import AlertRaised, format_time, parse_time
 from ..feeds import (
     DEFAULT_INTERVAL,
@@ -36,9 +37,9 @@ from ..feeds import (
     load_feeds,
 )
 from ._alerts_cmds import rich_console_write
-from ._main import CliContext
-from ._options import optional_rules, rules_option, watch_paths
-from ._render import alerts_table
+from ._main import EXIT_INPUT, EXIT_PROBLEM, CliContext
+from ._options import InputFile, optional_rules, rules_option, watch_paths
+from ._render import alerts_table, info
 from ._render import console as make_console
 from ._watch_checkpoints import checkpoint_options, checkpoint_task
 from ._watch_service import WatchServices, service_options
@@ -53,7 +54,7 @@ feeds_option = click.option(
     "feeds_path",
     default=str(DEFAULT_FEEDS),
     show_default=True,
-    type=click.Path(dir_okay=False),
+    type=InputFile("feed list"),
     help="Feed list (YAML).",
 )
 
@@ -119,7 +120,11 @@ def _reports_table(reports: list[PollReport]) -> Table:
 @feeds_option
 @rules_option()
 @click.option("--no-rules", is_flag=True, help="Store items without evaluating rules.")
-@click.option("--once", is_flag=True, help="Poll every enabled feed once, show alerts, exit.")
+@click.option(
+    "--once",
+    is_flag=True,
+    help="Poll every enabled feed once, show alerts, exit (1 when every feed polled failed).",
+)
 @click.option("--workers", default=4, show_default=True, type=click.IntRange(1, 32),
               help="Feeds fetched at the same time.")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="With --once: print the result as JSON.")
@@ -147,14 +152,16 @@ def watch(
 
     Runs until Ctrl-C or SIGTERM (polls in flight finish first). The feed list and the rule
     folders are reloaded when they change, or on SIGHUP; a bad edit keeps the running set.
-    With --once, every enabled feed is polled once and the alerts raised are shown.
+    With --once, every enabled feed is polled once and the alerts raised are shown; it exits
+    1 when feeds were polled and every one failed (a degraded feed counts as a success), 0
+    otherwise (also when no feed is enabled).
     With --checkpoint-key, the log's head is signed every --checkpoint-every and on exit.
     With --sinks, alerts are delivered to the sinks beside the polls (and before exiting);
     with --metrics, Prometheus metrics and /healthz are served.
     """
     feedlist = load_feeds(feeds_path)
     sources = optional_rules(rules, no_rules)
-    if obj.verbose == 0 and not once:  # one line per poll; --once prints a table instead
+    if obj.verbose == 0 and not once and not obj.quiet:  # one line per poll (--once: a table)
         logging.getLogger("monitor.watch").setLevel(logging.INFO)
     console = make_console()
     with Monitor.open(obj.db, rules=sources) as monitor:
@@ -182,6 +189,9 @@ def watch(
             if signing is not None:
                 signing[2]()
             _print_once(console, reports, poller.alerts, as_json)
+            if reports and not any(r.ok for r in reports):
+                click.echo(f"error: every feed failed ({len(reports)} polled)", err=True)
+                sys.exit(EXIT_PROBLEM)
             return
         lookup = ItemLookup(monitor.log)
         write = rich_console_write(console)
@@ -344,7 +354,7 @@ def _ago(value: str | None, now: datetime) -> str:
     "--feeds",
     "feeds_path",
     default=None,
-    type=click.Path(dir_okay=False),
+    type=InputFile("feed list"),
     help=f"Feed list for intervals and never-polled feeds [default: {DEFAULT_FEEDS} if present].",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
@@ -396,7 +406,7 @@ def status_command(obj: CliContext, feeds_path: str | None, as_json: bool) -> No
 
 
 @feeds_group.command("import")
-@click.argument("opml", type=click.Path(exists=True, dir_okay=False))
+@click.argument("opml", type=InputFile("OPML file"))
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write YAML here.")
 @click.option("--force", is_flag=True, help="Overwrite an existing --output file.")
 def import_command(opml: str, output: str | None, force: bool) -> None:
@@ -410,7 +420,7 @@ def import_command(opml: str, output: str | None, force: bool) -> None:
     if target.exists() and not force:
         raise click.UsageError(f"{output} exists; pass --force to overwrite it")
     target.write_text(text, encoding="utf-8")
-    click.echo(f"wrote {len(feeds)} feed(s) to {output}", err=True)
+    info(f"wrote {len(feeds)} feed(s) to {output}", err=True)
 
 
 @feeds_group.command("export")
@@ -427,10 +437,43 @@ def export_command(feeds_path: str, output: str | None) -> None:
 
 @feeds_group.command("check")
 @feeds_option
-def check_command(feeds_path: str) -> None:
-    """Validate a feed list; errors name file:line:column (exit 4)."""
-    feedlist = load_feeds(feeds_path)
-    click.echo(f"{feeds_path}: {len(feedlist.feeds)} feed(s), {len(feedlist.enabled)} enabled, OK")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
+def check_command(feeds_path: str, as_json: bool) -> None:
+    """Validate a feed list; errors name file:line:column (exit 4).
+
+    With --json, prints {"file", "ok", "feeds", "enabled", "errors": [{"location", "path",
+    "line", "column", "message"}]} on stdout, also when the list has an error (exit 4 still).
+    """
+    try:
+        feedlist = load_feeds(feeds_path)
+    except ConfigError as exc:
+        if not as_json:
+            raise
+        click.echo(json.dumps(_check_json(feeds_path, None, [exc]), ensure_ascii=False))
+        sys.exit(EXIT_INPUT)
+    if as_json:
+        click.echo(json.dumps(_check_json(feeds_path, feedlist, []), ensure_ascii=False))
+        return
+    info(f"{feeds_path}: {len(feedlist.feeds)} feed(s), {len(feedlist.enabled)} enabled, OK")
+
+
+def _check_json(path: str, feedlist: FeedList | None, errors: list[ConfigError]) -> dict[str, Any]:
+    return {
+        "file": path,
+        "ok": not errors,
+        "feeds": None if feedlist is None else len(feedlist.feeds),
+        "enabled": None if feedlist is None else len(feedlist.enabled),
+        "errors": [
+            {
+                "location": None if e.source is None else str(e.source),
+                "path": None if e.source is None else e.source.path,
+                "line": None if e.source is None else e.source.line,
+                "column": None if e.source is None else e.source.column,
+                "message": e.message,
+            }
+            for e in errors
+        ],
+    }
 
 
 def register(group: click.Group) -> None:

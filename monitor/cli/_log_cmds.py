@@ -15,23 +15,23 @@ from ..app import Monitor
 from ..log import backup, open_log, salvage
 from ._alerts_cmds import rich_console_write
 from ._main import EXIT_PROBLEM, CliContext
-from ._options import optional_rules, rules_option
+from ._options import InputFile, optional_rules, rules_option
 from ._progress import progress_bar
-from ._render import alerts_table
+from ._render import alerts_table, info, is_quiet
 from ._render import console as make_console
 
 __all__ = ["register"]
 
 
 @click.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.argument("files", nargs=-1, required=True, type=InputFile("items file"))
 @rules_option()
 @click.option("--no-rules", is_flag=True, help="Store the items without evaluating rules.")
 @click.option("--feed", "feed_id", default=None, help="Feed id for items that name none.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.option(
     "--sinks",
-    type=click.Path(exists=True, dir_okay=False),
+    type=InputFile("sinks file"),
     default=None,
     help="Deliver the alerts to the sinks in this YAML file.",
 )
@@ -68,14 +68,15 @@ def ingest(
             summary.update(delivered=report.delivered, failing_sinks=list(report.failing))
         click.echo(json.dumps(summary))
         return
-    console.print(
-        f"stored [bold]{report.stored}[/] new item(s), skipped {report.duplicates} already "
-        f"in the log, raised [bold]{len(report.alerts)}[/] alert(s)"
-    )
-    if sinks is not None:
-        failing = ", ".join(report.failing)
-        failing = f"; failing, to retry later: {failing}" if failing else ""
-        console.print(f"delivered {report.delivered} alert(s){failing}", markup=False)
+    if not is_quiet():
+        console.print(
+            f"stored [bold]{report.stored}[/] new item(s), skipped {report.duplicates} already "
+            f"in the log, raised [bold]{len(report.alerts)}[/] alert(s)"
+        )
+        if sinks is not None:
+            failing = ", ".join(report.failing)
+            failing = f"; failing, to retry later: {failing}" if failing else ""
+            console.print(f"delivered {report.delivered} alert(s){failing}", markup=False)
     if report.alerts:
         console.print(alerts_table(list(report.alerts)))
 
@@ -156,7 +157,7 @@ def replay(obj: CliContext) -> None:
     with Monitor.open(obj.db) as monitor:
         for moved in monitor.log.rewind_past_head():
             action = "rebuilt" if moved.kind == "projection" else f"moved back to {moved.head}"
-            click.echo(f"records lost: {moved}; {action}", err=True)
+            info(f"records lost: {moved}; {action}", err=True)
         with progress_bar("replaying") as update:
             monitor.replay(progress=update)
         rows = [
@@ -171,14 +172,14 @@ def replay(obj: CliContext) -> None:
 @click.option(
     "--checkpoint",
     "checkpoint_path",
-    type=click.Path(exists=True, dir_okay=False),
+    type=InputFile("checkpoint file"),
     default=None,
     help="Also check the log still holds this signed checkpoint's head (needs --key).",
 )
 @click.option(
     "--key",
     "key_path",
-    type=click.Path(exists=True, dir_okay=False),
+    type=InputFile("key file"),
     default=None,
     help="Public key PEM; without --checkpoint, check the checkpoints stored in the log.",
 )
@@ -219,7 +220,7 @@ def verify(
             )
         )
     elif result.ok:
-        click.echo(f"ok: {result.checked} record(s), hash chain intact")
+        info(f"ok: {result.checked} record(s), hash chain intact")
     else:
         click.echo(
             f"FAILED at record {result.first_bad}: {result.reason} "
@@ -288,7 +289,7 @@ def salvage_command(damaged: str, new: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(attrs.asdict(result)))
     elif result.complete:
-        click.echo(
+        info(
             f"copied all {result.copied} record(s) of {damaged} into {new}; their hash chain "
             f"verifies. Rebuild the projections with: monitor --db {new} replay"
         )
@@ -329,7 +330,7 @@ def backup_command(obj: CliContext, dest: str, force: bool, as_json: bool) -> No
         click.echo(json.dumps(attrs.asdict(result)))
         return
     head = "" if result.head_hash is None else f", head {result.head_hash[:16]}..."
-    click.echo(
+    info(
         f"backed up {result.records} record(s){head} of {result.source} into {result.dest} "
         f"({result.size / 1048576:.1f} MiB in {result.seconds:.1f}s); the copy's hash chain "
         "verifies"

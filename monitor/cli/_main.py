@@ -1,11 +1,15 @@
 """The `monitor` command group: global options, error handling, exit codes.
 
-Exit codes scripts can rely on:
+Exit codes scripts can rely on, the same for the same fault on every command:
   0  success
-  1  the command ran and found a problem (verify failed, rule tests failed, check errors)
-  2  usage error (click's own)
+  1  the command ran and found a problem (verify failed, rule tests failed, every feed of
+     `watch --once` failed)
+  2  usage error (click's own: an unknown option, a malformed value such as a bad duration)
   3  the log could not be opened or used (locked, read-only, corrupted, foreign)
-  4  invalid input files (rule files, feed lists, item files)
+  4  invalid input files: one that is missing, unreadable or a folder (``error: PATH: ...``,
+     one line on stderr; see `_options.InputFile`), or one whose content is wrong (rule
+     files, feed lists, item files, keys, checkpoints, sinks files, monitor.yaml)
+  130 interrupted
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ class CliContext:
 
     db: str
     verbose: int = 0
+    quiet: bool = False
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -43,17 +48,24 @@ class CliContext:
     help="Event log: a file path, sqlite:///PATH, memory: or postgresql://... (env MONITOR_DB).",
 )
 @click.option("-v", "--verbose", count=True, help="Log more (-v info, -vv debug).")
+@click.option(
+    "-q",
+    "--quiet",
+    is_flag=True,
+    help="Errors only on stderr: no progress bars, warnings or informational lines (--json "
+    "and the data a command prints are kept).",
+)
 @config_options
 @click.version_option(package_name="news-monitor", prog_name="monitor")
 @click.pass_context
-def cli(ctx: click.Context, db: str, verbose: int, **config: str | None) -> None:
+def cli(ctx: click.Context, db: str, verbose: int, quiet: bool, **config: str | None) -> None:
     """Watch news feeds, keep every item in an event log, flag what matters with rules.
 
     Every option can also be set in monitor.yaml or an environment variable (see the README,
     "Configuration", and `monitor config show`).
     """
-    db, verbose = configure(ctx, db=db, verbose=verbose, **config)  # file, env, logging
-    ctx.obj = CliContext(db=db, verbose=verbose)
+    db, verbose = configure(ctx, db=db, verbose=verbose, quiet=quiet, **config)
+    ctx.obj = CliContext(db=db, verbose=verbose, quiet=quiet)
 
 
 def _register_commands() -> None:

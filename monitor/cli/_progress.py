@@ -1,11 +1,15 @@
-"""A progress bar for long work (replay, backtest, verify), shown only on a terminal."""
+"""A progress bar for long work (replay, backtest, verify), shown only on a terminal and never
+with ``--quiet``."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from ._render import is_quiet
 
 __all__ = ["progress_bar"]
 
@@ -14,7 +18,8 @@ __all__ = ["progress_bar"]
 def progress_bar(description: str) -> Iterator[Callable[[int, int | None], None]]:
     """Yield an `update(done, total)` callback that drives a rich progress bar on stderr.
 
-    When stderr is not a terminal (scripts, CI) rich draws nothing, so output stays clean.
+    When stderr is not a terminal (scripts, CI) rich draws nothing, so output stays clean;
+    with ``monitor -q`` nothing is drawn either.
     """
     columns = (
         TextColumn("[progress.description]{task.description}"),
@@ -22,7 +27,9 @@ def progress_bar(description: str) -> Iterator[Callable[[int, int | None], None]
         MofNCompleteColumn(),
         TimeRemainingColumn(),
     )
-    with Progress(*columns, transient=True) as progress:
+    with Progress(
+        *columns, console=Console(stderr=True), transient=True, disable=is_quiet()
+    ) as progress:
         task = progress.add_task(description, total=None)
 
         def update(done: int, total: int | None) -> None:

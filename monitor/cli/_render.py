@@ -6,13 +6,14 @@ import shutil
 import sys
 from collections.abc import Mapping, Sequence
 
+import click
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from ..events import AlertRaised
 
-__all__ = ["LEVEL_STYLES", "alerts_table", "console", "evidence_text"]
+__all__ = ["LEVEL_STYLES", "alerts_table", "console", "evidence_text", "info", "is_quiet"]
 
 LEVEL_STYLES = {
     "critical": "bold white on red",
@@ -24,6 +25,21 @@ LEVEL_STYLES = {
 #: Width of tables written to a file or a pipe, where there is no terminal to measure: wide
 #: enough that an alert row stays on one or two lines, as it would on a desktop terminal.
 PIPE_WIDTH = 140
+
+
+def is_quiet() -> bool:
+    """Whether the group's ``-q/--quiet`` was given: informational lines, warnings and progress
+    bars are left out; errors, ``--json`` and the data a command exists to print are not."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is None:
+        return False
+    return bool(getattr(ctx.find_root().obj, "quiet", False))
+
+
+def info(message: str, *, err: bool = False) -> None:
+    """Echo an informational line (a summary, "wrote FILE"), unless ``--quiet``."""
+    if not is_quiet():
+        click.echo(message, err=err)
 
 
 def console(*, err: bool = False, soft_wrap: bool = False) -> Console:

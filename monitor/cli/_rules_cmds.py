@@ -11,12 +11,13 @@ import sys
 from pathlib import Path
 from typing import IO, Any
 
+import attrs
 import click
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ..errors import ConfigError, RuleSetError
+from ..errors import ConfigError, RuleError, RuleSetError
 from ..rules import (
     ALL_LANGS,
     EvalReport,
@@ -29,9 +30,10 @@ from ..rules import (
 )
 from ..rules._build import did_you_mean
 from ._main import EXIT_INPUT, EXIT_PROBLEM
-from ._options import rules_option, rules_sources
+from ._options import InputFile, rules_option, rules_sources
 from ._progress import progress_bar
-from ._render import console
+from ._render import console, is_quiet
+from ._sarif import sarif_log
 
 __all__ = ["match_command", "register", "rules_group"]
 
@@ -40,11 +42,29 @@ def _console(err: bool = False) -> Console:
     return console(err=err, soft_wrap=True)
 
 
-def _load(sources: tuple[str, ...]) -> RuleSet:
-    """Load rules or print every error (file:line:col) and exit 4."""
+def _problem_json(problem: RuleError) -> dict[str, Any]:
+    """A rule error or warning as JSON: location (file:line:column), path, line, column,
+    message (the shape `monitor config check --json` uses)."""
+    source = problem.source
+    return {
+        "location": None if source is None else str(source),
+        "path": None if source is None else source.path,
+        "line": None if source is None else source.line,
+        "column": None if source is None else source.column,
+        "message": problem.message,
+    }
+
+
+def _load(sources: tuple[str, ...], *, as_json: bool = False) -> RuleSet:
+    """Load rules or print every error (file:line:col) and exit 4; with `as_json`, print
+    {"ok": false, "errors": [...]} on stdout instead."""
     try:
         return load_rules(sources)
     except RuleSetError as exc:
+        if as_json:
+            errors = [_problem_json(e) for e in exc.errors]
+            click.echo(json.dumps({"ok": False, "errors": errors}, ensure_ascii=False))
+            sys.exit(EXIT_INPUT)
         err = _console(err=True)
         for error in exc.errors:
             where = str(error.source or ", ".join(sources))
@@ -62,32 +82,84 @@ def rules_group() -> None:
 @click.argument("sources", nargs=-1, type=click.Path())
 @rules_option()
 @click.option("--strict", is_flag=True, help="Treat warnings as errors (exit 4).")
-def check_command(sources: tuple[str, ...], rules: tuple[str, ...], strict: bool) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
+@click.option(
+    "--sarif",
+    "sarif_path",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    default=None,
+    help="Also write the errors and warnings as SARIF 2.1.0 to this file ('-': stdout, "
+    "instead of the text), for GitHub code scanning and CI annotations.",
+)
+def check_command(
+    sources: tuple[str, ...],
+    rules: tuple[str, ...],
+    strict: bool,
+    as_json: bool,
+    sarif_path: str | None,
+) -> None:
     """Validate every rule file of SOURCES (and --rules) as one set [default: default].
 
     A source is a folder, a rule file or 'default' (the installed pack). Prints each error
     and warning as FILE:LINE:COLUMN: message, then a summary. Exits 0 when the rule set
     would load, 4 when it has errors (or warnings, with --strict).
     """
-    report = check_rules(rules_sources(sources + rules))
+    if as_json and sarif_path == "-":
+        raise click.UsageError("--json and --sarif - both print to stdout; pick one")
+    checked = rules_sources(sources + rules)
+    report = check_rules(checked)
+    failed = bool(report.errors) or (strict and bool(report.warnings))
+    if sarif_path is not None:
+        text = json.dumps(
+            sarif_log(report.errors, report.warnings, fallback=checked[0]),
+            ensure_ascii=False,
+            indent=2,
+        )
+        if sarif_path == "-":
+            click.echo(text)
+        else:
+            try:
+                Path(sarif_path).write_text(text + "\n", encoding="utf-8")
+            except OSError as exc:
+                raise click.FileError(sarif_path, exc.strerror or str(exc)) from None
+    if as_json:
+        rs = report.ruleset
+        data = {
+            "ok": not failed,
+            "sources": list(checked),
+            "files": list(report.files),
+            "rules": None if rs is None else len(rs.rules),
+            "correlations": None if rs is None else len(rs.correlations),
+            "lexicons": None if rs is None else len(rs.lexicons),
+            "hash": None if rs is None else rs.hash,
+            "errors": [_problem_json(e) for e in report.errors],
+            "warnings": [_problem_json(w) for w in report.warnings],
+        }
+        click.echo(json.dumps(data, ensure_ascii=False))
+    if as_json or sarif_path == "-":
+        if failed:
+            sys.exit(EXIT_INPUT)
+        return
     out = _console()
     for error in report.errors:
         out.print(f"{escape(str(error.source))}: [red]error[/]: {escape(error.message)}")
     for warning in report.warnings:
         out.print(f"{escape(str(warning.source))}: [yellow]warning[/]: {escape(warning.message)}")
     if report.errors:
-        out.print(
-            f"[red]{len(report.errors)} error(s)[/], {len(report.warnings)} warning(s) in "
-            f"{len(report.files)} file(s): the rule set would NOT load"
-        )
+        if not is_quiet():
+            out.print(
+                f"[red]{len(report.errors)} error(s)[/], {len(report.warnings)} warning(s) in "
+                f"{len(report.files)} file(s): the rule set would NOT load"
+            )
         sys.exit(EXIT_INPUT)
     rs = report.ruleset
     assert rs is not None
-    out.print(
-        f"[green]OK[/]: {len(report.files)} file(s), {len(rs.rules)} rule(s), "
-        f"{len(rs.correlations)} correlation rule(s), {len(rs.lexicons)} lexicon(s), "
-        f"{len(report.warnings)} warning(s); hash {rs.hash[:16]}"
-    )
+    if not is_quiet():
+        out.print(
+            f"[green]OK[/]: {len(report.files)} file(s), {len(rs.rules)} rule(s), "
+            f"{len(rs.correlations)} correlation rule(s), {len(rs.lexicons)} lexicon(s), "
+            f"{len(report.warnings)} warning(s); hash {rs.hash[:16]}"
+        )
     if strict and report.warnings:
         sys.exit(EXIT_INPUT)
 
@@ -97,8 +169,13 @@ def check_command(sources: tuple[str, ...], rules: tuple[str, ...], strict: bool
 @rules_option()
 @click.option("--rule", "only", multiple=True, help="Only test this rule id (repeatable).")
 @click.option("-v", "--verbose", is_flag=True, help="List every test, not only failures.")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON object.")
 def test_command(
-    sources: tuple[str, ...], rules: tuple[str, ...], only: tuple[str, ...], verbose: bool
+    sources: tuple[str, ...],
+    rules: tuple[str, ...],
+    only: tuple[str, ...],
+    verbose: bool,
+    as_json: bool,
 ) -> None:
     """Run every rule's embedded tests of SOURCES (and --rules) [default: default], like a
     test runner.
@@ -107,14 +184,40 @@ def test_command(
     item text and why (the evaluated condition and each selection). Exits 1 when any test
     fails, 4 when the rules do not load.
     """
-    ruleset = _load(rules_sources(sources + rules))
+    ruleset = _load(rules_sources(sources + rules), as_json=as_json)
     report = run_rule_tests(ruleset)
     results = [r for r in report.results if not only or r.rule_id in only]
+    failures = [r for r in results if r.outcome == "failed"]
+    if as_json:
+        data = {
+            "ok": not failures,
+            "passed": sum(r.outcome == "passed" for r in results),
+            "failed": len(failures),
+            "not_run": sum(r.outcome == "not run" for r in results),
+            "results": [
+                {
+                    "rule_id": r.rule_id,
+                    "name": r.name,
+                    "outcome": r.outcome,
+                    "text": r.text,
+                    "reason": r.reason,
+                    "location": None if r.location is None else str(r.location),
+                }
+                for r in results
+            ],
+        }
+        click.echo(json.dumps(data, ensure_ascii=False))
+        if failures:
+            sys.exit(EXIT_PROBLEM)
+        return
     out = _console()
+    quiet = is_quiet()
     by_rule: dict[str, list[Any]] = {}
     for result in results:
         by_rule.setdefault(result.rule_id, []).append(result)
     for rule_id, rule_results in by_rule.items():
+        if quiet:
+            break
         marks = "".join(
             {"passed": "[green].[/]", "failed": "[red]F[/]", "not run": "[yellow]s[/]"}[r.outcome]
             for r in rule_results
@@ -123,7 +226,6 @@ def test_command(
         if verbose:
             for r in rule_results:
                 out.print(f"    {escape(r.name)}: {r.outcome}")
-    failures = [r for r in results if r.outcome == "failed"]
     for r in failures:
         out.print(
             f"\n[red]FAILED[/] {escape(r.rule_id)} {escape(r.name)}"
@@ -141,8 +243,9 @@ def test_command(
             f", [yellow]{not_run} not run[/] (correlation tests: no correlation test "
             "runner is available in this build)"
         )
-    out.print("\n" + summary)
-    if only and not results:
+    if not quiet:
+        out.print("\n" + summary)
+    if only and not results and not quiet:
         out.print(f"[yellow]no tests for {', '.join(only)}[/]")
     if failures:
         sys.exit(EXIT_PROBLEM)
@@ -156,6 +259,7 @@ def test_command(
 @click.option("--content", default="", help="The item's content (body).")
 @click.option("--source", default=None, help="The item's source (publisher).")
 @click.option("--feed", default=None, help="The item's feed id.")
+@click.option("--json", "as_json", is_flag=True, help="Print the explanation as one JSON object.")
 def explain_command(
     rule_id: str,
     text: str,
@@ -164,6 +268,7 @@ def explain_command(
     content: str,
     source: str | None,
     feed: str | None,
+    as_json: bool,
 ) -> None:
     """Explain why rule RULE_ID does or does not match TEXT (the item's summary).
 
@@ -171,7 +276,7 @@ def explain_command(
     (character offsets in each field) and the entities found in the item.
     """
     sources = rules_sources(rules)
-    ruleset = _load(sources)
+    ruleset = _load(sources, as_json=as_json)
     try:
         ruleset.rule(rule_id)
     except KeyError:
@@ -183,6 +288,11 @@ def explain_command(
         sys.exit(EXIT_INPUT)
     item = {"title": title, "summary": text, "content": content, "source": source, "feed": feed}
     explanation = ruleset.explain(rule_id, item)
+    if as_json:
+        data = attrs.asdict(explanation)
+        data["item"] = item
+        click.echo(json.dumps(data, ensure_ascii=False, default=str))
+        return
     out = _console()
     for line in explanation.lines():
         colour = (
@@ -280,7 +390,7 @@ def _print_eval(report: EvalReport, corpus: str, min_f1: dict[str, float]) -> No
 
 
 @rules_group.command("eval")
-@click.argument("corpus", type=click.Path())
+@click.argument("corpus", type=InputFile("corpus"))
 @rules_option()
 @click.option(
     "--map",
@@ -360,7 +470,7 @@ def eval_command(
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
     else:
         _print_eval(report, corpus, bounds)
-        if not report.mapping:
+        if not report.mapping and not is_quiet():
             _console(err=True).print(
                 "[yellow]no corpus label maps to a rule[/]: give rules `labels: {detects: "
                 "LABEL}` or use --map LABEL=RULE"
@@ -417,7 +527,7 @@ def _match_lines(stream: IO[bytes], name: str, ruleset: RuleSet) -> int:
 
 
 @click.command("match")
-@click.argument("file", type=click.Path(allow_dash=True))
+@click.argument("file", type=InputFile("items file", allow_dash=True))
 @rules_option()
 def match_command(file: str, rules: tuple[str, ...]) -> None:
     """Match the items of FILE (JSON lines; '-' reads stdin) against the rules.
@@ -437,7 +547,9 @@ def match_command(file: str, rules: tuple[str, ...]) -> None:
         try:
             stream = path.open("rb")
         except OSError as exc:
-            click.echo(f"error: cannot read {file}: {exc.strerror or exc}", err=True)
+            click.echo(
+                f"error: {file}: cannot read the items file: {exc.strerror or exc}", err=True
+            )
             sys.exit(EXIT_INPUT)
         with stream:
             bad = _match_lines(stream, file, ruleset)

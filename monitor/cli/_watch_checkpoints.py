@@ -13,21 +13,25 @@ from typing import Any
 
 import click
 
-from ..feeds import parse_duration
+from .._durations import parse_duration
 from ..log import CheckpointWriter, EventLog, default_origin, load_private_key
+from ._options import Duration, InputFile
 
 __all__ = ["checkpoint_options", "checkpoint_task"]
 
 _log = logging.getLogger("monitor.watch")
 
 
-def _duration(value: str) -> float:
+_EVERY = Duration(minimum=1, hint="sign at most once a second (for example 15m or 1h)")
+
+
+def _duration(value: str | float) -> float:
     try:
         seconds = parse_duration(value)
     except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
+        raise click.BadParameter(str(exc), param_hint="--checkpoint-every") from None
     if seconds < 1:
-        raise click.BadParameter("sign at most once a second (for example 15m or 1h)")
+        raise click.BadParameter(_EVERY.hint, param_hint="--checkpoint-every")
     return seconds
 
 
@@ -36,7 +40,7 @@ def checkpoint_options(command: Callable[..., Any]) -> Callable[..., Any]:
     options = [
         click.option(
             "--checkpoint-key",
-            type=click.Path(exists=True, dir_okay=False),
+            type=InputFile("checkpoint key"),
             default=None,
             help="Sign the log's head with this private key (from `monitor keygen`).",
         ),
@@ -55,6 +59,7 @@ def checkpoint_options(command: Callable[..., Any]) -> Callable[..., Any]:
             "--checkpoint-every",
             default="1h",
             show_default=True,
+            type=_EVERY,
             metavar="DURATION",
             help="How often to sign (90s, 15m, 1h, 1d); also once when the watcher stops.",
         ),
@@ -70,7 +75,7 @@ def checkpoint_task(
     key: str | None,
     out: str | None,
     append: bool,
-    every: str,
+    every: str | float,
 ) -> tuple[str, float, Callable[[], object]] | None:
     """The housekeeping job for the watcher, or None when no key is given.
 

@@ -19,17 +19,19 @@ from typing import Any
 
 import click
 
+from .._durations import parse_duration
 from ..alerts import DeliveryService, load_sinks
 from ..app import Monitor
-from ..feeds import PollReport, parse_duration
+from ..feeds import PollReport
 from ..metrics import Health, MetricsServer, WatchMetrics, parse_address
+from ._options import Duration, InputFile
 
 __all__ = ["WatchServices", "service_options"]
 
 _log = logging.getLogger("monitor.watch")
 
 
-def _duration(value: str, option: str) -> float:
+def _duration(value: str | float, option: str) -> float:
     try:
         return parse_duration(value)
     except ValueError as exc:
@@ -41,7 +43,7 @@ def service_options(command: Callable[..., Any]) -> Callable[..., Any]:
     options = [
         click.option(
             "--sinks",
-            type=click.Path(dir_okay=False),
+            type=InputFile("sinks file"),
             default=None,
             help="Deliver alerts to the sinks in this YAML file (reloaded with the rules).",
         ),
@@ -49,6 +51,7 @@ def service_options(command: Callable[..., Any]) -> Callable[..., Any]:
             "--drain-timeout",
             default="10s",
             show_default=True,
+            type=Duration(),
             metavar="DURATION",
             help="On exit, deliver what is pending for at most this long.",
         ),
@@ -63,6 +66,7 @@ def service_options(command: Callable[..., Any]) -> Callable[..., Any]:
             "--unhealthy-after",
             default="30m",
             show_default=True,
+            type=Duration(),
             metavar="DURATION",
             help="/healthz fails when every feed has been failing for longer than this.",
         ),
@@ -84,9 +88,9 @@ class WatchServices:
         monitor: Monitor,
         *,
         sinks: str | None,
-        drain_timeout: str,
+        drain_timeout: str | float,
         metrics: str | None,
-        unhealthy_after: str,
+        unhealthy_after: str | float,
         console_write: Callable[[str], None] | None = None,
     ) -> None:
         self.monitor = monitor
