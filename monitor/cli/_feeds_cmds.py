@@ -42,6 +42,7 @@ from ._options import InputFile, optional_rules, rules_option, watch_paths
 from ._render import alerts_table, info
 from ._render import console as make_console
 from ._watch_checkpoints import checkpoint_options, checkpoint_task
+from ._watch_reload import ConfigReload
 from ._watch_service import WatchServices, service_options
 
 __all__ = ["register"]
@@ -201,17 +202,28 @@ def watch(
                 write(alert_line(alert, lookup.find(alert, position)))
 
         poller = _Poller(monitor, on_alerts=show, on_report=services.on_poll)
+        config = ConfigReload(click.get_current_context())
 
-        def reload_hook() -> None:
+        def reload_hook() -> FeedList | None:
+            nonlocal sources
+            changed = config.changes()  # monitor.yaml may name other feeds, rules or sinks
+            if "rules" in changed:
+                sources = optional_rules(changed["rules"], no_rules)
             if sources is not None:
                 poller.reload_rules(sources)
+            if "sinks" in changed:
+                services.use_sinks_file(changed["sinks"])
             services.reload()
+            if "feeds_path" in changed:
+                return load_feeds(changed["feeds_path"])
+            return None
 
+        config_file = [Path(config.path)] if config.path else []
         watcher = Watcher(
             feedlist,
             poller.poll,
-            reload=reload_hook if sources or sinks else None,
-            watch_paths=[*watch_paths(sources), *services.watch_paths],
+            reload=reload_hook if sources or sinks or config.path else None,
+            watch_paths=[*watch_paths(sources), *services.watch_paths, *config_file],
             clock=monitor.clock,
             max_workers=workers,
             housekeeping=[signing] if signing is not None else [],

@@ -113,12 +113,15 @@ class WatchServices:
             monitor.on_evaluated = self.metrics.observe_evaluation
         self.delivery: DeliveryService | None = None
         if sinks is not None:
-            self.delivery = DeliveryService(
-                monitor.log,
-                load_sinks(sinks, console_write=console_write),
-                clock=monitor.clock,
-                on_result=self.metrics.observe_delivery if self.metrics else None,
-            )
+            self.delivery = self._delivery(sinks)
+
+    def _delivery(self, sinks_path: str) -> DeliveryService:
+        return DeliveryService(
+            self.monitor.log,
+            load_sinks(sinks_path, console_write=self._console_write),
+            clock=self.monitor.clock,
+            on_result=self.metrics.observe_delivery if self.metrics else None,
+        )
 
     @property
     def watch_paths(self) -> list[Path]:
@@ -147,6 +150,27 @@ class WatchServices:
             self.metrics.observe_poll(report)
         if self.health is not None:
             self.health.observe_poll(report)
+
+    def use_sinks_file(self, path: str | None) -> None:
+        """Switch to another sinks file (a reloaded monitor.yaml named a new one): start
+        delivering if nothing was, and let `reload` read the new file. None is refused with a
+        log line: stopping delivery needs a restart, so no alert is dropped by an edit."""
+        if path == self.sinks_path:
+            return
+        if path is None:
+            _log.warning("sinks are no longer configured; keep delivering until a restart")
+            return
+        if self.delivery is None:
+            try:
+                self.delivery = self._delivery(path)
+            except Exception as exc:  # the watcher must survive a bad edit
+                _log.error("sinks in %s not loaded, not delivering: %s", path, exc)
+                return
+            self.sinks_path = path
+            self.delivery.start()
+            _log.info("delivering alerts to: %s", ", ".join(s.name for s in self.delivery.sinks))
+            return
+        self.sinks_path = path
 
     def reload(self) -> None:
         """Reload the sinks file; on any error keep the running sinks and log why."""
