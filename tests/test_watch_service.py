@@ -246,6 +246,16 @@ def test_metrics_endpoint_and_healthz_during_a_run(tmp_path, server):
     try:
         assert wait_until(lambda: _get(base + "/healthz")[0] == 200, 30), proc.stderr
         assert wait_until(lambda: len(_jsonl_ids(archive)) >= 4, 60)
+        # Both feeds have been polled once the scrape shows a successful poll of each (the
+        # first alerts may all come from the feed whose poll finished first).
+        assert wait_until(
+            lambda: all(
+                f'monitor_feed_polls_total{{feed="{name}",outcome="ok"}}'
+                in _get(base + "/metrics")[1]
+                for name in ("alpha", "bravo")
+            ),
+            60,
+        )
         status, text = _get(base + "/metrics")
         assert status == 200
         names = {f.name for f in text_string_to_metric_families(text)}

@@ -7,7 +7,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from monitor.cli import cli
+from monitor.cli import cli, main
 from monitor.errors import ConfigError
 from monitor.rules import ALL_LANGS, evaluate_corpus, label_rules, read_corpus
 
@@ -186,14 +186,17 @@ def test_cli_every_rule_scores_each_rule_under_its_id(pack, tmp_path):
     assert scored == {("denial", "denial", 1), ("tanf-attack", "tanf-attack", 0)}
 
 
-def test_cli_bad_input_exit_codes(pack, tmp_path):
+def test_cli_bad_input_exit_codes(pack, tmp_path, capsys):
     folder = str(tmp_path / "rules")
     bad = tmp_path / "bad.jsonl"
     bad.write_text("{oops\n", encoding="utf-8")
     result = run("rules", "eval", str(bad), "--rules", folder)
     assert result.exit_code == 4 and "bad.jsonl:1: not a JSON line" in result.output
-    missing = run("rules", "eval", str(tmp_path / "none.jsonl"), "--rules", folder)
-    assert missing.exit_code == 4 and "cannot read the corpus" in missing.output
+    # A missing corpus is refused while the command line is parsed; run `main` as a shell does
+    # (CliRunner reports errors raised there as exit 1).
+    with pytest.raises(SystemExit) as missing:
+        main(["rules", "eval", str(tmp_path / "none.jsonl"), "--rules", folder])
+    assert missing.value.code == 4 and "none.jsonl: corpus not found" in capsys.readouterr().err
     assert run("rules", "eval", str(bad), "--rules", folder, "--map", "x").exit_code == 2
     assert run("rules", "eval", str(bad), "--rules", folder, "--min-f1", "2").exit_code == 2
     unknown = run("rules", "eval", str(corpus_file(tmp_path)), "--rules", folder, "--map", "a=nope")
