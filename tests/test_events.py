@@ -121,6 +121,42 @@ class TestRegistry:
         with pytest.raises(EventError, match="no upcaster registered for Gap version 1"):
             decode("Gap", 1, b'{"x": 1}')
 
+    def test_item_received_v1_is_upcast(self):
+        """A version-1 ItemReceived record (before media, links and the detected language)
+        decodes, with the new fields empty."""
+        old = {
+            "item_id": "0f" * 16,
+            "feed_id": "wire",
+            "received": "2026-03-01T12:00:00Z",
+            "guid": "wire-1",
+            "url": "https://wire.example/1",
+            "title": "An old item",
+            "summary": "",
+            "content": "",
+            "authors": [],
+            "tags": [],
+            "published": None,
+            "lang": "en",
+            "source": "wire.example",
+        }
+        item = decode("ItemReceived", 1, json.dumps(old))
+        assert item.title == "An old item" and item.lang == "en"
+        assert (item.media, item.text_lang, item.updated) == ((), None, None)
+        assert (item.original_url, item.comments_url) == (None, None)
+        assert ItemReceived.schema_version == 2
+
+    def test_media_round_trip(self):
+        """Media survive encode/decode as attrs objects."""
+        item = make_item(
+            1,
+            media=[{"url": "https://img.example/a.jpg", "length": 10, "credit": "A. B."}],
+            text_lang="ar",
+        )
+        back = decode("ItemReceived", 2, encode(item))
+        assert back == item and back.media == (
+            events.Media(url="https://img.example/a.jpg", length=10, credit="A. B."),
+        )
+
     def test_every_event_type_is_registered(self):
         """The event types the design names are all in the registry."""
         names = set(events.registered_types())

@@ -20,6 +20,7 @@ from ._codec import (
     _text,
     event,
     parse_time,
+    upcaster,
 )
 
 __all__ = [
@@ -33,16 +34,41 @@ __all__ = [
     "FeedMoved",
     "FeedPolled",
     "ItemReceived",
+    "Media",
     "RuleRef",
     "RulesetLoaded",
     "event_time",
 ]
 
 
-@event("ItemReceived", 1)
+@attrs.frozen(kw_only=True)
+class Media:
+    """A file attached to an item: an RSS enclosure, an Atom ``rel="enclosure"`` link or a Media
+    RSS ``media:content``. `length` is in bytes as the feed states it; `credit` names who made
+    it; `thumbnail` is the address of a preview image."""
+
+    url: str
+    type: str | None = None
+    length: int | None = None
+    credit: str | None = None
+    thumbnail: str | None = None
+
+
+def _media(values: Iterable[Media | Mapping[str, Any]] | None) -> tuple[Media, ...]:
+    return tuple(v if isinstance(v, Media) else Media(**v) for v in values or ())
+
+
+@event("ItemReceived", 2)
 @attrs.frozen(kw_only=True)
 class ItemReceived(Event):
-    """A news item arrived from a feed (or a file). Stored once per `item_id`."""
+    """A news item arrived from a feed (or a file). Stored once per `item_id`.
+
+    `lang` is the language the feed declares; `text_lang` the one detected from the text (see
+    `monitor.feeds.detect_language`). `url` is the link as served (it makes the item id when
+    there is no guid); `original_url` is the article behind a tracking link (FeedBurner's
+    ``origLink``). Version 2 added `updated`, `original_url`, `comments_url`, `media` and
+    `text_lang`.
+    """
 
     item_id: str
     feed_id: str
@@ -57,9 +83,27 @@ class ItemReceived(Event):
     published: datetime | None = attrs.field(default=None, converter=parse_time)
     lang: str | None = None
     source: str | None = None
+    updated: datetime | None = attrs.field(default=None, converter=parse_time)
+    original_url: str | None = None
+    comments_url: str | None = None
+    media: tuple[Media, ...] = attrs.field(default=(), converter=_media)
+    text_lang: str | None = None
 
     def dedupe_key(self) -> str:
         return f"item:{self.item_id}"
+
+
+@upcaster("ItemReceived", 1)
+def _item_received_v1(body: dict[str, Any]) -> dict[str, Any]:
+    """Version 1 had no update time, original or comments link, media or detected language."""
+    return {
+        **body,
+        "updated": None,
+        "original_url": None,
+        "comments_url": None,
+        "media": [],
+        "text_lang": None,
+    }
 
 
 @event("FeedPolled", 1)

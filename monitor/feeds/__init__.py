@@ -23,6 +23,7 @@ from ._config import (
 )
 from ._fetch import DEFAULT_USER_AGENT, Fetcher, FetchResult, parse_retry_after
 from ._items import read_items_file
+from ._language import detect_language
 from ._normalize import html_to_text, normalize_entries, publisher_domain
 from ._opml import export_opml, import_opml
 from ._parse import ParsedFeed, parse_feed, strip_dtd
@@ -45,6 +46,7 @@ __all__ = [
     "Watcher",
     "backoff_delay",
     "check_feed_url",
+    "detect_language",
     "export_opml",
     "feeds_to_yaml",
     "html_to_text",

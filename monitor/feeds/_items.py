@@ -18,6 +18,7 @@ from typing import Any
 
 from ..errors import ConfigError, EventError, FeedError, SourceLocation
 from ..events import ItemReceived, item_id, parse_time
+from ._language import detect_language
 from ._normalize import MAX_FIELD_CHARS, html_to_text, normalize_entries, publisher_domain
 from ._parse import parse_feed
 from ._poll import read_local_feed
@@ -130,6 +131,8 @@ def _json_item(
     tags = _str_list(obj.get("tags"), "tags", fail)
     published = _published(obj.get("published"), fail)
     lang = _opt_str(obj, "lang", fail)
+    lang = lang.lower() if lang else None
+    sample = "\n".join(text[key][:2000] for key in ("title", "summary", "content"))
     return ItemReceived(
         item_id=item_id(feed, guid=guid, url=url, **text),
         feed_id=feed,
@@ -139,7 +142,8 @@ def _json_item(
         authors=authors,
         tags=tags,
         published=published,
-        lang=lang.lower() if lang else None,
+        lang=lang,
+        text_lang=detect_language(sample, lang.split("-")[0] if lang else None),
         source=_opt_str(obj, "source", fail) or publisher_domain(url),
         **text,
     )

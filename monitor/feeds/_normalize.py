@@ -15,7 +15,8 @@ from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-from ..events import ItemReceived, item_id
+from ..events import ItemReceived, Media, item_id
+from ._language import detect_language
 from ._parse import ParsedFeed
 
 __all__ = ["MAX_FIELD_CHARS", "html_to_text", "normalize_entries", "publisher_domain"]
@@ -87,7 +88,28 @@ def html_to_text(value: str, *, single_line: bool = False) -> str:
     return _collapse("".join(parser.parts), single_line=single_line)
 
 
-def _detail_text(entry: Mapping[str, Any], key: str, *, single_line: bool = False) -> str:
+def _cut(text: str, cuts: list[int]) -> str:
+    """`text` up to `MAX_FIELD_CHARS`, counting in `cuts` a field that was longer."""
+    if len(text) > MAX_FIELD_CHARS:
+        cuts.append(len(text))
+        return text[:MAX_FIELD_CHARS]
+    return text
+
+
+def _is_content_copy(entry: Mapping[str, Any]) -> bool:
+    """Whether the entry's `summary` is only feedparser's copy of its content: an entry with
+    ``content:encoded`` or Atom ``content`` and no summary of its own gets one, with no type."""
+    value = entry.get("summary")
+    return (
+        bool(value)
+        and any(value == block.get("value") for block in entry.get("content") or ())
+        and not (entry.get("summary_detail") or {}).get("type")
+    )
+
+
+def _detail_text(
+    entry: Mapping[str, Any], key: str, cuts: list[int], *, single_line: bool = False
+) -> str:
     value = entry.get(key)
     if not value:
         return ""
@@ -98,10 +120,10 @@ def _detail_text(entry: Mapping[str, Any], key: str, *, single_line: bool = Fals
         if kind in _PLAIN_TYPES
         else html_to_text(value, single_line=single_line)
     )
-    return text[:MAX_FIELD_CHARS]
+    return _cut(text, cuts)
 
 
-def _content_text(entry: Mapping[str, Any]) -> str:
+def _content_text(entry: Mapping[str, Any], cuts: list[int]) -> str:
     parts = []
     for block in entry.get("content") or ():
         value = block.get("value") or ""
@@ -109,12 +131,15 @@ def _content_text(entry: Mapping[str, Any]) -> str:
         parts.append(
             _collapse(value, single_line=False) if kind in _PLAIN_TYPES else html_to_text(value)
         )
-    return "\n".join(p for p in parts if p)[:MAX_FIELD_CHARS]
+    return _cut("\n".join(p for p in parts if p), cuts)
 
 
-def _when(entry: Mapping[str, Any]) -> datetime | None:
-    for key in ("published_parsed", "updated_parsed", "created_parsed"):
-        value = entry.get(key)
+def _when(
+    entry: Mapping[str, Any], keys: tuple[str, ...] = ("published", "updated", "created")
+) -> datetime | None:
+    for key in (f"{k}_parsed" for k in keys):
+        # dict.get: feedparser's own get maps a missing updated_parsed to published_parsed.
+        value = dict.get(entry, key) if isinstance(entry, dict) else entry.get(key)
         if isinstance(value, time.struct_time | tuple) and len(value) >= 6:
             try:
                 return datetime(*value[:6], tzinfo=UTC)  # feedparser gives UTC
@@ -192,24 +217,43 @@ def _absolute(link: str | None, base: str | None) -> str | None:
 
 
 def normalize_entries(
-    parsed: ParsedFeed, *, feed_id: str, received: datetime, feed_url: str | None = None
+    parsed: ParsedFeed,
+    *,
+    feed_id: str,
+    received: datetime,
+    feed_url: str | None = None,
+    problems: list[str] | None = None,
 ) -> list[ItemReceived]:
     """Return one `ItemReceived` per usable entry of `parsed`, in document order.
 
-    Entries with no text and no link are skipped. The item id is deterministic (feed + guid,
-    else link, else text), so the same entry served again dedupes in the log.
+    Entries with no text, no link and no media are skipped. The item id is deterministic (feed
+    + guid, else link, else text), so the same entry served again dedupes in the log. Fields
+    longer than `MAX_FIELD_CHARS` are cut; when `problems` is given, a line saying how many is
+    appended to it (for the poll's `degraded` note).
     """
     lang = _primary_lang(parsed.lang)
     base = parsed.base_url or feed_url
     channel_link = _absolute(parsed.link, base)
     source = publisher_domain(channel_link) or publisher_domain(base)
     items: list[ItemReceived] = []
+    cuts: list[int] = []
     for entry in parsed.entries:
         item = _entry_item(
-            entry, feed_id=feed_id, received=received, lang=lang, source=source, base=base
+            entry,
+            feed_id=feed_id,
+            received=received,
+            lang=lang,
+            source=source,
+            base=base,
+            cuts=cuts,
         )
         if item is not None:
             items.append(item)
+    if cuts and problems is not None:
+        problems.append(
+            f"{len(cuts)} field(s) cut to {MAX_FIELD_CHARS:,} characters "
+            f"(the longest had {max(cuts):,})"
+        )
     return items
 
 
@@ -221,21 +265,31 @@ def _entry_item(
     lang: str | None,
     source: str | None,
     base: str | None,
+    cuts: list[int],
 ) -> ItemReceived | None:
-    title = _detail_text(entry, "title", single_line=True)
-    summary = _detail_text(entry, "summary")
-    content = _content_text(entry)
+    title = _detail_text(entry, "title", cuts, single_line=True)
+    # Never the content twice: feedparser's copy of it is no summary (rules search title,
+    # summary and content, and would count every word of it twice).
+    summary = "" if _is_content_copy(entry) else _detail_text(entry, "summary", cuts)
+    content = _content_text(entry, cuts)
     if content == summary:
         content = ""
     link = _absolute((entry.get("link") or "").strip() or None, base)
     guid = (str(entry.get("id") or "")).strip() or None
-    if not (title or summary or content or link):
+    media = _media(entry, base)
+    if not (title or summary or content or link or media):
         return None
     origin = entry.get("source") or {}
     item_source = publisher_domain(origin.get("href") or origin.get("link")) if origin else None
+    item_lang = _lang(entry, lang)
     return ItemReceived(
         item_id=item_id(
-            feed_id, guid=guid, url=link, title=title, summary=summary, content=content
+            feed_id,
+            guid=guid,
+            url=link or (media[0].url if media else None),
+            title=title,
+            summary=summary,
+            content=content,
         ),
         feed_id=feed_id,
         received=received,
@@ -247,6 +301,64 @@ def _entry_item(
         authors=_authors(entry),
         tags=_tags(entry),
         published=_when(entry),
-        lang=_lang(entry, lang),
+        lang=item_lang,
         source=item_source or source or publisher_domain(link),
+        updated=_when(entry, ("updated",)),
+        original_url=_link(entry.get("feedburner_origlink"), base),
+        comments_url=_link(entry.get("comments"), base),
+        media=media,
+        text_lang=detect_language(
+            f"{title}\n{summary[:_LANG_SAMPLE]}\n{content[:_LANG_SAMPLE]}", item_lang
+        ),
     )
+
+
+#: Characters of summary and content handed to language detection (it reads 2,000 at most).
+_LANG_SAMPLE = 2000
+
+
+def _link(value: Any, base: str | None) -> str | None:
+    return _absolute(str(value).strip() or None, base) if isinstance(value, str) else None
+
+
+def _length(value: Any) -> int | None:
+    try:
+        length = int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+    return length if length >= 0 else None
+
+
+def _media(entry: Mapping[str, Any], base: str | None) -> tuple[Media, ...]:
+    """The entry's enclosures and Media RSS files, once per address.
+
+    feedparser lifts ``media:credit`` and ``media:thumbnail`` to the entry, whichever
+    ``media:content`` held them, so they go with every Media RSS file; a thumbnail with no
+    ``media:content`` (as BBC feeds write it) is the item's picture and listed on its own.
+    """
+    credits = [c.get("content") for c in entry.get("media_credit") or () if c.get("content")]
+    credit = html_to_text(str(credits[0]), single_line=True) if credits else None
+    thumbs = [t.get("url") for t in entry.get("media_thumbnail") or () if t.get("url")]
+    thumbnail = _link(thumbs[0], base) if thumbs else None
+    found: dict[str, Media] = {}
+    for enc in entry.get("enclosures") or ():
+        url = _link(enc.get("href") or enc.get("url") or "", base)
+        if url and url not in found:
+            found[url] = Media(
+                url=url, type=enc.get("type") or None, length=_length(enc.get("length"))
+            )
+    for item in entry.get("media_content") or ():
+        url = _link(item.get("url") or "", base)
+        if not url:
+            continue
+        known = found.get(url)
+        found[url] = Media(
+            url=url,
+            type=item.get("type") or (known.type if known else None) or item.get("medium"),
+            length=_length(item.get("filesize")) or (known.length if known else None),
+            credit=credit,
+            thumbnail=thumbnail,
+        )
+    if thumbnail and not entry.get("media_content") and thumbnail not in found:
+        found[thumbnail] = Media(url=thumbnail, type="image", credit=credit, thumbnail=thumbnail)
+    return tuple(found.values())

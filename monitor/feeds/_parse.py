@@ -13,6 +13,7 @@ import io
 import re
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 import attrs
 import feedparser
@@ -31,6 +32,10 @@ _WIDE_BOMS = (
 # override; the document itself parsed cleanly, so these are noted but do not mark it degraded.
 _BENIGN = (feedparser.NonXMLContentType, feedparser.CharacterEncodingOverride)
 _XML_DECL_ENCODING = re.compile(rb"^(<\?xml[^>]*?encoding\s*=\s*)([\"'])[^\"']*\2", re.I)
+_DECLARED = re.compile(rb"^(?:\xef\xbb\xbf)?\s*<\?xml[^>]*?encoding\s*=\s*[\"']([^\"']*)", re.I)
+_CHARSET = re.compile(r"charset\s*=\s*[\"']?([^\"';\s]+)", re.I)
+_UTF8 = frozenset({"utf-8", "utf8"})
+_BEYOND_ASCII = re.compile("[^\x00-\x7f\ufffd]")
 
 
 @attrs.frozen(kw_only=True)
@@ -106,6 +111,49 @@ def _doctype_end(body: bytes, start: int) -> tuple[int, bool]:
     return len(body), has_subset  # unterminated: drop the rest of the prolog too
 
 
+def _base_url(content_location: str | None, url: str | None) -> str | None:
+    """The base for relative links: Content-Location resolved against the request's URL, else
+    that URL; a base that is still relative is no base at all."""
+    base = url
+    if content_location:
+        try:
+            base = urljoin(url, content_location.strip()) if url else content_location.strip()
+        except ValueError:
+            base = url
+    try:
+        return base if base and urlsplit(base).scheme else None
+    except ValueError:
+        return None
+
+
+def _repair_utf8(body: bytes, content_type: str) -> tuple[bytes, int | None, int]:
+    """Check a document meant to be UTF-8 (declared so, or declaring nothing): return the body
+    to parse, the offset of the first invalid byte (None when valid) and how many bad sequences
+    were replaced.
+
+    Mostly UTF-8 with a few bad bytes (valid multi-byte text beside them): the bad sequences
+    become U+FFFD, so one stray byte does not turn a whole Arabic feed into cp1252 mojibake.
+    No valid multi-byte sequence at all: the document is most likely in a single-byte encoding
+    it does not declare, and feedparser's fallback decodes it (nothing replaced).
+    """
+    declared = _DECLARED.match(body[:512])
+    charset = _CHARSET.search(content_type or "")
+    for name in (declared.group(1) if declared else b"", charset.group(1) if charset else ""):
+        text = name.decode("ascii", "replace") if isinstance(name, bytes) else name
+        if text and text.strip().lower() not in _UTF8:
+            return body, None, 0
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        where = exc.start
+    else:
+        return body, None, 0
+    text = body.decode("utf-8", "replace")
+    if _BEYOND_ASCII.search(text) is None:
+        return body, where, 0
+    return text.encode("utf-8"), where, text.count("\ufffd")
+
+
 def _describe(exc: BaseException | None) -> str:
     """Say what was wrong in words an operator can act on (expat's errors carry a position)."""
     if exc is None:
@@ -137,8 +185,10 @@ def parse_feed(
     response_headers = {k.lower(): v for k, v in (headers or {}).items()}
     # feedparser resolves relative URIs against Content-Location, guids included: "item-1"
     # would become "https://host/item-1" and change whenever the feed moves, breaking item
-    # identity. So feedparser gets no base; links are resolved in `normalize_entries`.
-    base = response_headers.pop("content-location", None) or url
+    # identity. So feedparser gets no base; links are resolved in `normalize_entries`, against
+    # Content-Location resolved against the address the body came from (it may be relative).
+    base = _base_url(response_headers.pop("content-location", None), url)
+    cleaned, bad_at, replaced = _repair_utf8(cleaned, response_headers.get("content-type", ""))
     if stripped and "content-type" in response_headers:
         # The body may have been re-encoded as UTF-8; a stale UTF-16 charset would mislead.
         response_headers["content-type"] = response_headers["content-type"].split(";")[0]
@@ -164,6 +214,13 @@ def parse_feed(
     if stripped:
         note = "a DOCTYPE with entity declarations was removed before parsing"
         problem = f"{problem}; {note}" if problem else note
+    if bad_at is not None:
+        note = f"invalid UTF-8 at byte {bad_at}; " + (
+            f"{replaced} bad byte sequence(s) replaced with U+FFFD"
+            if replaced
+            else f"decoded as {result.get('encoding') or 'windows-1252'}"
+        )
+        problem = f"{problem}; {note}" if problem else note
     if not entries and (malformed or not version):
         what = problem or "the document is not RSS, Atom or RDF"
         raise feed_error(f"no usable feed: {what}", "parse")
@@ -175,6 +232,6 @@ def parse_feed(
         entries=entries,
         channel=channel,
         base_url=base,
-        degraded=malformed and bool(entries),
+        degraded=(malformed or bad_at is not None) and bool(entries),
         problem=problem,
     )

@@ -137,14 +137,19 @@ def poll_feed(
             items, degraded, problem, seen = [], False, None, 0
         else:
             headers = {} if result is None else dict(result.headers)
-            parsed = parse_feed(body, headers=headers, url=url if result is not None else None)
+            base = result.final_url if result is not None else None  # after any redirect
+            parsed = parse_feed(body, headers=headers, url=base)
+            cut: list[str] = []
             items = normalize_entries(
                 parsed,
                 feed_id=feed.id,
                 received=started,
-                feed_url=url if result is not None else None,
+                feed_url=base,
+                problems=cut,
             )
             degraded, problem, seen = parsed.degraded, parsed.problem, len(parsed.entries)
+            if cut:  # fields cut to MAX_FIELD_CHARS: stored, but not whole
+                degraded, problem = True, "; ".join(p for p in (problem, *cut) if p)
     except FeedError as exc:
         return _failed(log, feed, state, url, started, t0, exc, events, rng)
     except Exception as exc:  # a library bug on hostile input must not stop the watcher

@@ -53,6 +53,7 @@ class Match:
     labels: dict[str, str] = attrs.field(factory=dict, hash=False)
     annotations: dict[str, str] = attrs.field(factory=dict, hash=False)
     throttle: int | None = None
+    throttle_by: str | None = None
 
 
 def _as_text(value: Any) -> str:
@@ -94,7 +95,9 @@ def item_fields(item: Mapping[str, Any] | ItemReceived) -> dict[str, Any]:
             "feed": item.feed_id,
             "source": item.source,
             "url": item.url,
-            "lang": item.lang,
+            # A rule's `lang` scope is the language of the text when it was detected (the
+            # detector defers to the feed for Latin-script languages it cannot tell apart).
+            "lang": item.text_lang or item.lang,
             "published": format_time(item.published) if item.published else None,
         }
     elif isinstance(item, Mapping):
