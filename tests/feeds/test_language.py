@@ -3,7 +3,6 @@ and a rule's `lang` scope following the text."""
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 
 import pytest
@@ -54,13 +53,11 @@ def test_no_letters():
     assert detect_language("2026 — 42 / 7") is None
 
 
-def test_cost_is_microseconds():
-    """Detection stays cheap on the hot path (generous bound: 200 µs per 2,000 characters)."""
-    text = (SAMPLES["ar"] + " ") * 40
-    t0 = time.perf_counter()
-    for _ in range(200):
-        detect_language(text)
-    assert (time.perf_counter() - t0) / 200 < 200e-6
+def test_only_the_start_of_a_long_text_is_read():
+    """The cost is bounded by a sample of the text's start, whatever its length: a text whose
+    first 2,000 characters are Arabic is Arabic, however much Hebrew follows."""
+    text = (SAMPLES["ar"] + " ") * 100
+    assert detect_language(text[:2000] + SAMPLES["he"] * 100_000) == "ar"
 
 
 ARABIC_IN_EN_FEED = (
