@@ -4,8 +4,8 @@ A `Projection` folds events into JSON values under string keys, stored in the lo
 database; a `ProjectionRunner` catches projections up page by page, committing each page's
 state together with the checkpoint in one transaction, so the effect is exactly-once after any
 crash and a rebuild from position 0 equals the incremental result. The built-in views
-(`FeedStatus`, `ItemsByFeedDay`, `AlertTimeline`, `RuleHits`, `EntityMentions`) expose query
-class methods that take the log and read it a page of keys at a time.
+(`FeedStatus`, `ItemsByFeedDay`, `AlertTimeline`, `RuleHits`, `EntityMentions`, `Stories`)
+expose query class methods that take the log and read it a page of keys at a time.
 
 Example::
 
@@ -20,6 +20,7 @@ from ._builtins import BUILTIN_PROJECTIONS, builtin_projections
 from ._entities import EntityMentions
 from ._feeds import FEED_STATUS_KEYS, FeedStatus, ItemsByFeedDay
 from ._runner import DEFAULT_PAGE_SIZE, ProgressCallback, ProjectionRunner, ProjectionStatus
+from ._stories import Stories
 
 __all__ = [
     "BUILTIN_PROJECTIONS",
@@ -35,6 +36,7 @@ __all__ = [
     "ProjectionStatus",
     "RuleHits",
     "StateView",
+    "Stories",
     "builtin_projections",
     "iter_from",
     "iter_scan",

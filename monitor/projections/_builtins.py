@@ -6,6 +6,7 @@ from ._alerts import AlertTimeline, RuleHits
 from ._base import Projection
 from ._entities import EntityMentions
 from ._feeds import FeedStatus, ItemsByFeedDay
+from ._stories import Stories
 
 __all__ = ["BUILTIN_PROJECTIONS", "builtin_projections"]
 
@@ -16,6 +17,7 @@ BUILTIN_PROJECTIONS: tuple[type[Projection], ...] = (
     AlertTimeline,
     RuleHits,
     EntityMentions,
+    Stories,
 )
 
 

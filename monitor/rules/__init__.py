@@ -50,6 +50,7 @@ from ._sources import (
     default_pack_path,
     resolve_sources,
 )
+from ._stories import StoryIndex, StoryUpdate
 from ._testing import TestReport, TestResult, run_rule_tests
 
 __all__ = [
@@ -90,6 +91,8 @@ __all__ = [
     "Selection",
     "SelectionExplanation",
     "Slot",
+    "StoryIndex",
+    "StoryUpdate",
     "Term",
     "TestReport",
     "TestResult",

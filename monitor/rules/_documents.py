@@ -164,7 +164,7 @@ def build_rule(b: Builder, doc: LocMap) -> Rule | None:
     tests = _rule_tests(b, doc)
     labels = b.text_map(doc, "labels")
     annotations = b.templates(doc, "annotations")
-    throttle = b.duration(doc, "throttle")
+    throttle, throttle_by = _throttle(b, doc)
     version = b.version(doc)
     if len(b.errors) > before:
         return None
@@ -184,10 +184,32 @@ def build_rule(b: Builder, doc: LocMap) -> Rule | None:
         labels=labels,
         annotations=annotations,
         throttle=throttle,
+        throttle_by=throttle_by,
         tests=tests,
         source=plain(doc),
         location=doc.loc,
     )
+
+
+#: What a detection rule's throttle can group repeats by: the alert's group (its first place,
+#: the default) or the item's story (its reprints across outlets).
+THROTTLE_BY = ("group", "story")
+
+
+def _throttle(b: Builder, doc: LocMap) -> tuple[int | None, str | None]:
+    """``throttle: 6h``, or ``throttle: {window: 6h, by: story}``: (seconds, by)."""
+    value = doc.get("throttle")
+    if not isinstance(value, LocMap):
+        return b.duration(doc, "throttle"), None
+    for extra in sorted(set(value) - {"window", "by"}):
+        b.error(f"throttle has no key {extra!r}; use window and by", value.key_loc(extra))
+    if value.get("window") is None:
+        b.error("throttle needs a window, e.g. {window: 6h, by: story}", doc.value_loc("throttle"))
+        return None, None
+    by = b.text(value, "by", default="group")
+    if by not in THROTTLE_BY:
+        b.error(f"throttle by {by!r} is not one of {', '.join(THROTTLE_BY)}", value.value_loc("by"))
+    return b.duration(value, "window"), (None if by == "group" else by)
 
 
 def _correlation_tests(b: Builder, doc: LocMap) -> tuple[CorrelationTest, ...]:

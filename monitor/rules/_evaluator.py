@@ -41,6 +41,7 @@ from ..events import (
 from ..log import EventLog
 from ._correlate import Contribution, CorrelationHit, Correlator, Throttle
 from ._render import render
+from ._stories import StoryIndex, StoryUpdate
 
 __all__ = ["AlertEvaluator", "EvaluationReport", "detection_alert_id", "item_facets"]
 
@@ -91,6 +92,8 @@ class AlertEvaluator:
     `output` is where alerts, entities and the checkpoint go (default: `log` itself); a backtest
     passes a scratch `MemoryLog` so the stored log is only read. `where` filters the items
     evaluated (e.g. by event time); `entities=False` skips `EntitiesExtracted` (backtests).
+    `stories=False` skips story clustering: alerts then carry no ``story`` facet and a
+    ``throttle: {by: story}`` groups by item.
     `lateness` overrides every correlation rule's allowed lateness in seconds (default: each
     rule's timespan).
     """
@@ -108,9 +111,13 @@ class AlertEvaluator:
         source: str = "",
         where: Callable[[ItemReceived], bool] | None = None,
         entities: bool = True,
+        stories: bool = True,
     ) -> None:
         self.log = log
         self.extract_entities = entities
+        self.cluster_stories = stories
+        self._stories = StoryIndex()
+        self._page_stories: dict[str, StoryUpdate] = {}
         self.output = output if output is not None else log
         self.name = name
         self.clock = clock
@@ -129,6 +136,7 @@ class AlertEvaluator:
         self._throttles: dict[str, float | None] = {
             r.id: r.throttle for r in _rules_of(ruleset)
         } | {c.id: c.throttle for c in self._correlations}
+        self._throttle_by = {r.id: getattr(r, "throttle_by", None) for r in _rules_of(ruleset)}
         self._started = False
 
     def set_ruleset(self, ruleset: Any, source: str = "") -> None:
@@ -187,7 +195,11 @@ class AlertEvaluator:
             if isinstance(evt, AlertRaised):
                 seconds = self._throttles.get(evt.rule_id)
                 self._throttle.record(
-                    evt.rule_id, evt.group_key, evt.event_time, seconds, evt.alert_id
+                    evt.rule_id,
+                    self._throttle_key(evt.rule_id, evt.group_key, evt.facets, evt.item_ids),
+                    evt.event_time,
+                    seconds,
+                    evt.alert_id,
                 )
             if evt.rule_id in inputs:
                 self._correlator.feed(_contribution(evt), restore=True)
@@ -197,7 +209,46 @@ class AlertEvaluator:
         if not self._started:
             self._announce()
             self._restore()
+            self._restore_stories()
             self._started = True
+
+    # --- stories -----------------------------------------------------------------------------
+
+    def _restore_stories(self) -> None:
+        """Rebuild the story index by feeding it every item up to the checkpoint, in log order
+        (the same order a live run fed it, so it ends in the same state)."""
+        self._stories = StoryIndex()
+        self._page_stories = {}
+        checkpoint = self.output.get_checkpoint(self.name)
+        if not self.cluster_stories or checkpoint == 0:
+            return
+        for record in self.log.read(0, types=("ItemReceived",)):
+            if record.position > checkpoint:
+                break
+            item = record.event()
+            if isinstance(item, ItemReceived):
+                self._stories.add(item)
+
+    def _assign_stories(self, page: Sequence[Any]) -> dict[str, StoryUpdate]:
+        """Feed the page's new items (every one, whatever `where` says) to the story index."""
+        if not self.cluster_stories:
+            return {}
+        out: dict[str, StoryUpdate] = {}
+        for record in page:
+            if record.type == "ItemReceived":
+                item = record.event()
+                if isinstance(item, ItemReceived):
+                    out[item.item_id] = self._stories.add(item)
+        return out
+
+    def _throttle_key(
+        self, rule_id: str, group: str | None, facets: Mapping[str, str], items: Sequence[str]
+    ) -> str | None:
+        """The key a rule's repeats are grouped by: the alert's group, or the item's story."""
+        if self._throttle_by.get(rule_id) != "story":
+            return group
+        story = facets.get("story") or (items[0] if items else None)
+        return f"story:{story}" if story else group
 
     # --- running -----------------------------------------------------------------------------
 
@@ -240,6 +291,7 @@ class AlertEvaluator:
                 page = [r for r in page if r.position <= until]
             if not page:
                 return
+            self._page_stories = self._assign_stories(page)
             events: list[Event] = []
             for record in page:
                 item = record.event()
@@ -276,11 +328,15 @@ class AlertEvaluator:
         if not matches:
             return
         facets = item_facets(item)
+        story = self._page_stories.get(item.item_id)
+        if story is not None:
+            facets["story"] = story.story_id
         pending: list[Contribution] = []
         for m in matches:
             aid = detection_alert_id(m.rule_id, m.rule_version, item.item_id)
             group = _first_place(m.entities)
-            folded = self._throttle.check(m.rule_id, group, when, m.throttle, aid)
+            key = self._throttle_key(m.rule_id, group, facets, (item.item_id,))
+            folded = self._throttle.check(m.rule_id, key, when, m.throttle, aid)
             if folded:
                 out.append(
                     AlertSuppressed(
@@ -309,7 +365,7 @@ class AlertEvaluator:
                         group_key=group,
                         event_time=when,
                         labels=m.labels,
-                        annotations=m.annotations,
+                        annotations=_story_annotations(m.annotations, story),
                         ruleset_hash=self.ruleset.hash,
                         facets=facets,
                     )
@@ -400,6 +456,14 @@ def _item_entities(ruleset: Any, item: ItemReceived, matches: Sequence[Any]) -> 
         return tuple(matches[0].entities)
     extract = getattr(ruleset, "entities", None)
     return tuple(extract(item)) if callable(extract) else ()
+
+
+def _story_annotations(annotations: Mapping[str, str], story: StoryUpdate | None) -> dict[str, str]:
+    """The rule's annotations plus the story's outlet count at alert time."""
+    if story is None:
+        return dict(annotations)
+    outlets = f"reported by {story.outlets} outlet{'s' if story.outlets != 1 else ''}"
+    return {**annotations, "story_outlets": str(story.outlets), "reported_by": outlets}
 
 
 def _contribution(evt: AlertRaised | AlertSuppressed) -> Contribution:

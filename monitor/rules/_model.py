@@ -183,6 +183,8 @@ class Rule:
     labels: dict[str, str] = attrs.field(factory=dict, hash=False)
     annotations: dict[str, str] = attrs.field(factory=dict, hash=False)
     throttle: int | None = None
+    #: None: repeats are grouped by the alert's group; "story": by the item's story.
+    throttle_by: str | None = None
     tests: tuple[RuleTestCase, ...] = ()
     source: dict[str, Any] = attrs.field(factory=dict, eq=False, hash=False, repr=False)
     location: SourceLocation | None = _NOLOC

@@ -149,6 +149,7 @@ class RuleSet:
                     labels=dict(rule.labels),
                     annotations=annotations,
                     throttle=rule.throttle,
+                    throttle_by=rule.throttle_by,
                 )
             )
         return result

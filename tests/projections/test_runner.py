@@ -281,7 +281,7 @@ def test_status_reports_lag_against_head(log):
 
 
 def test_default_runner_runs_every_builtin(log):
-    """Without a list the runner runs the five built-ins under their stable names."""
+    """Without a list the runner runs the built-ins under their stable names."""
     runner = ProjectionRunner(log)
     assert [p.name for p in runner.projections] == [
         "feed_status",
@@ -289,6 +289,7 @@ def test_default_runner_runs_every_builtin(log):
         "alert_timeline",
         "rule_hits",
         "entity_mentions",
+        "stories",
     ]
     log.append_events([FeedPolled(feed_id="f", url="u", polled_at="2026-03-01T00:00:00Z")])
     assert set(runner.run().values()) == {1}
