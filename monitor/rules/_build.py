@@ -48,7 +48,7 @@ _RULE_KEYS = [*_META_KEYS, "detection"]
 _CORR_KEYS = [*_META_KEYS, "correlation"]
 _CORR_BODY_KEYS = ["type", "rules", "group-by", "group_by", "timespan", "condition"]
 _CORR_TYPES = ("event_count", "value_count", "temporal", "temporal_ordered")
-_GROUP_KEYS = ("place", "actor", "source", "feed", "lang", "author")
+_GROUP_KEYS = ("place", "actor", "source", "feed", "lang", "author", "story")
 _LEXICON_KEYS = [
     "lexicon",
     "kind",
