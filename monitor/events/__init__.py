@@ -27,6 +27,7 @@ from ._codec import (
 from ._identity import item_id, normalize_url
 from ._types import (
     AlertRaised,
+    AlertSuperseded,
     AlertSuppressed,
     CheckpointSigned,
     EntitiesExtracted,
@@ -36,14 +37,17 @@ from ._types import (
     FeedMoved,
     FeedPolled,
     ItemReceived,
+    ItemRevised,
     Media,
     RuleRef,
     RulesetLoaded,
     event_time,
 )
+from ._versions import content_hash, revised_item, revision_of
 
 __all__ = [
     "AlertRaised",
+    "AlertSuperseded",
     "AlertSuppressed",
     "CheckpointSigned",
     "EntitiesExtracted",
@@ -54,9 +58,11 @@ __all__ = [
     "FeedMoved",
     "FeedPolled",
     "ItemReceived",
+    "ItemRevised",
     "Media",
     "RuleRef",
     "RulesetLoaded",
+    "content_hash",
     "decode",
     "encode",
     "event",
@@ -67,6 +73,8 @@ __all__ = [
     "normalize_url",
     "parse_time",
     "registered_types",
+    "revised_item",
+    "revision_of",
     "to_plain",
     "upcaster",
 ]

@@ -25,6 +25,7 @@ from ._codec import (
 
 __all__ = [
     "AlertRaised",
+    "AlertSuperseded",
     "AlertSuppressed",
     "CheckpointSigned",
     "EntitiesExtracted",
@@ -34,6 +35,7 @@ __all__ = [
     "FeedMoved",
     "FeedPolled",
     "ItemReceived",
+    "ItemRevised",
     "Media",
     "RuleRef",
     "RulesetLoaded",
@@ -283,6 +285,65 @@ class CheckpointSigned(Event):
 
     def dedupe_key(self) -> str:
         return f"checkpoint:{self.origin}:{self.position}:{self.key_id}"
+
+
+@event("ItemRevised", 1)
+@attrs.frozen(kw_only=True)
+class ItemRevised(Event):
+    """A known item came back with changed content: the whole new version.
+
+    The content (title, summary, content, link, authors, tags) is compared by `content_hash`
+    (see `monitor.events.content_hash`: over normalized fields, so whitespace-only edits are no
+    revision). Stored once per item and content: two watchers seeing the same version store it
+    once, and a version the item had before is not stored again. `revision` is the number the
+    appender knew (1 for the first change); the `item_versions` projection numbers versions by
+    log order, which agrees unless two watchers appended different new versions at once.
+    `previous_hash` is the version it replaced, as the appender knew it. The other fields are
+    those of `ItemReceived`, as the new version has them (`monitor.events.revised_item` reads
+    them back as an item).
+    """
+
+    item_id: str
+    feed_id: str
+    revision: int = 1
+    content_hash: str
+    previous_hash: str | None = None
+    received: datetime = attrs.field(converter=_required_time)
+    guid: str | None = None
+    url: str | None = None
+    title: str = attrs.field(default="", converter=_text)
+    summary: str = attrs.field(default="", converter=_text)
+    content: str = attrs.field(default="", converter=_text)
+    authors: tuple[str, ...] = attrs.field(default=(), converter=_str_tuple)
+    tags: tuple[str, ...] = attrs.field(default=(), converter=_str_tuple)
+    published: datetime | None = attrs.field(default=None, converter=parse_time)
+    lang: str | None = None
+    source: str | None = None
+    updated: datetime | None = attrs.field(default=None, converter=parse_time)
+    original_url: str | None = None
+    comments_url: str | None = None
+    media: tuple[Media, ...] = attrs.field(default=(), converter=_media)
+    text_lang: str | None = None
+
+    def dedupe_key(self) -> str:
+        return f"revision:{self.item_id}:{self.content_hash}"
+
+
+@event("AlertSuperseded", 1)
+@attrs.frozen(kw_only=True)
+class AlertSuperseded(Event):
+    """An item was revised and its new version no longer matches the rule of an alert raised
+    (or suppressed) for an earlier version. Nothing is withdrawn: the alert stays, marked."""
+
+    alert_id: str
+    rule_id: str
+    item_id: str
+    revision: int
+    content_hash: str
+    event_time: datetime = attrs.field(converter=_required_time)
+
+    def dedupe_key(self) -> str:
+        return f"superseded:{self.alert_id}:{self.content_hash}"
 
 
 def event_time(evt: ItemReceived) -> datetime:

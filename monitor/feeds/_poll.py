@@ -1,10 +1,11 @@
 """`poll_feed`: one poll of one feed, from fetch to the events it leaves in the log.
 
 A poll never raises for a feed's problems: whatever happens becomes events. Items are appended
-first (one atomic batch, deduplicated by the log through their dedupe keys, never by date), then
-`FeedPolled` with the number actually stored, or `FeedFailed`; `FeedMoved` and `FeedDisabled`
-record a permanent redirect and a feed that is gone. A crash between the two appends loses
-nothing: the next poll finds the items already stored.
+first (one atomic batch, deduplicated by the log through their dedupe keys, never by date), with
+an `ItemRevised` for each known item whose content changed (see `_revisions`), then
+`FeedPolled` with the number of new items actually stored, or `FeedFailed`; `FeedMoved` and
+`FeedDisabled` record a permanent redirect and a feed that is gone. A crash between the two
+appends loses nothing: the next poll finds the items already stored.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from ._fetch import Fetcher, FetchResult
 from ._guards import feed_error
 from ._normalize import normalize_entries
 from ._parse import parse_feed
+from ._revisions import Lookup, split_revisions, stored_versions
 from ._state import FeedState
 
 __all__ = ["MAX_BACKOFF", "PollReport", "backoff_delay", "poll_feed", "read_local_feed"]
@@ -48,6 +50,7 @@ class PollReport:
     status: int | None = None
     new_items: int = 0
     seen_items: int = 0
+    revised: int = 0
     degraded: bool = False
     error: str | None = None
     error_kind: str | None = None
@@ -99,12 +102,15 @@ def poll_feed(
     fetcher: Fetcher,
     clock: Callable[[], datetime],
     rng: random.Random | None = None,
+    known: Lookup | None = None,
 ) -> PollReport:
     """Poll `feed` once and record the outcome in `log`; see the module docstring.
 
     `state` is what the feed-status projection remembers (validators for a conditional GET,
     the current URL after moves, the failure count for the backoff); None for a new feed. A
-    disabled feed (config or state) is not fetched and reports `next_delay=None`.
+    disabled feed (config or state) is not fetched and reports `next_delay=None`. `known`
+    tells what the log holds of an item (default: the ``item_versions`` projection of `log`,
+    as far as it has been run) so that changed items become `ItemRevised`.
 
     Raises only what the log raises (`LogError`): feed problems never escape.
     """
@@ -156,7 +162,11 @@ def poll_feed(
         _log.exception("feed %s: unexpected error while polling", feed.id)
         err = feed_error(f"internal error: {type(exc).__name__}: {exc}", "internal")
         return _failed(log, feed, state, url, started, t0, err, events, rng)
-    stored = len(log.append_events(items).stored) if items else 0
+    new, revisions = split_revisions(items, known or stored_versions(log))
+    batch: list[Event] = [*new, *revisions]
+    positions = log.append_events(batch).positions if batch else []
+    stored = sum(p is not None for p in positions[: len(new)])
+    revised = sum(p is not None for p in positions[len(new) :])
     duration = time.perf_counter() - t0
     events.append(
         FeedPolled(
@@ -180,6 +190,7 @@ def poll_feed(
         status=status,
         new_items=stored,
         seen_items=seen,
+        revised=revised,
         degraded=degraded,
         error=problem if degraded else None,
         next_delay=feed.interval,

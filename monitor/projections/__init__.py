@@ -4,8 +4,9 @@ A `Projection` folds events into JSON values under string keys, stored in the lo
 database; a `ProjectionRunner` catches projections up page by page, committing each page's
 state together with the checkpoint in one transaction, so the effect is exactly-once after any
 crash and a rebuild from position 0 equals the incremental result. The built-in views
-(`FeedStatus`, `ItemsByFeedDay`, `AlertTimeline`, `RuleHits`, `EntityMentions`, `Stories`)
-expose query class methods that take the log and read it a page of keys at a time.
+(`FeedStatus`, `ItemsByFeedDay`, `ItemVersions`, `AlertTimeline`, `RuleHits`,
+`EntityMentions`, `Stories`) expose query class methods that take the log and read it a page
+of keys at a time.
 
 Example::
 
@@ -19,6 +20,7 @@ from ._base import Projection, StateView, iter_from, iter_scan, key, sortable_ti
 from ._builtins import BUILTIN_PROJECTIONS, builtin_projections
 from ._entities import EntityMentions
 from ._feeds import FEED_STATUS_KEYS, FeedStatus, ItemsByFeedDay
+from ._items import ItemVersions
 from ._runner import DEFAULT_PAGE_SIZE, ProgressCallback, ProjectionRunner, ProjectionStatus
 from ._stories import Stories
 
@@ -29,6 +31,7 @@ __all__ = [
     "AlertTimeline",
     "EntityMentions",
     "FeedStatus",
+    "ItemVersions",
     "ItemsByFeedDay",
     "ProgressCallback",
     "Projection",

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, ClassVar
 
-from ..events import AlertRaised, AlertSuppressed, Event, parse_time
+from ..events import AlertRaised, AlertSuperseded, AlertSuppressed, Event, parse_time
 from ..log import EventLog, Record
 from ._base import Projection, StateView, iter_scan, key, sortable_time
 
@@ -32,12 +32,17 @@ class AlertTimeline(Projection):
     A listing holds ``alert_id, rule_id, rule_version, level, title, entities, event_time,
     item_ids, evidence`` (the number of evidence spans), ``group_key``, ``position`` (where the
     AlertRaised is in the log) and ``suppressed``: how many later firings were folded into it
-    (`AlertSuppressed` events naming it in ``folded_into``).
+    (`AlertSuppressed` events naming it in ``folded_into``). A listing whose item was revised
+    so that it no longer matches the rule (`AlertSuperseded`) also holds
+    ``no_longer_matches``: the first revision number that did not match. The alert itself
+    stays listed.
     """
 
     name: ClassVar[str] = "alert_timeline"
     version: ClassVar[int] = 1
-    types: ClassVar[frozenset[str]] = frozenset({"AlertRaised", "AlertSuppressed"})
+    types: ClassVar[frozenset[str]] = frozenset(
+        {"AlertRaised", "AlertSuppressed", "AlertSuperseded"}
+    )
 
     def apply(self, event: Event, record: Record, state: StateView) -> None:
         """File a raised alert under its event time, or count a suppression on its alert."""
@@ -82,6 +87,14 @@ class AlertTimeline(Projection):
             listing = state.get(time_key)
             listing["suppressed"] += 1
             state.put(time_key, listing)
+        elif isinstance(event, AlertSuperseded):
+            # Always after its alert (the evaluator appends it later); a suppressed alert has
+            # no listing to mark.
+            time_key = state.get(key("id", event.alert_id))
+            listing = state.get(time_key) if time_key is not None else None
+            if listing is not None and "no_longer_matches" not in listing:
+                listing["no_longer_matches"] = event.revision
+                state.put(time_key, listing)
 
     @classmethod
     def get(cls, log: EventLog, alert_id: str) -> dict[str, Any] | None:

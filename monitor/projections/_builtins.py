@@ -6,6 +6,7 @@ from ._alerts import AlertTimeline, RuleHits
 from ._base import Projection
 from ._entities import EntityMentions
 from ._feeds import FeedStatus, ItemsByFeedDay
+from ._items import ItemVersions
 from ._stories import Stories
 
 __all__ = ["BUILTIN_PROJECTIONS", "builtin_projections"]
@@ -14,6 +15,7 @@ __all__ = ["BUILTIN_PROJECTIONS", "builtin_projections"]
 BUILTIN_PROJECTIONS: tuple[type[Projection], ...] = (
     FeedStatus,
     ItemsByFeedDay,
+    ItemVersions,
     AlertTimeline,
     RuleHits,
     EntityMentions,

@@ -12,6 +12,15 @@ replay into a fresh log, produce the same records and never duplicates. Windows 
 use event time (published, else received), never the wall clock; the clock is only used for the
 `RulesetLoaded` timestamp.
 
+Revisions (`ItemRevised`) are read in the same stream and evaluated as the item's new version:
+only rules that no earlier version of the item matched (raised or suppressed) can fire, under
+the same deterministic id rule id + rule version + item id, so nothing is raised twice for a
+rule and an item, by any evaluator or replay. An alert whose rule a revision no longer matches
+gets one `AlertSuperseded` (never a deletion); a later revision that matches again raises
+nothing new. Which rules each item has matched is remembered per item with an alert (memory
+grows with alerts, not items) and rebuilt from the log like the throttle. A revision's event
+time is its item's (published, else when the revision was seen); it extracts no entities.
+
 Correlation and throttle state is not kept only in memory: on start (and after any failed
 append) it is rebuilt by folding the `AlertRaised`/`AlertSuppressed` records already in the
 output log through the same `Correlator` and `Throttle`, with firing switched off.
@@ -30,13 +39,16 @@ import attrs
 
 from ..events import (
     AlertRaised,
+    AlertSuperseded,
     AlertSuppressed,
     EntitiesExtracted,
     Event,
     ItemReceived,
+    ItemRevised,
     RuleRef,
     RulesetLoaded,
     event_time,
+    revised_item,
 )
 from ..log import EventLog
 from ._correlate import Contribution, CorrelationHit, Correlator, Throttle
@@ -46,8 +58,8 @@ from ._stories import StoryIndex, StoryUpdate
 __all__ = ["AlertEvaluator", "EvaluationReport", "detection_alert_id", "item_facets"]
 
 logger = logging.getLogger(__name__)
-_ITEM = ("ItemReceived",)
-_ALERTS = ("AlertRaised", "AlertSuppressed")
+_ITEM = ("ItemReceived", "ItemRevised")
+_ALERTS = ("AlertRaised", "AlertSuppressed", "AlertSuperseded")
 
 
 def detection_alert_id(rule_id: str, rule_version: int, item_id: str) -> str:
@@ -175,6 +187,9 @@ class AlertEvaluator:
         """
         self._correlator = Correlator(self._correlations, lateness=self.lateness)
         self._throttle = Throttle()
+        #: item id -> rule id -> alert id: the rules some version of the item matched.
+        self._matched: dict[str, dict[str, str]] = {}
+        self._superseded: set[str] = set()
         self._late_base = 0
         checkpoint = self.output.get_checkpoint(self.name)
         if checkpoint == 0:
@@ -186,12 +201,18 @@ class AlertEvaluator:
         backlog: set[str] | None = None
         inputs = self._correlator.inputs
         for record, evt in self.output.iter_events(types=_ALERTS):
+            if isinstance(evt, AlertSuperseded):
+                self._superseded.add(evt.alert_id)
+                continue
             assert isinstance(evt, AlertRaised | AlertSuppressed)
             if boundary is not None and record.position > boundary:
                 if backlog is None:
-                    backlog = {r.dedupe_key or "" for r in self.log.read(checkpoint, types=_ITEM)}
-                if any(f"item:{i}" in backlog for i in evt.item_ids):
+                    backlog = {
+                        _item_of(r.dedupe_key) for r in self.log.read(checkpoint, types=_ITEM)
+                    }
+                if any(i in backlog for i in evt.item_ids):
                     continue
+            self._remember(evt.rule_id, evt.item_ids, evt.alert_id)
             if isinstance(evt, AlertRaised):
                 seconds = self._throttles.get(evt.rule_id)
                 self._throttle.record(
@@ -294,13 +315,15 @@ class AlertEvaluator:
             self._page_stories = self._assign_stories(page)
             events: list[Event] = []
             for record in page:
-                item = record.event()
+                evt = record.event()
+                revision = evt if isinstance(evt, ItemRevised) else None
+                item = revised_item(evt) if isinstance(evt, ItemRevised) else evt
                 if not isinstance(item, ItemReceived):
                     continue
                 if self.where is not None and not self.where(item):
                     continue
                 report.items += 1
-                self._evaluate(item, events, report)
+                self._evaluate(item, events, report, revision)
             result = self.output.append_events(events, checkpoint=(self.name, page[-1].position))
             report.duplicates += result.duplicates
             report.alerts.extend(
@@ -310,10 +333,45 @@ class AlertEvaluator:
             )
             after = report.position = page[-1].position
 
-    def _evaluate(self, item: ItemReceived, out: list[Event], report: EvaluationReport) -> None:
+    def _remember(self, rule_id: str, item_ids: Sequence[str], alert_id: str) -> None:
+        if len(item_ids) == 1:  # a detection alert (correlations name several items)
+            self._matched.setdefault(item_ids[0], {}).setdefault(rule_id, alert_id)
+
+    def _revision_matches(
+        self, revision: ItemRevised, matches: Sequence[Any], out: list[Event]
+    ) -> list[Any]:
+        """Keep the matches of rules no earlier version matched; mark the alerts whose rules
+        this version no longer matches."""
+        before = self._matched.get(revision.item_id, {})
+        now = {m.rule_id for m in matches}
+        for rule_id, aid in before.items():
+            if rule_id not in now and aid not in self._superseded:
+                self._superseded.add(aid)
+                out.append(
+                    AlertSuperseded(
+                        alert_id=aid,
+                        rule_id=rule_id,
+                        item_id=revision.item_id,
+                        revision=revision.revision,
+                        content_hash=revision.content_hash,
+                        event_time=event_time(revised_item(revision)),
+                    )
+                )
+        return [m for m in matches if m.rule_id not in before]
+
+    def _evaluate(
+        self,
+        item: ItemReceived,
+        out: list[Event],
+        report: EvaluationReport,
+        revision: ItemRevised | None = None,
+    ) -> None:
         when = event_time(item)
         matches = self.ruleset.match(item)
-        entities = _item_entities(self.ruleset, item, matches) if self.extract_entities else ()
+        if revision is not None:
+            matches = self._revision_matches(revision, matches, out)
+        extract = self.extract_entities and revision is None
+        entities = _item_entities(self.ruleset, item, matches) if extract else ()
         if entities:
             out.append(
                 EntitiesExtracted(
@@ -334,6 +392,7 @@ class AlertEvaluator:
         pending: list[Contribution] = []
         for m in matches:
             aid = detection_alert_id(m.rule_id, m.rule_version, item.item_id)
+            self._remember(m.rule_id, (item.item_id,), aid)
             group = _first_place(m.entities)
             key = self._throttle_key(m.rule_id, group, facets, (item.item_id,))
             folded = self._throttle.check(m.rule_id, key, when, m.throttle, aid)
@@ -456,6 +515,13 @@ def _item_entities(ruleset: Any, item: ItemReceived, matches: Sequence[Any]) -> 
         return tuple(matches[0].entities)
     extract = getattr(ruleset, "entities", None)
     return tuple(extract(item)) if callable(extract) else ()
+
+
+def _item_of(dedupe_key: str | None) -> str:
+    """The item id in an item's (``item:<id>``) or a revision's (``revision:<id>:<hash>``)
+    dedupe key."""
+    parts = (dedupe_key or "").split(":")
+    return parts[1] if len(parts) > 1 else ""
 
 
 def _story_annotations(annotations: Mapping[str, str], story: StoryUpdate | None) -> dict[str, str]:

@@ -312,7 +312,7 @@ class FlakyReads(MemoryLog):
         self.fail = fail
 
     def read_page(self, after, limit, types=None):
-        if types == ("ItemReceived",) and self.fail > 0:
+        if "ItemReceived" in (types or ()) and self.fail > 0:
             self.fail -= 1
             raise OSError("database is locked")
         return super().read_page(after, limit, types)

@@ -286,6 +286,7 @@ def test_default_runner_runs_every_builtin(log):
     assert [p.name for p in runner.projections] == [
         "feed_status",
         "items_by_feed_day",
+        "item_versions",
         "alert_timeline",
         "rule_hits",
         "entity_mentions",
