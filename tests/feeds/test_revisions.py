@@ -20,6 +20,7 @@ from monitor.events import (
     ItemRevised,
     content_hash,
     item_id,
+    revision_of,
 )
 from monitor.feeds import FeedConfig
 from monitor.log import MemoryLog, open_log
@@ -299,3 +300,63 @@ def test_events_command_lists_revisions(httpserver, rules, tmp_path):
     assert lines[0]["dedupe_key"].startswith(f"revision:{iid(1)}:")
     with open_log(db, read_only=True) as log:
         assert log.head() > 0
+
+
+def test_default_pack_raises_troop_movement_on_the_revision(httpserver, tmp_path):
+    """With the default rule pack, a story first published about a strike and retitled to a
+    ground operation raises `troop-movement` on the revision, once."""
+    log = MemoryLog()
+    with Monitor(log, rules="default", clock=clock) as m:
+        m.shared = False
+        feed = feed_of(httpserver)
+        serve(httpserver, [entry(1, "Strike hits fuel depot in Rafah")])
+        m.poll(feed)
+        assert not [a for a in of(log, AlertRaised) if a.rule_id == "troop-movement"]
+        title = "Troops and tanks advance into Rafah in ground operation"
+        for _ in range(2):
+            serve(httpserver, [entry(1, title)])
+            m.poll(feed)
+        moves = [a for a in of(log, AlertRaised) if a.rule_id == "troop-movement"]
+        assert [a.item_ids for a in moves] == [(iid(1),)]
+        assert len(of(log, ItemRevised)) == 1
+
+
+def test_a_restarted_evaluator_remembers_what_earlier_versions_matched(rules):
+    """An evaluator that resumes from its checkpoint rebuilds which rules each item matched
+    from the log: a revision still matching `strike` raises nothing, and a revision that
+    stops matching is marked once, whichever evaluator instance sees it."""
+    log = MemoryLog()
+    m = monitor(log, rules)  # not closed: that would close the log the test goes on with
+    first = ItemReceived(
+        item_id=iid(1), feed_id="wire", guid="g1", received=NOW, title="Strike hits depot"
+    )
+    m.ingest([first])
+    ruleset = m.ruleset
+    assert ruleset is not None
+    strike_id = detection_alert_id("strike", 1, iid(1))
+    assert [a.alert_id for a in of(log, AlertRaised)] == [strike_id]
+    still = ItemReceived(**{**_fields(first), "title": "Strike hits depot, two dead"})
+    log.append_events([revision_of(still, revision=1, previous_hash=content_hash(first))])
+    report = AlertEvaluator(log, ruleset, clock=clock).run()
+    assert report.items == 1 and report.alerts == []
+    gone = ItemReceived(**{**_fields(first), "title": "Ground operation near depot"})
+    log.append_events([revision_of(gone, revision=2, previous_hash=content_hash(still))])
+    report = AlertEvaluator(log, ruleset, clock=clock).run()
+    assert [a.rule_id for a in report.alerts] == ["ground-op"]
+    assert [(s.alert_id, s.revision) for s in of(log, AlertSuperseded)] == [(strike_id, 2)]
+    back = ItemReceived(**{**_fields(first), "title": "Strike and ground operation"})
+    log.append_events([revision_of(back, revision=3, previous_hash=content_hash(gone))])
+    gone_again = ItemReceived(**{**_fields(first), "title": "Ground operation ends"})
+    log.append_events([revision_of(gone_again, revision=4, previous_hash=content_hash(back))])
+    assert AlertEvaluator(log, ruleset, clock=clock).run().alerts == []
+    assert len(of(log, AlertSuperseded)) == 1
+
+
+def _fields(item: ItemReceived) -> dict:
+    return {
+        "item_id": item.item_id,
+        "feed_id": item.feed_id,
+        "guid": item.guid,
+        "received": item.received,
+        "title": item.title,
+    }
