@@ -281,7 +281,8 @@ def test_whitespace_only_changes_are_no_revision():
 
 
 def test_events_command_lists_revisions(httpserver, rules, tmp_path):
-    """`monitor events --type ItemRevised` prints the stored revisions."""
+    """`monitor events --type ItemRevised` prints the stored revisions; `monitor items history
+    ID` every version of one item, and exit 1 for an unknown id."""
     db = tmp_path / "m.db"
     with Monitor.open(db, rules=rules, clock=clock) as m:
         m.shared = False
@@ -300,6 +301,27 @@ def test_events_command_lists_revisions(httpserver, rules, tmp_path):
     assert lines[0]["dedupe_key"].startswith(f"revision:{iid(1)}:")
     with open_log(db, read_only=True) as log:
         assert log.head() > 0
+    history = subprocess.run(
+        [sys.executable, "-m", "monitor", "--db", str(db), "items", "history", iid(1), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PYTHONPATH": env_path, "PATH": ""},
+    )
+    assert history.returncode == 0, history.stderr
+    versions = [json.loads(line) for line in history.stdout.splitlines()]
+    assert [(v["type"], v["title"]) for v in versions] == [
+        ("ItemReceived", "Strike hits fuel depot"),
+        ("ItemRevised", "Ground operation begins near fuel depot"),
+    ]
+    missing = subprocess.run(
+        [sys.executable, "-m", "monitor", "--db", str(db), "items", "history", "nope"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PYTHONPATH": env_path, "PATH": ""},
+    )
+    assert missing.returncode == 1 and "no item nope" in missing.stderr
 
 
 def test_default_pack_raises_troop_movement_on_the_revision(httpserver, tmp_path):
