@@ -31,6 +31,9 @@ class _StateStore:
     def delete(self, key: str) -> None:
         self.state.delete(key)
 
+    def append(self, key: str, value: str) -> None:
+        self.state.put(key, [*self.state.get(key, ()), value])
+
     def expiry(self) -> Iterator[tuple[float, str]]:
         while True:
             rows = self.state.scan("x:", limit=_EXPIRY_PAGE)

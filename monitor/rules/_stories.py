@@ -94,8 +94,11 @@ def item_outlet(item: ItemReceived) -> str:
 
 
 def _similarity(a: bytes, b: bytes) -> float:
-    same = sum(1 for i in range(0, len(a), 4) if a[i : i + 4] == b[i : i + 4])
-    return same / NUM_PERM
+    """The estimated Jaccard similarity of two signatures: the share of equal hash values."""
+    import numpy  # loaded with datasketch already
+
+    same = numpy.count_nonzero(numpy.frombuffer(a, ">u4") == numpy.frombuffer(b, ">u4"))
+    return int(same) / NUM_PERM
 
 
 class StoryStore(Protocol):
@@ -110,6 +113,9 @@ class StoryStore(Protocol):
     def delete(self, key: str) -> None:
         """Remove `key` (a no-op when absent)."""
 
+    def append(self, key: str, value: str) -> None:
+        """Add `value` to the list under `key` (created when absent)."""
+
     def expiry(self) -> Iterator[tuple[float, str]]:
         """Yield ``(event time, item id)`` of the indexed items, oldest first."""
 
@@ -121,23 +127,49 @@ class StoryStore(Protocol):
 
 
 class MemoryStoryStore:
-    """A `StoryStore` in a dict and a heap (the evaluator's)."""
+    """A `StoryStore` in dicts and a heap (the evaluator's).
+
+    LSH buckets (``b:`` keys, about 21 per item) are the bulk of the index, so they are kept
+    apart under the process's own hash of their key: an int instead of a 28-character string,
+    and a bucket of one item holds the item id itself, not a list. A hash collision only adds
+    a candidate, which the full signature check then rejects.
+    """
 
     def __init__(self) -> None:
         self.data: dict[str, Any] = {}
+        self.buckets: dict[int, str | list[str]] = {}
         self._heap: list[tuple[float, str]] = []
 
     def __len__(self) -> int:
-        return len(self.data)
+        return len(self.data) + len(self.buckets)
 
     def get(self, key: str, default: Any = None) -> Any:
+        if key.startswith("b:"):
+            bucket = self.buckets.get(hash(key), default)
+            return (bucket,) if isinstance(bucket, str) else bucket
         return self.data.get(key, default)
 
     def put(self, key: str, value: Any) -> None:
-        self.data[key] = value
+        if key.startswith("b:"):
+            self.buckets[hash(key)] = value[0] if len(value) == 1 else list(value)
+        else:
+            self.data[key] = value
 
     def delete(self, key: str) -> None:
-        self.data.pop(key, None)
+        if key.startswith("b:"):
+            self.buckets.pop(hash(key), None)
+        else:
+            self.data.pop(key, None)
+
+    def append(self, key: str, value: str) -> None:
+        h = hash(key)
+        bucket = self.buckets.get(h)
+        if bucket is None:
+            self.buckets[h] = value
+        elif isinstance(bucket, str):
+            self.buckets[h] = [bucket, value]
+        else:
+            bucket.append(value)
 
     def expiry(self) -> Iterator[tuple[float, str]]:
         while self._heap:
@@ -242,8 +274,7 @@ class StoryIndex:
                 {"t": when, "sig": sig.hex(), "story": story_id, "seq": meta["seq"]},
             )
             for band, part in enumerate(bands):
-                bucket = f"b:{band}:{part}"
-                self.store.put(bucket, [*self.store.get(bucket, ()), item.item_id])
+                self.store.append(f"b:{band}:{part}", item.item_id)
             self.store.add_expiry(when, item.item_id)
             story["live"] += 1
             meta["oldest"] = when if meta["oldest"] is None else min(meta["oldest"], when)
