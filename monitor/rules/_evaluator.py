@@ -19,7 +19,8 @@ rule and an item, by any evaluator or replay. An alert whose rule a revision no 
 gets one `AlertSuperseded` (never a deletion); a later revision that matches again raises
 nothing new. Which rules each item has matched is remembered per item with an alert (memory
 grows with alerts, not items) and rebuilt from the log like the throttle. A revision's event
-time is its item's (published, else when the revision was seen); it extracts no entities.
+time is its item's (published, else when the revision was seen); it extracts no entities and
+takes no story (so ``throttle: {window: ..., by: story}`` groups its alerts by item).
 
 Correlation and throttle state is not kept only in memory: on start (and after any failed
 append) it is rebuilt by folding the `AlertRaised`/`AlertSuppressed` records already in the
@@ -386,7 +387,9 @@ class AlertEvaluator:
         if not matches:
             return
         facets = item_facets(item)
-        story = self._page_stories.get(item.item_id)
+        # A revision takes no story: its item's story is in the page map only when the item
+        # shares the revision's page, which depends on when the evaluator ran (not replayable).
+        story = self._page_stories.get(item.item_id) if revision is None else None
         if story is not None:
             facets["story"] = story.story_id
         pending: list[Contribution] = []
