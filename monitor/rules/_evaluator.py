@@ -130,6 +130,7 @@ class AlertEvaluator:
         self.extract_entities = entities
         self.cluster_stories = stories
         self._stories = StoryIndex()
+        self._stories_at: int | None = 0  # the checkpoint the index is at (None: unknown)
         self._page_stories: dict[str, StoryUpdate] = {}
         self.output = output if output is not None else log
         self.name = name
@@ -238,11 +239,16 @@ class AlertEvaluator:
 
     def _restore_stories(self) -> None:
         """Rebuild the story index by feeding it every item up to the checkpoint, in log order
-        (the same order a live run fed it, so it ends in the same state)."""
-        self._stories = StoryIndex()
+        (the same order a live run fed it, so it ends in the same state). A rule set reload
+        keeps an index that is exactly at the checkpoint: stories do not depend on rules."""
         self._page_stories = {}
         checkpoint = self.output.get_checkpoint(self.name)
+        if self._stories_at == checkpoint:
+            return
+        self._stories = StoryIndex()
+        self._stories_at = None
         if not self.cluster_stories or checkpoint == 0:
+            self._stories_at = checkpoint
             return
         for record in self.log.read(0, types=("ItemReceived",)):
             if record.position > checkpoint:
@@ -250,9 +256,11 @@ class AlertEvaluator:
             item = record.event()
             if isinstance(item, ItemReceived):
                 self._stories.add(item)
+        self._stories_at = checkpoint
 
     def _assign_stories(self, page: Sequence[Any]) -> dict[str, StoryUpdate]:
         """Feed the page's new items (every one, whatever `where` says) to the story index."""
+        self._stories_at = None  # ahead of the checkpoint until the page's append succeeds
         if not self.cluster_stories:
             return {}
         out: dict[str, StoryUpdate] = {}
@@ -326,6 +334,7 @@ class AlertEvaluator:
                 report.items += 1
                 self._evaluate(item, events, report, revision)
             result = self.output.append_events(events, checkpoint=(self.name, page[-1].position))
+            self._stories_at = page[-1].position
             report.duplicates += result.duplicates
             report.alerts.extend(
                 e

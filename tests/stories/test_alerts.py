@@ -178,3 +178,41 @@ def test_bad_throttle_is_refused_with_its_place(tmp_path, throttle, message):
         load_rules(tmp_path)
     assert message in str(err.value)
     assert "r.yaml:8" in str(err.value)
+
+
+class FailingAppend(MemoryLog):
+    """A log whose next `fail` appends with a checkpoint raise, as a locked database would."""
+
+    fail = 0
+
+    def append_events(self, events, **kw):
+        if kw.get("checkpoint") and self.fail > 0:
+            self.fail -= 1
+            raise OSError("database is locked")
+        return super().append_events(events, **kw)
+
+
+def test_reload_keeps_the_index_and_a_failed_append_rebuilds_it(rules):
+    """A rule set reload reuses the story index; after a failed append it is rebuilt, and
+    either way the alerts equal an uninterrupted run's."""
+    items = [*ten_reprints(), *wire_and_reprints(hours=20, base=20)]
+    reference = MemoryLog()
+    reference.append_events(items)
+    AlertEvaluator(reference, rules, clock=clock, page_size=4).run()
+
+    log = FailingAppend()
+    log.append_events(items)
+    evaluator = AlertEvaluator(log, rules, clock=clock, page_size=4)
+    evaluator.run(until=8)
+    index = evaluator._stories
+    evaluator.set_ruleset(rules)
+    log.fail = 1
+    with pytest.raises(OSError):
+        evaluator.run(until=12)
+    evaluator.run(until=12)  # rebuilt: the failed page's items were fed once, not twice
+    assert evaluator._stories is not index
+    index = evaluator._stories
+    evaluator.set_ruleset(rules)
+    evaluator.run()
+    assert evaluator._stories is index  # a reload at the checkpoint keeps it
+    assert alerts(log) == alerts(reference)
