@@ -36,7 +36,10 @@ from .feeds import (
     FeedState,
     Fetcher,
     PollReport,
+    RecordPolicy,
+    live_state,
     load_feeds,
+    pending_heartbeat,
     poll_feed,
     read_items_file,
 )
@@ -49,6 +52,7 @@ from .projections import (
     ProjectionRunner,
     RuleHits,
     builtin_projections,
+    sortable_time,
 )
 from .rules import AlertEvaluator, EvaluationReport, RuleSet, RuleSources, load_rules
 
@@ -123,6 +127,9 @@ class Monitor:
         self.shared = type(event_log).acquire_lease is not EventLog.acquire_lease
         #: The shortest time a feed lease is held without renewal, in seconds.
         self.lease_ttl = 120.0
+        #: Which polls are written: unchanged ones fold into a heartbeat (see `RecordPolicy`).
+        self.record_policy = RecordPolicy()
+        self._live: dict[str, FeedState] = {}  # feeds with unchanged polls not yet written
         self._delivery = Delivery(event_log, self._sinks, clock=clock) if self._sinks else None
         #: Called after each rule evaluation pass with its duration in seconds and its
         #: `EvaluationReport` (the watcher's metrics); it must be cheap and must not raise.
@@ -317,10 +324,11 @@ class Monitor:
         return self._fetcher
 
     def feed_state(self, feed_id: str) -> FeedState | None:
-        """What the log knows of a feed: etag, failures, current URL, ... (None if never seen)."""
+        """What the log knows of a feed: etag, failures, current URL, ... (None if never seen),
+        plus the unchanged polls this monitor made since it last wrote one (`live_state`)."""
         self.projections.run()
         stored = FeedStatus.get(self.log, feed_id)
-        return FeedState(**stored) if stored else None
+        return live_state(FeedState(**stored) if stored else None, self._live.get(feed_id))
 
     def poll(self, feed: FeedConfig) -> PollReport | None:
         """Poll one feed now, append what it brings, then process it.
@@ -335,7 +343,14 @@ class Monitor:
             return None
         with self._lock:
             state = self.feed_state(feed.id)
-        report = poll_feed(self.log, feed, state, fetcher=self.fetcher, clock=self.clock)
+        report = poll_feed(
+            self.log, feed, state, fetcher=self.fetcher, clock=self.clock, policy=self.record_policy
+        )
+        with self._lock:
+            if report.state is not None:
+                self._live[feed.id] = report.state
+            else:
+                self._live.pop(feed.id, None)
         self.process()
         return report
 
@@ -356,9 +371,31 @@ class Monitor:
         return [r for r in reports if r is not None]
 
     def feed_status(self) -> list[dict[str, Any]]:
-        """Every feed the log has seen, with its last poll, failures and backoff."""
+        """Every feed the log has seen, with its last poll, failures and backoff; a feed this
+        monitor polled without writing (unchanged) shows its live last poll and poll count."""
         self.projections.run()
-        return list(FeedStatus.all(self.log))
+        out = list(FeedStatus.all(self.log))
+        for i, status in enumerate(out):
+            held = self._live.get(status["feed_id"])
+            live = live_state(FeedState(**status), held) if held is not None else None
+            if live is not None and live.unrecorded:
+                out[i] = {
+                    **status,
+                    **live.to_dict(),
+                    "last_poll": sortable_time(live.last_poll),
+                    "last_success": sortable_time(live.last_success),
+                }
+        return out
+
+    def flush_polls(self) -> None:
+        """Write the unchanged polls held in memory as heartbeats, so the log's poll counts
+        and last poll times are exact. `close` calls it."""
+        with self._lock:
+            held, self._live = self._live, {}
+            for feed_id in sorted(held):
+                heartbeat = pending_heartbeat(live_state(self.feed_state(feed_id), held[feed_id]))
+                if heartbeat is not None:
+                    self.log.append_events([heartbeat])
 
     # --- looking at the log -------------------------------------------------------------------
 
@@ -383,7 +420,12 @@ class Monitor:
         return self.log.iter_events(after, types=types)
 
     def close(self) -> None:
-        """Close the fetcher and the log; give up this watcher's feed leases."""
+        """Write pending heartbeats, close the fetcher and the log; give up this watcher's
+        feed leases."""
+        try:
+            self.flush_polls()
+        except Exception:  # a broken log must not keep the rest from closing
+            log.exception("could not write the pending poll heartbeats")
         if self.shared:
             for record in self.feed_status():
                 self.log.release_lease(f"feed:{record['feed_id']}", self.owner)

@@ -108,10 +108,16 @@ def _item_received_v1(body: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-@event("FeedPolled", 1)
+@event("FeedPolled", 2)
 @attrs.frozen(kw_only=True)
 class FeedPolled(Event):
-    """A feed was fetched and parsed. `degraded` marks a malformed feed ingested in part."""
+    """A feed was fetched and parsed. `degraded` marks a malformed feed ingested in part.
+
+    Polls that change nothing are not written one by one (see `monitor.feeds.RecordPolicy`):
+    the next record folds them in. `unchanged_polls` counts the unrecorded polls before this
+    one, the first of them at `unchanged_since`, so a record stands for ``1 + unchanged_polls``
+    polls. A heartbeat is such a record for an unchanged poll. Version 2 added both fields.
+    """
 
     feed_id: str
     url: str
@@ -124,6 +130,14 @@ class FeedPolled(Event):
     duration_ms: float = 0.0
     degraded: bool = False
     problem: str | None = None
+    unchanged_polls: int = 0
+    unchanged_since: datetime | None = attrs.field(default=None, converter=parse_time)
+
+
+@upcaster("FeedPolled", 1)
+def _feed_polled_v1(body: dict[str, Any]) -> dict[str, Any]:
+    """Version 1 recorded every poll: nothing folded in."""
+    return {**body, "unchanged_polls": 0, "unchanged_since": None}
 
 
 @event("FeedFailed", 1)

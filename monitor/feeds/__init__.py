@@ -28,6 +28,7 @@ from ._normalize import html_to_text, normalize_entries, publisher_domain
 from ._opml import export_opml, import_opml
 from ._parse import ParsedFeed, parse_feed, strip_dtd
 from ._poll import MAX_BACKOFF, PollReport, backoff_delay, poll_feed
+from ._poll_record import RecordPolicy, live_state, pending_heartbeat
 from ._state import FeedState
 from ._watcher import Watcher
 
@@ -43,6 +44,7 @@ __all__ = [
     "Fetcher",
     "ParsedFeed",
     "PollReport",
+    "RecordPolicy",
     "Watcher",
     "backoff_delay",
     "check_feed_url",
@@ -51,11 +53,13 @@ __all__ = [
     "feeds_to_yaml",
     "html_to_text",
     "import_opml",
+    "live_state",
     "load_feeds",
     "normalize_entries",
     "parse_duration",
     "parse_feed",
     "parse_retry_after",
+    "pending_heartbeat",
     "poll_feed",
     "publisher_domain",
     "read_items_file",

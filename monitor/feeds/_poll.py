@@ -5,7 +5,8 @@ first (one atomic batch, deduplicated by the log through their dedupe keys, neve
 an `ItemRevised` for each known item whose content changed (see `_revisions`), then
 `FeedPolled` with the number of new items actually stored, or `FeedFailed`; `FeedMoved` and
 `FeedDisabled` record a permanent redirect and a feed that is gone. A crash between the two
-appends loses nothing: the next poll finds the items already stored.
+appends loses nothing: the next poll finds the items already stored. A poll that changed
+nothing is not written but folded into a later record (`_poll_record`, `RecordPolicy`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from ._fetch import Fetcher, FetchResult
 from ._guards import feed_error
 from ._normalize import normalize_entries
 from ._parse import parse_feed
+from ._poll_record import RecordPolicy, pending_heartbeat, settle
 from ._revisions import Lookup, split_revisions, stored_versions
 from ._state import FeedState
 
@@ -57,6 +59,9 @@ class PollReport:
     next_delay: float | None = None
     duration: float = 0.0
     url: str | None = None
+    #: The feed's live state when this poll was folded (not written): hold it and pass it
+    #: back as the next poll's state (see `live_state`); None when the log has it all.
+    state: FeedState | None = None
 
 
 def backoff_delay(
@@ -103,6 +108,7 @@ def poll_feed(
     clock: Callable[[], datetime],
     rng: random.Random | None = None,
     known: Lookup | None = None,
+    policy: RecordPolicy | None = None,
 ) -> PollReport:
     """Poll `feed` once and record the outcome in `log`; see the module docstring.
 
@@ -110,7 +116,8 @@ def poll_feed(
     the current URL after moves, the failure count for the backoff); None for a new feed. A
     disabled feed (config or state) is not fetched and reports `next_delay=None`. `known`
     tells what the log holds of an item (default: the ``item_versions`` projection of `log`,
-    as far as it has been run) so that changed items become `ItemRevised`.
+    as far as it has been run) so that changed items become `ItemRevised`. `policy` says
+    which unchanged polls are written (default: `RecordPolicy()`, a heartbeat an hour).
 
     Raises only what the log raises (`LogError`): feed problems never escape.
     """
@@ -168,22 +175,22 @@ def poll_feed(
     stored = sum(p is not None for p in positions[: len(new)])
     revised = sum(p is not None for p in positions[len(new) :])
     duration = time.perf_counter() - t0
-    events.append(
-        FeedPolled(
-            feed_id=feed.id,
-            url=url,
-            polled_at=started,
-            status=status,
-            etag=_validator(result, "etag", state.etag),
-            last_modified=_validator(result, "last_modified", state.last_modified),
-            new_items=stored,
-            seen_items=seen,
-            duration_ms=round(duration * 1000, 3),
-            degraded=degraded,
-            problem=problem,
-        )
+    polled = FeedPolled(
+        feed_id=feed.id,
+        url=url,
+        polled_at=started,
+        status=status,
+        etag=_validator(result, "etag", state.etag),
+        last_modified=_validator(result, "last_modified", state.last_modified),
+        new_items=stored,
+        seen_items=seen,
+        duration_ms=round(duration * 1000, 3),
+        degraded=degraded,
+        problem=problem,
     )
-    log.append_events(events)
+    record, live = settle(state, polled, policy or RecordPolicy(), changed=bool(events or revised))
+    if record is not None:
+        log.append_events([*events, record])
     return PollReport(
         feed_id=feed.id,
         ok=True,
@@ -196,6 +203,7 @@ def poll_feed(
         next_delay=feed.interval,
         duration=duration,
         url=url,
+        state=None if record is not None else live,
     )
 
 
@@ -237,6 +245,9 @@ def _failed(
 ) -> PollReport:
     attempt = state.failures + 1
     status = getattr(exc, "status", None)
+    heartbeat = pending_heartbeat(state)  # unchanged polls before the failure: counts stay exact
+    if heartbeat is not None:
+        events.insert(0, heartbeat)
     events.append(
         FeedFailed(
             feed_id=feed.id,

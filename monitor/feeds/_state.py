@@ -4,6 +4,10 @@ The feed-status projection folds `FeedPolled` / `FeedFailed` / `FeedMoved` / `Fe
 events into one JSON object per feed with exactly these fields, and the application rebuilds
 the state with ``FeedState(**stored)``; `to_dict` is the inverse. Converters accept the JSON
 forms (ISO-8601 strings), so both directions are lossless.
+
+Two fields, `LIVE_KEYS`, are never stored: `unrecorded` and `unrecorded_since` count the
+unchanged polls a running poller has made since the log last heard of the feed (see
+`monitor.feeds._poll_record`). The projection's state always has them at 0 / None.
 """
 
 from __future__ import annotations
@@ -15,7 +19,10 @@ import attrs
 
 from ..events import format_time, parse_time
 
-__all__ = ["FeedState"]
+__all__ = ["LIVE_KEYS", "FeedState"]
+
+#: FeedState fields that live in a running poller only, never in the log or the projection.
+LIVE_KEYS = ("unrecorded", "unrecorded_since")
 
 
 def _opt_int(value: object) -> int | None:
@@ -47,6 +54,9 @@ class FeedState:
         retry_after: seconds the server asked us to wait (429/503), None if not asked.
         disabled / disabled_reason: the feed is gone (HTTP 410) and must not be polled.
         degraded / problem: the last poll parsed a malformed feed in part, and why.
+        unrecorded / unrecorded_since: unchanged polls not yet in the log, and when the first
+            of them ran (live only; while they are pending, `last_poll`, `last_success`,
+            `last_status` and `polls` already count them).
     """
 
     feed_id: str
@@ -67,11 +77,19 @@ class FeedState:
     disabled_reason: str | None = attrs.field(default=None, converter=_opt_str)
     degraded: bool = attrs.field(default=False, converter=bool)
     problem: str | None = attrs.field(default=None, converter=_opt_str)
+    unrecorded: int = attrs.field(default=0, converter=int)
+    unrecorded_since: datetime | None = attrs.field(default=None, converter=parse_time)
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the JSON-ready mapping that ``FeedState(**mapping)`` turns back into `self`."""
+        """Return the JSON-ready mapping that ``FeedState(**mapping)`` turns back into `self`:
+        the projection's keys, plus `LIVE_KEYS` only while polls are unrecorded."""
         out = attrs.asdict(self)
-        for key in ("last_poll", "last_success"):
+        if not self.unrecorded:
+            for key in LIVE_KEYS:
+                del out[key]
+        for key in ("last_poll", "last_success", "unrecorded_since"):
+            if key not in out:
+                continue
             if out[key] is not None:
                 out[key] = format_time(out[key])
         return out

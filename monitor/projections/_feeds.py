@@ -103,8 +103,11 @@ class FeedStatus(Projection):
       successful fetch; ``last_status`` the HTTP status of the last attempt (None if unknown).
     * ``etag`` / ``last_modified``: validators for the next conditional GET. A 304 keeps the ones
       held unless it sends new ones; a 200 replaces them.
-    * ``items``: new items reported over all polls; ``polls``: attempts, failed ones included;
-      ``failures``: consecutive failures, reset to 0 by a successful poll.
+    * ``items``: new items reported over all polls; ``polls``: attempts, failed ones included,
+      and the unchanged polls a `FeedPolled` folds in (``unchanged_polls``: polls that changed
+      nothing are written as a periodic heartbeat, so ``last_poll`` and ``polls`` lag a
+      running watcher by at most one heartbeat interval); ``failures``: consecutive failures,
+      reset to 0 by a successful poll.
     * ``last_error`` / ``last_error_kind``: the most recent failure (kept after recovery, for
       diagnosis); ``retry_after``: the server's requested delay from the last failure, cleared
       by a success.
@@ -134,7 +137,7 @@ class FeedStatus(Projection):
             if event.status != 304 or event.last_modified is not None:
                 s["last_modified"] = event.last_modified
             s["items"] += event.new_items
-            s["polls"] += 1
+            s["polls"] += 1 + event.unchanged_polls
             s["failures"] = 0
             s["retry_after"] = None
             s["disabled"] = False
