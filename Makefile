@@ -30,6 +30,7 @@ test: lint
 	$(BIN)/python -m pytest
 	BENCH_LOG_EVENTS=300 BENCH_LOG_ROUNDS=1 BENCH_PG_EVENTS=300 BENCH_PG_ROUNDS=1 \
 	BENCH_RULES_ITEMS=10 BENCH_RULES_ARABIC_MAX=1000 BENCH_ALERTS_ITEMS=300 BENCH_STORIES_ITEMS=300 \
+	BENCH_POLL_VOLUME=3x10 \
 	$(BIN)/python -m pytest benchmarks -q --benchmark-only --benchmark-max-time=0.1
 
 bench: $(STAMP)
