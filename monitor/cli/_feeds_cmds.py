@@ -29,6 +29,7 @@ from ..feeds import (
     FeedConfig,
     FeedList,
     PollReport,
+    RecordPolicy,
     Watcher,
     backoff_delay,
     export_opml,
@@ -38,7 +39,7 @@ from ..feeds import (
 )
 from ._alerts_cmds import rich_console_write
 from ._main import EXIT_INPUT, EXIT_PROBLEM, CliContext
-from ._options import InputFile, optional_rules, rules_option, watch_paths
+from ._options import Duration, InputFile, optional_rules, rules_option, watch_paths
 from ._render import alerts_table, info
 from ._render import console as make_console
 from ._watch_checkpoints import checkpoint_options, checkpoint_task
@@ -129,6 +130,19 @@ def _reports_table(reports: list[PollReport]) -> Table:
 @click.option("--workers", default=4, show_default=True, type=click.IntRange(1, 32),
               help="Feeds fetched at the same time.")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="With --once: print the result as JSON.")
+@click.option(
+    "--heartbeat",
+    default="1h",
+    show_default=True,
+    type=Duration(minimum=1),
+    metavar="DURATION",
+    help="Write an unchanged feed's polls at least this often (folded into one record).",
+)
+@click.option(
+    "--record-every-poll",
+    is_flag=True,
+    help="Write every poll to the log, changed or not (as before heartbeats).",
+)
 @checkpoint_options
 @service_options
 @click.pass_obj
@@ -140,6 +154,8 @@ def watch(
     once: bool,
     workers: int,
     as_json: bool,
+    heartbeat: float,
+    record_every_poll: bool,
     checkpoint_key: str | None,
     checkpoint_out: str | None,
     checkpoint_append: bool,
@@ -166,6 +182,7 @@ def watch(
         logging.getLogger("monitor.watch").setLevel(logging.INFO)
     console = make_console()
     with Monitor.open(obj.db, rules=sources) as monitor:
+        monitor.record_policy = RecordPolicy(every=heartbeat, every_poll=record_every_poll)
         signing = checkpoint_task(
             monitor.log,
             key=checkpoint_key,

@@ -8,14 +8,16 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from click.testing import CliRunner
 
 from monitor import Monitor
+from monitor.cli._main import cli
 from monitor.events import FeedPolled, decode
 from monitor.feeds import FeedConfig, FeedState, RecordPolicy, live_state
 from monitor.log import MemoryLog
 from monitor.projections import FeedStatus
 
-from .conftest import rss, wire_items
+from .conftest import REPO, rss, wire_items
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 INTERVAL = 60.0
@@ -224,3 +226,17 @@ def test_pending_polls_yield_to_another_watchers_records():
     assert (same.polls, same.unrecorded, same.last_poll) == (5, 2, T0)
     other = FeedState(feed_id="wire", polls=4)
     assert live_state(other, held) == other
+
+
+def test_watch_once_writes_its_unchanged_polls_on_exit(tmp_path):
+    """Two `watch --once` runs over the samples leave two polls per feed in the log (the
+    second run's unchanged polls are written when it exits); a heartbeat under 1s is refused."""
+    db, feeds = str(tmp_path / "m.db"), str(REPO / "feeds" / "default.yaml")
+    runner = CliRunner()
+    for flags in ([], ["--heartbeat", "6h"]):
+        args = ["--db", db, "watch", "--once", "--no-rules", "--feeds", feeds, *flags]
+        assert runner.invoke(cli, args, catch_exceptions=False).exit_code == 0
+    status = json.loads(runner.invoke(cli, ["--db", db, "feeds", "status", "--json"]).output)
+    assert [s.get("polls") for s in status if s.get("polls")] == [2, 2, 2, 2]
+    bad = runner.invoke(cli, ["--db", db, "watch", "--once", "--heartbeat", "0s"])
+    assert bad.exit_code == 2 and "--heartbeat" in bad.output
