@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 from ..events import Event, ItemReceived
 from ..log import EventLog, Record
-from ..rules._stories import StoryIndex
+from ..rules._stories import BUCKET_CAP, StoryIndex
 from ._base import Projection, StateView
 
 __all__ = ["Stories"]
@@ -32,7 +32,7 @@ class _StateStore:
         self.state.delete(key)
 
     def append(self, key: str, value: str) -> None:
-        self.state.put(key, [*self.state.get(key, ()), value])
+        self.state.put(key, [*self.state.get(key, ()), value][-BUCKET_CAP:])
 
     def expiry(self) -> Iterator[tuple[float, str]]:
         while True:

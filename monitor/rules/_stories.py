@@ -2,11 +2,15 @@
 
 An item's text (title, summary, content) goes through the rule engine's normalization
 (`normalize_tokens`), is cut into word 3-shingles and summarized by a 64-permutation MinHash
-(`datasketch`, scheme ``affine32``, seed 1: the same bytes on every machine). Locality-sensitive
-hashing (21 bands of 3 rows) finds the earlier items that may be near duplicates; each candidate
-is checked on the whole signature, and the item joins the story of the most similar one whose
+(`datasketch`, scheme ``affine32``, seed 1, CRC-32 as the base hash: the same bytes on every
+machine). Locality-sensitive hashing (21 bands of 3 rows, each bucket keeping its latest
+`BUCKET_CAP` items) finds the earlier items that may be near duplicates; each candidate is
+checked on the whole signature, and the item joins the story of the most similar one whose
 estimated Jaccard similarity is at least `THRESHOLD` (ties: the earliest indexed). Otherwise it
 starts a story whose id is its own item id.
+
+Items that share most of their text (a feed whose every summary is the same boilerplate, with
+short titles) are near duplicates by this measure and fall into one story.
 
 **Deterministic on replay.** The result for an item depends only on the items before it in log
 order: no clock, no randomness, no set or dict order (candidates are ranked by similarity, then
@@ -30,6 +34,7 @@ projection. Both run this same code, so they agree.
 from __future__ import annotations
 
 import heapq
+import zlib
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -41,6 +46,7 @@ from ._normalize import normalize_tokens
 
 __all__ = [
     "BANDS",
+    "BUCKET_CAP",
     "NUM_PERM",
     "ROWS",
     "THRESHOLD",
@@ -62,6 +68,10 @@ THRESHOLD = 0.5
 #: Items with fewer shingles than this are too short to tell reprints apart: their own story.
 MIN_SHINGLES = 8
 SHINGLE = 3
+#: An LSH bucket keeps its latest `BUCKET_CAP` items: a run of copies of one text (or items that
+#: share boilerplate) would otherwise make every new item check them all. So an item checks at
+#: most BANDS * BUCKET_CAP candidates, and a copy still finds the latest copies before it.
+BUCKET_CAP = 4
 DEFAULT_WINDOW = 48 * 3600.0
 
 _PERMUTATIONS: Any = None
@@ -74,7 +84,15 @@ def _minhash(shingles: set[str]) -> bytes:
 
     if _PERMUTATIONS is None:
         _PERMUTATIONS = MinHash(num_perm=NUM_PERM, seed=1, scheme="affine32").permutations
-    m = MinHash(num_perm=NUM_PERM, seed=1, permutations=_PERMUTATIONS, scheme="affine32")
+    # CRC-32 as the base hash: fixed by the standard (so on every machine and version), in C,
+    # and twice as fast here as datasketch's default SHA-1; the permutations spread it.
+    m = MinHash(
+        num_perm=NUM_PERM,
+        seed=1,
+        permutations=_PERMUTATIONS,
+        scheme="affine32",
+        hashfunc=zlib.crc32,
+    )
     m.update_batch([s.encode("utf-8") for s in sorted(shingles)])
     return bytes(m.hashvalues.astype(">u4").tobytes())
 
@@ -114,7 +132,8 @@ class StoryStore(Protocol):
         """Remove `key` (a no-op when absent)."""
 
     def append(self, key: str, value: str) -> None:
-        """Add `value` to the list under `key` (created when absent)."""
+        """Add `value` to the list under `key` (created when absent), keeping the last
+        `BUCKET_CAP` values."""
 
     def expiry(self) -> Iterator[tuple[float, str]]:
         """Yield ``(event time, item id)`` of the indexed items, oldest first."""
@@ -170,6 +189,8 @@ class MemoryStoryStore:
             self.buckets[h] = [bucket, value]
         else:
             bucket.append(value)
+            if len(bucket) > BUCKET_CAP:
+                del bucket[0]
 
     def expiry(self) -> Iterator[tuple[float, str]]:
         while self._heap:
