@@ -99,14 +99,28 @@ class EvaluationReport:
     position: int = 0
 
 
+def _uses_stories(ruleset: Any) -> bool:
+    """Whether a rule throttles by story or a correlation groups or counts by story."""
+    if any(getattr(r, "throttle_by", None) == "story" for r in _rules_of(ruleset)):
+        return True
+    return any(
+        "story" in c.group_by or (c.condition or {}).get("field") == "story"
+        for c in getattr(ruleset, "correlations", ()) or ()
+    )
+
+
 class AlertEvaluator:
     """Evaluate `ruleset` over the items of `log`, appending alerts (see module docstring).
 
     `output` is where alerts, entities and the checkpoint go (default: `log` itself); a backtest
     passes a scratch `MemoryLog` so the stored log is only read. `where` filters the items
     evaluated (e.g. by event time); `entities=False` skips `EntitiesExtracted` (backtests).
-    `stories=False` skips story clustering: alerts then carry no ``story`` facet and a
-    ``throttle: {by: story}`` groups by item.
+    `stories` says whether to cluster items into stories: True always, False never (alerts
+    then carry no ``story`` facet and a ``throttle: {by: story}`` groups by item), None (the
+    default) only while the rule set uses stories (a ``throttle: {by: story}``, or a
+    correlation grouping or counting by ``story``). Clustering costs about a third of the
+    evaluator's throughput and a pass over the log's items on start, so a pack that does not
+    use it does not pay for it.
     `lateness` overrides every correlation rule's allowed lateness in seconds (default: each
     rule's timespan).
     """
@@ -124,11 +138,12 @@ class AlertEvaluator:
         source: str = "",
         where: Callable[[ItemReceived], bool] | None = None,
         entities: bool = True,
-        stories: bool = True,
+        stories: bool | None = None,
     ) -> None:
         self.log = log
         self.extract_entities = entities
-        self.cluster_stories = stories
+        self._stories_wanted = stories
+        self.cluster_stories = False
         self._stories = StoryIndex()
         self._stories_at: int | None = 0  # the checkpoint the index is at (None: unknown)
         self._page_stories: dict[str, StoryUpdate] = {}
@@ -151,6 +166,11 @@ class AlertEvaluator:
             r.id: r.throttle for r in _rules_of(ruleset)
         } | {c.id: c.throttle for c in self._correlations}
         self._throttle_by = {r.id: getattr(r, "throttle_by", None) for r in _rules_of(ruleset)}
+        wanted = self._stories_wanted
+        cluster = _uses_stories(ruleset) if wanted is None else wanted
+        if cluster and not self.cluster_stories:
+            self._stories_at = None  # an index that was never fed: rebuild it on start
+        self.cluster_stories = cluster
         self._started = False
 
     def set_ruleset(self, ruleset: Any, source: str = "") -> None:

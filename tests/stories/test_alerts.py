@@ -161,6 +161,29 @@ def test_stories_off(rules):
     assert all("story_outlets" not in e.annotations for e in alerts(log))
 
 
+def test_stories_follow_the_rule_set_by_default(tmp_path, rules):
+    """By default clustering runs only while the rule set uses stories: a pack without
+    `by: story` pays nothing and its alerts carry no story; a reload to a pack that uses stories
+    rebuilds the index from the log, so the next reprint joins the story begun before it."""
+    plain = tmp_path / "plain.yaml"
+    plain.write_text(RULES.split("---\n")[1])
+    log = MemoryLog()
+    reprints = ten_reprints()
+    log.append_events(reprints[:3])
+    evaluator = AlertEvaluator(log, load_rules(plain), clock=clock)
+    evaluator.run()
+    assert not evaluator.cluster_stories
+    assert all("story" not in e.facets for e in alerts(log))
+    evaluator.set_ruleset(rules)
+    assert evaluator.cluster_stories
+    log.append_events(reprints[3:5])
+    evaluator.run()
+    later = [
+        e for e in alerts(log, "convoy") if set(e.item_ids) & {r.item_id for r in reprints[3:5]}
+    ]
+    assert later and all(e.facets["story"] == reprints[0].item_id for e in later)
+
+
 @pytest.mark.parametrize(
     ("throttle", "message"),
     [
