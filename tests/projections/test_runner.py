@@ -290,7 +290,6 @@ def test_default_runner_runs_every_builtin(log):
         "alert_timeline",
         "rule_hits",
         "entity_mentions",
-        "stories",
     ]
     log.append_events([FeedPolled(feed_id="f", url="u", polled_at="2026-03-01T00:00:00Z")])
     assert set(runner.run().values()) == {1}
