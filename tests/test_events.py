@@ -205,3 +205,16 @@ def test_event_time_prefers_published():
     assert events.event_time(make_item(1, received=received)) == received
     published = datetime(2026, 3, 1, tzinfo=UTC)
     assert events.event_time(make_item(1, received=received, published=published)) == published
+
+
+def test_item_v2_optional_fields_are_left_out_while_empty():
+    """An item without media, update time, original or comments link or detected language is
+    stored without those keys (no bytes spent on them), and decodes back to the same event;
+    once set, they are stored."""
+    bare = make_item(1)
+    stored = json.loads(encode(bare))
+    assert not {"updated", "original_url", "comments_url", "media", "text_lang"} & set(stored)
+    assert decode("ItemReceived", 2, encode(bare)) == bare
+    with_lang = attrs.evolve(bare, text_lang="ar")
+    assert json.loads(encode(with_lang))["text_lang"] == "ar"
+    assert decode("ItemReceived", 2, encode(with_lang)) == with_lang

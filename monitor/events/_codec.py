@@ -92,6 +92,10 @@ class Event:
     __slots__ = ()
     type_name: ClassVar[str]
     schema_version: ClassVar[int]
+    #: Fields left out of the stored JSON while they hold their empty default (None, or an
+    #: empty list), so optional fields a schema version added cost nothing on items that do not
+    #: have them. Decoding gives them back their defaults, so the round trip is exact.
+    omit_when_empty: ClassVar[frozenset[str]] = frozenset()
 
     def dedupe_key(self) -> str | None:
         """The key that makes appending this event idempotent, or None when every copy counts."""
@@ -165,9 +169,13 @@ def to_plain(evt: Event) -> dict[str, Any]:
 
 def encode(evt: Event) -> bytes:
     """Return the canonical JSON bytes of `evt`: sorted keys, compact, UTF-8, UTC times."""
-    return json.dumps(
-        _plain(evt), sort_keys=True, separators=(",", ":"), ensure_ascii=False
-    ).encode("utf-8")
+    body = _plain(evt)
+    for name in type(evt).omit_when_empty:
+        if body.get(name) in (None, []):
+            del body[name]
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(
+        "utf-8"
+    )
 
 
 def decode(name: str, version: int, data: bytes | str) -> Event:

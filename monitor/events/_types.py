@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 
@@ -60,6 +60,10 @@ def _media(values: Iterable[Media | Mapping[str, Any]] | None) -> tuple[Media, .
     return tuple(v if isinstance(v, Media) else Media(**v) for v in values or ())
 
 
+#: The optional fields ItemReceived's version 2 added; left out of the stored JSON while empty.
+_V2_OPTIONAL = frozenset({"updated", "original_url", "comments_url", "media", "text_lang"})
+
+
 @event("ItemReceived", 2)
 @attrs.frozen(kw_only=True)
 class ItemReceived(Event):
@@ -90,6 +94,8 @@ class ItemReceived(Event):
     comments_url: str | None = None
     media: tuple[Media, ...] = attrs.field(default=(), converter=_media)
     text_lang: str | None = None
+
+    omit_when_empty: ClassVar[frozenset[str]] = _V2_OPTIONAL
 
     def dedupe_key(self) -> str:
         return f"item:{self.item_id}"
@@ -338,6 +344,8 @@ class ItemRevised(Event):
     comments_url: str | None = None
     media: tuple[Media, ...] = attrs.field(default=(), converter=_media)
     text_lang: str | None = None
+
+    omit_when_empty: ClassVar[frozenset[str]] = _V2_OPTIONAL
 
     def dedupe_key(self) -> str:
         return f"revision:{self.item_id}:{self.content_hash}"
