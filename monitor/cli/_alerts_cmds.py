@@ -96,13 +96,17 @@ def _alert_at(log: EventLog, position: int) -> AlertRaised | None:
 
 def _latest(
     log: EventLog, limit: int, *, since, rule, level, place
-) -> list[tuple[AlertRaised, int]]:
-    """Newest-first (alert, folded repeats): from the projection, else by streaming the log."""
+) -> list[tuple[AlertRaised, int, int | None]]:
+    """Newest-first (alert, folded repeats, the revision that no longer matches or None): from
+    the projection, else by streaming the log (which does not look for revisions)."""
     try:
         ProjectionRunner(log, [AlertTimeline()]).run()
         rows = AlertTimeline.latest(log, limit, rule=rule, level=level, place=place, since=since)
-        found = [(_alert_at(log, row["position"]), row["suppressed"]) for row in rows]
-        return [(a, n) for a, n in found if a is not None]
+        found = [
+            (_alert_at(log, row["position"]), row["suppressed"], row.get("no_longer_matches"))
+            for row in rows
+        ]
+        return [(a, n, gone) for a, n, gone in found if a is not None]
     except LogError:  # the projection cannot be written (locked, no write rights): stream
         pass
     entity = None if place is None else (place if ":" in place else f"place:{place}")
@@ -118,14 +122,15 @@ def _latest(
             heapq.heappush(heap, entry)
         elif entry[:2] > heap[0][:2]:
             heapq.heapreplace(heap, entry)
-    return [(e[2], 0) for e in sorted(heap, key=lambda e: e[:2], reverse=True)]
+    return [(e[2], 0, None) for e in sorted(heap, key=lambda e: e[:2], reverse=True)]
 
 
-def _table(rows: list[tuple[AlertRaised, int]]) -> Table:
+def _table(rows: list[tuple[AlertRaised, int, int | None]]) -> Table:
     return alerts_table(
-        [alert for alert, _ in rows],
+        [alert for alert, _, _ in rows],
         title=f"Alerts ({len(rows)}, newest first)",
-        folded={alert.alert_id: n for alert, n in rows},
+        folded={alert.alert_id: n for alert, n, _ in rows},
+        superseded={alert.alert_id: gone for alert, _, gone in rows if gone is not None},
     )
 
 
@@ -155,8 +160,9 @@ def alerts_group(ctx: click.Context, since, rule, level, place, limit: int, as_j
     finally:
         log.close()
     if as_json:
-        for alert, folded in rows:
-            click.echo(json.dumps({**to_plain(alert), "folded": folded}, ensure_ascii=False))
+        for alert, folded, gone in rows:
+            body = {**to_plain(alert), "folded": folded, "no_longer_matches": gone}
+            click.echo(json.dumps(body, ensure_ascii=False))
         return
     console = make_console()
     if not rows:

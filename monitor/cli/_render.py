@@ -68,10 +68,12 @@ def alerts_table(
     *,
     title: str | None = None,
     folded: Mapping[str, int] | None = None,
+    superseded: Mapping[str, int] | None = None,
 ) -> Table:
     """A table of alerts in the order given: time, level, rule, group, what happened (the
     rule's rendered summary), the evidence and a short id for `monitor alerts show`.
-    `folded` counts throttled repeats per alert id."""
+    `folded` counts throttled repeats per alert id; `superseded` names, per alert id, the first
+    revision of its item that no longer matches the rule."""
     table = Table(title=title or f"Alerts ({len(alerts)})", expand=False)
     for column in ("event time", "level", "rule", "group", "title / summary", "evidence", "id"):
         table.add_column(column, overflow="fold")
@@ -80,6 +82,9 @@ def alerts_table(
         repeats = (folded or {}).get(alert.alert_id, 0)
         if repeats:
             summary += f"  (+{repeats} folded)"
+        gone = (superseded or {}).get(alert.alert_id)
+        if gone is not None:
+            summary += f"  (revision {gone} of the item no longer matches)"
         table.add_row(
             alert.event_time.strftime("%Y-%m-%d %H:%M"),
             Text(alert.level, style=LEVEL_STYLES.get(alert.level, "")),

@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from monitor.cli import cli
 from monitor.cli._alerts_cmds import _latest
 from monitor.errors import LogLockedError, LogReadOnlyError
+from monitor.events import AlertSuperseded
 from monitor.log import MemoryLog, open_log
 from monitor.rules import AlertEvaluator
 from tests.alerts.conftest import RULEPACK
@@ -51,6 +52,34 @@ def test_alerts_json_newest_first_with_filters(db):
     assert len(lines(run(db, "alerts", "--json", "--limit", "2"))) == 2
     folded = [a for a in every if a["rule_id"] == "shelling"]
     assert sorted(a["folded"] for a in folded) == [0, 2]
+
+
+def test_alerts_mark_an_alert_whose_item_was_revised_away(db):
+    """An alert whose item a revision no longer matches stays listed, marked: `no_longer_matches`
+    names the revision in --json (null otherwise) and the table says so."""
+    every = lines(run(db, "alerts", "--json", "--limit", "100"))
+    assert all(a["no_longer_matches"] is None for a in every)
+    target = next(a for a in every if a["rule_id"] == "movement")
+    with open_log(db) as log:
+        log.append_events(
+            [
+                AlertSuperseded(
+                    alert_id=target["alert_id"],
+                    rule_id="movement",
+                    item_id=target["item_ids"][0],
+                    revision=1,
+                    content_hash="c0ffee",
+                    event_time=target["event_time"],
+                )
+            ]
+        )
+    marked = {a["alert_id"]: a for a in lines(run(db, "alerts", "--json", "--limit", "100"))}
+    assert marked[target["alert_id"]]["no_longer_matches"] == 1
+    assert sum(a["no_longer_matches"] is not None for a in marked.values()) == 1
+    table = CliRunner().invoke(
+        cli, ["--db", db, "alerts", "--limit", "100"], env={"COLUMNS": "250"}
+    )
+    assert "revision 1 of the item no longer matches" in " ".join(table.output.split())
 
 
 def test_alerts_since(db):
@@ -106,9 +135,9 @@ def test_alerts_stream_the_log_when_the_projection_cannot_be_written(ruleset, cl
         log.append_events(STORY)
         AlertEvaluator(log, ruleset, clock=clock).run()
     args = {"since": None, "rule": None, "level": None, "place": "deir-ez-zor"}
-    expected = [a.alert_id for a, _ in _latest(normal, 5, **args)]
-    assert [a.alert_id for a, _ in _latest(readonly, 5, **args)] == expected
-    assert [a.alert_id for a, _ in _latest(locked, 5, **args)] == expected
+    expected = [a.alert_id for a, _, _ in _latest(normal, 5, **args)]
+    assert [a.alert_id for a, _, _ in _latest(readonly, 5, **args)] == expected
+    assert [a.alert_id for a, _, _ in _latest(locked, 5, **args)] == expected
     assert expected
 
 
