@@ -64,17 +64,10 @@ def _media(values: Iterable[Media | Mapping[str, Any]] | None) -> tuple[Media, .
 _V2_OPTIONAL = frozenset({"updated", "original_url", "comments_url", "media", "text_lang"})
 
 
-@event("ItemReceived", 2)
 @attrs.frozen(kw_only=True)
-class ItemReceived(Event):
-    """A news item arrived from a feed (or a file). Stored once per `item_id`.
-
-    `lang` is the language the feed declares; `text_lang` the one detected from the text (see
-    `monitor.feeds.detect_language`). `url` is the link as served (it makes the item id when
-    there is no guid); `original_url` is the article behind a tracking link (FeedBurner's
-    ``origLink``). Version 2 added `updated`, `original_url`, `comments_url`, `media` and
-    `text_lang`.
-    """
+class _ItemFields(Event):
+    """The fields an item's version has, shared by `ItemReceived` and `ItemRevised` (not an
+    event type of its own)."""
 
     item_id: str
     feed_id: str
@@ -96,6 +89,19 @@ class ItemReceived(Event):
     text_lang: str | None = None
 
     omit_when_empty: ClassVar[frozenset[str]] = _V2_OPTIONAL
+
+
+@event("ItemReceived", 2)
+@attrs.frozen(kw_only=True)
+class ItemReceived(_ItemFields):
+    """A news item arrived from a feed (or a file). Stored once per `item_id`.
+
+    `lang` is the language the feed declares; `text_lang` the one detected from the text (see
+    `monitor.feeds.detect_language`). `url` is the link as served (it makes the item id when
+    there is no guid); `original_url` is the article behind a tracking link (FeedBurner's
+    ``origLink``). Version 2 added `updated`, `original_url`, `comments_url`, `media` and
+    `text_lang`.
+    """
 
     def dedupe_key(self) -> str:
         return f"item:{self.item_id}"
@@ -309,7 +315,7 @@ class CheckpointSigned(Event):
 
 @event("ItemRevised", 1)
 @attrs.frozen(kw_only=True)
-class ItemRevised(Event):
+class ItemRevised(_ItemFields):
     """A known item came back with changed content: the whole new version.
 
     The content (title, summary, content, link, authors, tags) is compared by `content_hash`
@@ -323,29 +329,9 @@ class ItemRevised(Event):
     them back as an item).
     """
 
-    item_id: str
-    feed_id: str
     revision: int = 1
     content_hash: str
     previous_hash: str | None = None
-    received: datetime = attrs.field(converter=_required_time)
-    guid: str | None = None
-    url: str | None = None
-    title: str = attrs.field(default="", converter=_text)
-    summary: str = attrs.field(default="", converter=_text)
-    content: str = attrs.field(default="", converter=_text)
-    authors: tuple[str, ...] = attrs.field(default=(), converter=_str_tuple)
-    tags: tuple[str, ...] = attrs.field(default=(), converter=_str_tuple)
-    published: datetime | None = attrs.field(default=None, converter=parse_time)
-    lang: str | None = None
-    source: str | None = None
-    updated: datetime | None = attrs.field(default=None, converter=parse_time)
-    original_url: str | None = None
-    comments_url: str | None = None
-    media: tuple[Media, ...] = attrs.field(default=(), converter=_media)
-    text_lang: str | None = None
-
-    omit_when_empty: ClassVar[frozenset[str]] = _V2_OPTIONAL
 
     def dedupe_key(self) -> str:
         return f"revision:{self.item_id}:{self.content_hash}"
