@@ -29,10 +29,11 @@ from typing import Any
 
 import pytest
 
+from monitor.alerting import AlertEvaluator, Contribution, Correlator
 from monitor.alerts import Delivery, JsonlSettings, JsonlSink
 from monitor.events import ItemReceived, item_id
 from monitor.log import open_log
-from monitor.rules import AlertEvaluator, Contribution, Correlator, load_rules
+from monitor.rules import load_rules
 from monitor.rules._model import CorrelationRule
 
 REPO = Path(__file__).resolve().parents[1]

@@ -28,6 +28,7 @@ from typing import Any
 
 import attrs
 
+from .alerting import AlertEvaluator, EvaluationReport
 from .alerts import CallbackSink, Delivery, Sink, load_sinks
 from .events import AlertRaised, Event, ItemReceived, item_id
 from .feeds import (
@@ -54,7 +55,7 @@ from .projections import (
     builtin_projections,
     sortable_time,
 )
-from .rules import AlertEvaluator, EvaluationReport, RuleSet, RuleSources, load_rules
+from .rules import RuleSet, RuleSources, load_rules
 
 __all__ = ["IngestReport", "Monitor", "ProcessReport"]
 

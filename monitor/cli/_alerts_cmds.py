@@ -23,12 +23,13 @@ from rich.table import Table
 from rich.text import Text
 
 from .._durations import parse_duration
+from ..alerting import backtest
 from ..alerts import collect_report, render_html
 from ..errors import LogError
 from ..events import AlertRaised, ItemReceived, format_time, parse_time, to_plain
 from ..log import EventLog, open_log
 from ..projections import AlertTimeline, ProjectionRunner
-from ..rules import backtest, load_rules
+from ..rules import load_rules
 from ._main import EXIT_PROBLEM, CliContext
 from ._options import rules_option, rules_sources
 from ._progress import progress_bar

@@ -17,18 +17,18 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from ..alerting import run_tests
 from ..errors import ConfigError, RuleError, RuleSetError
 from ..rules import (
     ALL_LANGS,
     EvalReport,
     RuleSet,
     check_rules,
+    did_you_mean,
     evaluate_corpus,
     load_rules,
     read_corpus,
-    run_rule_tests,
 )
-from ..rules._build import did_you_mean
 from ._main import EXIT_INPUT, EXIT_PROBLEM
 from ._options import InputFile, rules_option, rules_sources
 from ._progress import progress_bar
@@ -185,7 +185,7 @@ def test_command(
     fails, 4 when the rules do not load.
     """
     ruleset = _load(rules_sources(sources + rules), as_json=as_json)
-    report = run_rule_tests(ruleset)
+    report = run_tests(ruleset)
     results = [r for r in report.results if not only or r.rule_id in only]
     failures = [r for r in results if r.outcome == "failed"]
     if as_json:

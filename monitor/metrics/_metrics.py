@@ -28,9 +28,9 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from ..alerting import EvaluationReport
 from ..feeds import PollReport
 from ..log import EventLog
-from ..rules import EvaluationReport
 
 __all__ = ["WatchMetrics"]
 

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 from ..events import Event, ItemReceived
 from ..log import EventLog, Record
-from ..rules._stories import BUCKET_CAP, StoryIndex
+from ..rules import BUCKET_CAP, StoryIndex
 from ._base import Projection, StateView
 
 __all__ = ["Stories"]

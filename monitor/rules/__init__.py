@@ -2,16 +2,14 @@
 
 Load rule folders with `load_rules` (all-or-nothing; `check_rules` reports every fault without
 raising; ``"default"`` names the pack installed with monitor, see `default_pack_path`), then
-call `RuleSet.match(item)` for each item. The rule language is
-described in the README ("Rules"); the hot path in ``_compile`` and ``_match``.
+call `RuleSet.match(item)` for each item. The rule language is described in the README
+("Rules"); the hot path in ``_compile`` and ``_match``. This package is the language, its
+compiler and its matcher; evaluation over time (alerts, correlation, throttling, backtests)
+belongs to `monitor.alerting`, above it.
 """
 
 from ..errors import RuleError, RuleSetError
-from ._backtest import BacktestReport, RuleBacktest, backtest
-from ._build import parse_duration
-from ._correlate import Contribution, CorrelationHit, Correlator, Throttle
-from ._corrtests import run_correlation_tests
-from ._evaluator import AlertEvaluator, EvaluationReport
+from ._build import did_you_mean, parse_duration
 from ._explain import Explanation, FieldExplanation, SelectionExplanation
 from ._load import CheckReport, check_rules, load_rules, rule_files
 from ._match import MAX_FIELD_CHARS, Match, item_fields
@@ -32,6 +30,8 @@ from ._model import (
 )
 from ._modifiers import MODIFIERS
 from ._normalize import normalize, normalize_tokens
+from ._render import check_template
+from ._render import render as render_template
 from ._ruleset import RuleSet
 from ._scoring import (
     ALL_LANGS,
@@ -50,11 +50,12 @@ from ._sources import (
     default_pack_path,
     resolve_sources,
 )
-from ._stories import StoryIndex, StoryUpdate
-from ._testing import TestReport, TestResult, run_rule_tests
+from ._stories import BUCKET_CAP, StoryIndex, StoryUpdate
+from ._testing import CorrelationRunner, TestReport, TestResult, run_rule_tests
 
 __all__ = [
     "ALL_LANGS",
+    "BUCKET_CAP",
     "DEFAULT_PACK",
     "FIELDS",
     "KEYWORD_FIELDS",
@@ -62,25 +63,19 @@ __all__ = [
     "MAX_FIELD_CHARS",
     "MODIFIERS",
     "TEXT_FIELDS",
-    "AlertEvaluator",
-    "BacktestReport",
     "CheckReport",
-    "Contribution",
     "CorpusItem",
-    "CorrelationHit",
     "CorrelationRule",
+    "CorrelationRunner",
     "CorrelationTest",
-    "Correlator",
     "EvalError",
     "EvalReport",
-    "EvaluationReport",
     "Explanation",
     "FieldExplanation",
     "FieldMatch",
     "Lexicon",
     "Match",
     "Rule",
-    "RuleBacktest",
     "RuleError",
     "RuleSet",
     "RuleSetError",
@@ -96,10 +91,10 @@ __all__ = [
     "Term",
     "TestReport",
     "TestResult",
-    "Throttle",
-    "backtest",
     "check_rules",
+    "check_template",
     "default_pack_path",
+    "did_you_mean",
     "evaluate_corpus",
     "item_fields",
     "label_rules",
@@ -108,8 +103,8 @@ __all__ = [
     "normalize_tokens",
     "parse_duration",
     "read_corpus",
+    "render_template",
     "resolve_sources",
     "rule_files",
-    "run_correlation_tests",
     "run_rule_tests",
 ]

@@ -1,15 +1,13 @@
 """Run the ``tests`` embedded in rules, like a unit-test runner.
 
-Detection tests (``match`` / ``no_match``) run here. Correlation tests need the correlator,
-which lives in ``monitor.rules._correlate`` (added by the alerts work): `run_rule_tests` uses
-its ``run_correlation_tests(ruleset, correlation) -> Iterable[TestResult]`` when that module
-provides one, or the runner it is given; without a runner, correlation tests are reported as
-"not run", never as passed.
+Detection tests (``match`` / ``no_match``) run here. Correlation tests need evaluation over
+time, which is the alerting package's (``monitor.alerting``), above this one: `run_rule_tests`
+runs them through the ``correlation_runner`` it is given (``monitor.alerting.run_tests`` passes
+its own); without a runner, correlation tests are reported as "not run", never as passed.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -19,7 +17,7 @@ from ..errors import SourceLocation
 from ._model import CorrelationRule
 from ._ruleset import RuleSet
 
-__all__ = ["AUTO", "CorrelationRunner", "TestReport", "TestResult", "run_rule_tests"]
+__all__ = ["CorrelationRunner", "TestReport", "TestResult", "run_rule_tests"]
 
 
 @attrs.frozen
@@ -37,7 +35,6 @@ class TestResult:
 
 
 CorrelationRunner = Callable[[RuleSet, CorrelationRule], Iterable[TestResult]]
-AUTO: Any = object()
 
 
 @attrs.frozen
@@ -78,24 +75,15 @@ def _describe(item: dict[str, Any]) -> str:
     return " | ".join(str(p) for p in parts)
 
 
-def _default_runner() -> CorrelationRunner | None:
-    try:
-        module = importlib.import_module("monitor.rules._correlate")
-    except ImportError:
-        return None
-    return getattr(module, "run_correlation_tests", None)
-
-
 def run_rule_tests(
-    ruleset: RuleSet, *, correlation_runner: CorrelationRunner | None = AUTO
+    ruleset: RuleSet, *, correlation_runner: CorrelationRunner | None = None
 ) -> TestReport:
     """Run every rule's ``match``/``no_match`` tests, and correlation tests when possible.
 
     Args:
         ruleset: the loaded rules.
-        correlation_runner: runs one correlation rule's tests. By default, the one in
-            ``monitor.rules._correlate`` if it exists; pass None to skip them (reported as
-            "not run").
+        correlation_runner: runs one correlation rule's tests (``monitor.alerting.run_tests``
+            passes the alerting package's); None reports them as "not run".
     """
     results: list[TestResult] = []
     for rule in ruleset.rules:
@@ -127,7 +115,7 @@ def run_rule_tests(
                     case.location,
                 )
             )
-    runner = _default_runner() if correlation_runner is AUTO else correlation_runner
+    runner = correlation_runner
     for corr in ruleset.correlations:
         if runner is None:
             results.extend(

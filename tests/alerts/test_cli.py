@@ -7,12 +7,12 @@ import json
 import pytest
 from click.testing import CliRunner
 
+from monitor.alerting import AlertEvaluator
 from monitor.cli import cli
 from monitor.cli._alerts_cmds import _latest
 from monitor.errors import LogLockedError, LogReadOnlyError
 from monitor.events import AlertSuperseded
 from monitor.log import MemoryLog, open_log
-from monitor.rules import AlertEvaluator
 from tests.alerts.conftest import RULEPACK
 from tests.alerts.test_evaluator import STORY
 

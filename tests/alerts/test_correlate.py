@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from monitor.rules._correlate import Contribution, Correlator, Throttle, group_values
+from monitor.alerting import Contribution, Correlator, Throttle, group_values
 from monitor.rules._model import CorrelationRule
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)

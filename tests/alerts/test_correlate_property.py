@@ -9,7 +9,7 @@ from itertools import combinations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.rules._correlate import Contribution, Correlator
+from monitor.alerting import Contribution, Correlator
 from monitor.rules._model import CorrelationRule
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)

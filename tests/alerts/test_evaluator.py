@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 
+from monitor.alerting import AlertEvaluator, detection_alert_id, run_correlation_tests
 from monitor.events import (
     AlertRaised,
     EntitiesExtracted,
@@ -13,9 +14,8 @@ from monitor.events import (
     encode,
 )
 from monitor.log import MemoryLog, open_log
-from monitor.rules import AlertEvaluator, RuleSet, load_rules, run_correlation_tests
-from monitor.rules._evaluator import detection_alert_id
-from tests.alerts.conftest import RULEPACK, T0, timed
+from monitor.rules import RuleSet
+from tests.alerts.conftest import T0, timed
 
 ALERT_TYPES = ("AlertRaised", "AlertSuppressed")
 
@@ -258,10 +258,10 @@ def _fields(obj):
 
 
 def test_rules_test_runs_correlation_tests(ruleset):
-    """run_rule_tests picks up the correlation runner: tests are run, not 'not run'."""
-    from monitor.rules import run_rule_tests
+    """monitor.alerting.run_tests runs correlation tests too: they are run, not 'not run'."""
+    from monitor.alerting import run_tests
 
-    report = load_rules(RULEPACK) and run_rule_tests(ruleset)
+    report = run_tests(ruleset)
     assert report.not_run == 0 and report.passed >= 4 and report.ok
 
 

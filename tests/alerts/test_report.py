@@ -11,10 +11,10 @@ from datetime import UTC, datetime
 import pytest
 from click.testing import CliRunner
 
+from monitor.alerting import AlertEvaluator
 from monitor.alerts import collect_report, highlight, render_html
 from monitor.cli import cli
 from monitor.log import MemoryLog, open_log
-from monitor.rules import AlertEvaluator
 from tests.alerts.conftest import timed
 from tests.alerts.test_evaluator import STORY
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from monitor import Monitor
+from monitor.alerting import AlertEvaluator, detection_alert_id
 from monitor.events import (
     AlertRaised,
     AlertSuperseded,
@@ -25,8 +26,6 @@ from monitor.events import (
 from monitor.feeds import FeedConfig
 from monitor.log import MemoryLog, open_log
 from monitor.projections import AlertTimeline, ItemVersions
-from monitor.rules import AlertEvaluator
-from monitor.rules._evaluator import detection_alert_id
 
 from .conftest import LOCAL, rss
 

@@ -11,10 +11,10 @@ import urllib.request
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from monitor.alerting import EvaluationReport
 from monitor.feeds import PollReport
 from monitor.log import MemoryLog
 from monitor.metrics import Health, MetricsServer, WatchMetrics, parse_address
-from monitor.rules import EvaluationReport
 from tests.alerts.test_sinks import make_alert
 
 

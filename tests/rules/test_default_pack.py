@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from monitor.rules import RuleSet, check_rules, load_rules, run_rule_tests
+from monitor.alerting import run_tests
+from monitor.rules import RuleSet, check_rules, load_rules
 
 REPO = Path(__file__).resolve().parents[2]
 RULES_DIR = REPO / "rules"
@@ -115,9 +116,9 @@ def test_correlation_rules_have_firing_and_silent_tests(pack: RuleSet) -> None:
 
 
 def test_all_embedded_tests_pass(pack: RuleSet) -> None:
-    """`run_rule_tests` runs every detection and correlation test of the pack: none fails or is
-    left unrun."""
-    report = run_rule_tests(pack)
+    """`monitor.alerting.run_tests` runs every detection and correlation test of the pack: none
+    fails or is left unrun."""
+    report = run_tests(pack)
     failures = "\n".join(f"{r.rule_id} {r.name}: {r.reason}" for r in report.failures())
     assert report.failed == 0, failures
     assert report.not_run == 0

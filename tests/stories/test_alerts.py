@@ -6,11 +6,12 @@ from datetime import UTC, datetime
 
 import pytest
 
+from monitor.alerting import AlertEvaluator
 from monitor.errors import RuleSetError
 from monitor.events import AlertRaised, AlertSuppressed
 from monitor.log import MemoryLog
 from monitor.projections import ProjectionRunner, Stories
-from monitor.rules import AlertEvaluator, load_rules
+from monitor.rules import load_rules
 
 from .conftest import WIRE_PARAGRAPHS, WIRE_TITLE, item, other_events, wire_and_reprints
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from monitor.alerting import AlertEvaluator
 from monitor.events import AlertRaised
 from monitor.log import MemoryLog
-from monitor.rules import AlertEvaluator, load_rules
+from monitor.rules import load_rules
 
 from .conftest import item
 from .test_alerts import OTHER_CONVOY, RULES, alerts, clock, ten_reprints

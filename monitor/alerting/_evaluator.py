@@ -52,9 +52,8 @@ from ..events import (
     revised_item,
 )
 from ..log import EventLog
+from ..rules import StoryIndex, StoryUpdate, render_template
 from ._correlate import Contribution, CorrelationHit, Correlator, Throttle
-from ._render import render
-from ._stories import StoryIndex, StoryUpdate
 
 __all__ = ["AlertEvaluator", "EvaluationReport", "detection_alert_id", "item_facets"]
 
@@ -507,7 +506,7 @@ class AlertEvaluator:
             "labels": dict(rule.labels),
             "entities": list(hit.entities),
         }
-        annotations = {k: render(v, context) for k, v in rule.annotations.items()}
+        annotations = {k: render_template(v, context) for k, v in rule.annotations.items()}
         annotations.setdefault("contributing", " ".join(hit.alert_ids))
         return AlertRaised(
             alert_id=hit.alert_id,

@@ -13,7 +13,7 @@ from typing import Any
 
 from ..events import AlertRaised, ItemReceived, item_id
 from ..log import MemoryLog
-from ._build import parse_duration
+from ..rules import TestResult, parse_duration
 from ._evaluator import AlertEvaluator
 
 __all__ = ["TEST_EPOCH", "run_correlation_tests"]
@@ -77,7 +77,6 @@ def run_correlation_tests(ruleset: Any, correlation: Any | None = None) -> list[
     ``level`` or a label), and the correlation may raise nothing else. Returns one
     `monitor.rules.TestResult` per test; `correlation` None runs every correlation's tests.
     """
-    from ._testing import TestResult
 
     corrs = ruleset.correlations if correlation is None else (correlation,)
     results = []

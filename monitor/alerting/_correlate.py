@@ -51,7 +51,6 @@ __all__ = [
     "Throttle",
     "correlation_alert_id",
     "group_values",
-    "run_correlation_tests",
 ]
 
 #: Run the sweep that drops expired entries and empty groups after this many contributions
@@ -386,14 +385,3 @@ class Throttle:
             if ts + 2 * seconds < self._latest:
                 del self._last[key]
         self._swept_size = len(self._last)
-
-
-def run_correlation_tests(ruleset: Any, correlation: Any | None = None) -> list[Any]:
-    """Run correlation rule tests (see `monitor.rules._corrtests`).
-
-    Here because `run_rule_tests` looks the runner up in this module; imported lazily because
-    the runner needs the evaluator and a scratch log, which this pure module does not.
-    """
-    from ._corrtests import run_correlation_tests as run
-
-    return run(ruleset, correlation)

@@ -1,0 +1,36 @@
+"""Alerting: rules evaluated over time, over the log.
+
+`monitor.rules` answers "does this item match this rule?"; this package answers "should an
+alert be raised now?": the `AlertEvaluator` (a checkpointed subscriber that turns matches into
+`AlertRaised` events, throttles repeats and runs correlations), the `Correlator` (Sigma-style
+correlation rules over event time), correlation rule tests, and `backtest` (a rule set replayed
+over a stored history without touching it). Delivery of alerts to sinks is `monitor.alerts`'s.
+"""
+
+from ..rules import RuleSet, TestReport, run_rule_tests
+from ._backtest import BacktestReport, RuleBacktest, backtest
+from ._correlate import Contribution, CorrelationHit, Correlator, Throttle, group_values
+from ._corrtests import TEST_EPOCH, run_correlation_tests
+from ._evaluator import AlertEvaluator, EvaluationReport, detection_alert_id
+
+__all__ = [
+    "TEST_EPOCH",
+    "AlertEvaluator",
+    "BacktestReport",
+    "Contribution",
+    "CorrelationHit",
+    "Correlator",
+    "EvaluationReport",
+    "RuleBacktest",
+    "Throttle",
+    "backtest",
+    "detection_alert_id",
+    "group_values",
+    "run_correlation_tests",
+    "run_tests",
+]
+
+
+def run_tests(ruleset: RuleSet) -> TestReport:
+    """Run every test embedded in `ruleset`: detection tests and correlation tests."""
+    return run_rule_tests(ruleset, correlation_runner=run_correlation_tests)
