@@ -27,14 +27,16 @@ from __future__ import annotations
 import abc
 import threading
 import time
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
 from ..errors import LogError, LogRecordsLostError
 from ..events import Event, decode, encode
+
+_T = TypeVar("_T")
 
 __all__ = [
     "AppendResult",
@@ -244,6 +246,16 @@ class EventLog(abc.ABC):
         """Return every stored checkpoint as (kind, name, position), kind ``"projection"`` or
         ``"subscriber"``. Every shipped backend implements this."""
         raise LogError(f"{type(self).__name__} cannot list its checkpoints")
+
+    def with_connection(self, operation: Callable[[Any], _T], *, write: bool = False) -> _T:
+        """Run `operation(connection)` on the backend's own DB-API connection and return its
+        result: the hook for extensions that keep tables in the log's database (the search
+        index). With `write`, inside one write transaction, committed when `operation`
+        returns and rolled back if it raises; the backend's errors are translated as usual.
+        Backends without a database (memory) raise `LogError`."""
+        raise LogError(
+            f"{type(self).__name__} keeps no database to extend; use an SQLite or PostgreSQL log"
+        )
 
     def acquire_lease(self, name: str, owner: str, ttl: float) -> bool:
         """Try to hold lease `name` for `owner` for the next `ttl` seconds; return whether

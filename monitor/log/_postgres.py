@@ -45,8 +45,8 @@ import json
 import re
 import threading
 import time
-from collections.abc import Collection, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import psycopg
@@ -68,6 +68,8 @@ from ._pg_sql import APPEND_ONLY_DDL, APPEND_ONLY_TRIGGERS, DDL, OUR_TABLES, STA
 from ._scan_sql import projection_scan_query
 
 __all__ = ["PostgresLog"]
+
+_T = TypeVar("_T")
 
 #: 1: the first release. 2: triggers make the events table append-only (`_install_triggers`).
 SCHEMA_VERSION = 2
@@ -471,6 +473,17 @@ class PostgresLog(EventLog):
                 conn.execute(self._sql["drop_state"], (name,))
 
         self._writer.run(drop)
+
+    def with_connection(self, operation: Callable[[Any], _T], *, write: bool = False) -> _T:
+        if not write:
+            return self._reader.run(operation)
+        self._writable()
+
+        def in_transaction(conn: psycopg.Connection) -> _T:
+            with transaction(conn):
+                return operation(conn)
+
+        return self._writer.run(in_transaction)
 
     def acquire_lease(self, name: str, owner: str, ttl: float) -> bool:
         if not ttl > 0:

@@ -26,10 +26,10 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
@@ -68,6 +68,8 @@ from ._sqlite_schema import (
 )
 
 __all__ = ["SQLiteLog"]
+
+_T = TypeVar("_T")
 
 #: "NMON" as a 32-bit integer, stored in the SQLite header of every log file.
 
@@ -457,6 +459,16 @@ class SQLiteLog(EventLog):
             with self._write() as conn:
                 conn.execute("DELETE FROM projection_rows WHERE name = ?", (name,))
                 conn.execute("DELETE FROM projections WHERE name = ?", (name,))
+        except sqlite3.Error as exc:
+            raise translate(exc, self.path) from exc
+
+    def with_connection(self, operation: Callable[[Any], _T], *, write: bool = False) -> _T:
+        try:
+            if write:
+                with self._write() as conn:
+                    return operation(conn)
+            with self._lock:
+                return operation(self._conn)
         except sqlite3.Error as exc:
             raise translate(exc, self.path) from exc
 
