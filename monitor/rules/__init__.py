@@ -9,6 +9,7 @@ belongs to `monitor.alerting`, above it.
 """
 
 from ..errors import RuleError, RuleSetError
+from ._arabic import term_variants
 from ._build import did_you_mean, parse_duration
 from ._explain import Explanation, FieldExplanation, SelectionExplanation
 from ._load import CheckReport, check_rules, load_rules, rule_files
@@ -107,4 +108,5 @@ __all__ = [
     "resolve_sources",
     "rule_files",
     "run_rule_tests",
+    "term_variants",
 ]
