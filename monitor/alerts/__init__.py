@@ -9,6 +9,7 @@ from ._delivery import Backoff, Delivery, DeliveryReport, SinkStatus
 from ._email import AppriseSettings, AppriseSink, EmailSettings, EmailSink, email_body
 from ._items import ItemLookup
 from ._report import ReportData, collect_report, highlight, render_html
+from ._secrets import SECRET_SETTINGS, read_sink_secret
 from ._service import DeliveryService
 from ._sink import (
     LEVEL_ORDER,
@@ -24,10 +25,11 @@ from ._sink import (
     alert_json,
     alert_line,
 )
-from ._webhook import WebhookSettings, WebhookSink, sign, slack_payload
+from ._webhook import WebhookSettings, WebhookSink, shown_url, sign, slack_payload
 
 __all__ = [
     "LEVEL_ORDER",
+    "SECRET_SETTINGS",
     "SINK_TYPES",
     "AppriseSettings",
     "AppriseSink",
@@ -58,8 +60,10 @@ __all__ = [
     "email_body",
     "highlight",
     "load_sinks",
+    "read_sink_secret",
     "register_sink",
     "render_html",
+    "shown_url",
     "sign",
     "slack_payload",
 ]

@@ -30,7 +30,7 @@ from ..events import AlertRaised, ItemReceived, format_time, parse_time, to_plai
 from ..log import EventLog, open_log
 from ..projections import AlertTimeline, ProjectionRunner
 from ..rules import load_rules
-from ._main import EXIT_PROBLEM, CliContext
+from ._context import EXIT_PROBLEM, CliContext
 from ._options import rules_option, rules_sources
 from ._progress import progress_bar
 from ._render import LEVEL_STYLES, alerts_table, info

@@ -25,7 +25,7 @@ from ..log import (
     verify_against_checkpoint,
     verify_log_checkpoints,
 )
-from ._main import CliContext
+from ._context import CliContext
 from ._options import InputFile
 from ._render import info
 

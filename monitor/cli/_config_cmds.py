@@ -21,9 +21,7 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from ..alerts import load_sinks
-from ..alerts._secrets import SECRET_SETTINGS
-from ..alerts._webhook import shown_url
+from ..alerts import SECRET_SETTINGS, load_sinks, read_sink_secret, shown_url
 from ..errors import ConfigError, MonitorError, SinkError, SourceLocation
 from ..feeds import load_feeds
 from ..rules import check_rules
@@ -35,7 +33,7 @@ from ._config import (
     effective_settings,
     read_config,
 )
-from ._main import EXIT_INPUT
+from ._context import EXIT_INPUT
 from ._options import InputFile
 from ._render import console, is_quiet
 
@@ -142,8 +140,6 @@ def _check_sink_secrets(
                 )
             )
         elif env or file:
-            from ..alerts._secrets import read_sink_secret
-
             try:
                 read_sink_secret(sink.name, name, None, env, file)
             except SinkError as exc:

@@ -38,7 +38,7 @@ from ..feeds import (
     load_feeds,
 )
 from ._alerts_cmds import rich_console_write
-from ._main import EXIT_INPUT, EXIT_PROBLEM, CliContext
+from ._context import EXIT_INPUT, EXIT_PROBLEM, CliContext
 from ._options import Duration, InputFile, optional_rules, rules_option, watch_paths
 from ._render import alerts_table, info
 from ._render import console as make_console

@@ -17,7 +17,7 @@ from ..events import to_plain
 from ..log import backup, open_log, salvage
 from ..projections import ItemVersions
 from ._alerts_cmds import rich_console_write
-from ._main import EXIT_PROBLEM, CliContext
+from ._context import EXIT_PROBLEM, CliContext
 from ._options import InputFile, optional_rules, rules_option
 from ._progress import progress_bar
 from ._render import alerts_table, info, is_quiet
@@ -351,10 +351,13 @@ def items_group() -> None:
 @click.pass_obj
 def item_history(obj: CliContext, item_id: str, as_json: bool) -> None:
     """Show every stored version of ITEM_ID, oldest first: the first `ItemReceived`, then each
-    `ItemRevised`. Exit 1 when the log holds no such item."""
+    `ItemRevised`, with each `ItemSighted` (the same article seen in another feed) in log
+    order. Exit 1 when the log holds no such item."""
+    from ..events import ItemSighted  # here, so the body moves with the command
+
     with Monitor.open(obj.db) as monitor:
         monitor.projections.run()
-        versions = ItemVersions.versions(monitor.log, item_id)
+        versions = ItemVersions.history(monitor.log, item_id)
     if not versions:
         click.echo(f"error: no item {item_id} in the log", err=True)
         sys.exit(EXIT_PROBLEM)
@@ -362,12 +365,19 @@ def item_history(obj: CliContext, item_id: str, as_json: bool) -> None:
         for evt in versions:
             click.echo(json.dumps({"type": type(evt).__name__, **to_plain(evt)}))
         return
-    table = Table(title=f"Versions of {item_id}")
-    for column in ("revision", "seen", "title", "authors", "url"):
+    table = Table(title=f"Versions and sightings of {item_id}")
+    for column in ("revision", "seen", "feed", "title", "authors", "url"):
         table.add_column(column)
-    for number, evt in enumerate(versions):
+    number = 0
+    for evt in versions:
+        if isinstance(evt, ItemSighted):
+            seen = evt.seen.isoformat().replace("+00:00", "Z")
+            table.add_row("sighted", seen, evt.feed_id, evt.title, "", evt.url or "")
+            continue
         seen = evt.received.isoformat().replace("+00:00", "Z")
-        table.add_row(str(number), seen, evt.title, ", ".join(evt.authors), evt.url or "")
+        row = (evt.feed_id, evt.title, ", ".join(evt.authors), evt.url or "")
+        table.add_row(str(number), seen, *row)
+        number += 1
     make_console().print(table)
 
 

@@ -17,26 +17,13 @@ from __future__ import annotations
 import os
 import sys
 
-import attrs
 import click
 
 from ..errors import ConfigError, LogError, MonitorError, RuleError
 from ._config import config_options, configure
+from ._context import EXIT_INPUT, EXIT_LOG, EXIT_PROBLEM, CliContext
 
 __all__ = ["CliContext", "cli", "main"]
-
-EXIT_PROBLEM = 1
-EXIT_LOG = 3
-EXIT_INPUT = 4
-
-
-@attrs.define
-class CliContext:
-    """What the group's options give every command."""
-
-    db: str
-    verbose: int = 0
-    quiet: bool = False
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -29,7 +29,7 @@ from ..rules import (
     load_rules,
     read_corpus,
 )
-from ._main import EXIT_INPUT, EXIT_PROBLEM
+from ._context import EXIT_INPUT, EXIT_PROBLEM
 from ._options import InputFile, rules_option, rules_sources
 from ._progress import progress_bar
 from ._render import console, is_quiet
