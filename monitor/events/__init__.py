@@ -24,7 +24,8 @@ from ._codec import (
     to_plain,
     upcaster,
 )
-from ._identity import item_id, normalize_url
+from ._identity import canonical_url, item_id, normalize_url
+from ._sightings import canonical_digest, item_canonical_url, sighting_of
 from ._types import (
     AlertRaised,
     AlertSuperseded,
@@ -38,6 +39,7 @@ from ._types import (
     FeedPolled,
     ItemReceived,
     ItemRevised,
+    ItemSighted,
     Media,
     RuleRef,
     RulesetLoaded,
@@ -59,9 +61,12 @@ __all__ = [
     "FeedPolled",
     "ItemReceived",
     "ItemRevised",
+    "ItemSighted",
     "Media",
     "RuleRef",
     "RulesetLoaded",
+    "canonical_digest",
+    "canonical_url",
     "content_hash",
     "decode",
     "encode",
@@ -69,12 +74,14 @@ __all__ = [
     "event_class",
     "event_time",
     "format_time",
+    "item_canonical_url",
     "item_id",
     "normalize_url",
     "parse_time",
     "registered_types",
     "revised_item",
     "revision_of",
+    "sighting_of",
     "to_plain",
     "upcaster",
 ]

@@ -7,7 +7,7 @@ import re
 import unicodedata
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-__all__ = ["item_id", "normalize_url"]
+__all__ = ["canonical_url", "item_id", "normalize_url"]
 
 _TRACKING_PARAMS = re.compile(r"^(utm_\w+|fbclid|gclid|mc_cid|mc_eid|ocid|cmpid|ns_\w+)$", re.I)
 
@@ -36,6 +36,60 @@ def normalize_url(url: str) -> str:
     )
     path = parts.path.rstrip("/") or ""
     return urlunsplit((scheme, netloc, path, query, ""))
+
+
+#: Query parameters that say where a reader came from, not which article: a superset of
+#: `_TRACKING_PARAMS` (which `item_id` depends on and so must never change). Matched whole,
+#: case-folded; the prefixes (``utm_``, ``mc_``, ...) by the pattern below.
+_CANONICAL_DROP = re.compile(
+    r"^(utm_\w*|mc_\w+|ns_\w+|at_\w+|_hs\w+|pk_\w+|mtm_\w+|fbclid|gclid|gclsrc|dclid|"
+    r"msclkid|yclid|twclid|igshid|mkt_tok|ocid|cmpid|cmp|smid|smtyp|sr_share|taid|"
+    r"xtor|ito|ref_src|ref_url|rss|feed|amp|outputtype|_ga|_gl)$",
+    re.I,
+)
+#: An AMP page's path: ``/amp`` as its last segment, or ``.amp`` before the extension.
+_AMP_SUFFIX = re.compile(r"(?<=.)/amp$|(?<=[^/])\.amp(?=\.[a-z0-9]+$)", re.I)
+
+
+def canonical_url(url: str | None) -> str | None:
+    """Return the canonical address of an article, for telling that two feeds link the same
+    one; None when `url` is not an absolute http(s) address (no claim is made on those).
+
+    A separate function from `normalize_url`, on purpose: item ids are derived from that one
+    and must never change, while this one may learn new tracking parameters. On top of what
+    `normalize_url` does (scheme and host case, default port, fragment, sorted query, the
+    trailing slash), it treats ``http`` as ``https`` and ``www.host`` as ``host``, drops
+    more tracking parameters (`_CANONICAL_DROP`: utm_*, fbclid, gclid, ocid, cmpid, mc_*,
+    ``at_*``, ``smid``, ``outputType=amp``, ...), and maps the simple AMP variants of a page
+    to the page (a last path segment ``amp``, ``story.amp.html``, ``?amp=1``). Percent
+    escapes and path case are kept: servers may tell them apart.
+    """
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower().rstrip(".")
+    if scheme not in ("http", "https") or not host:
+        return None
+    host = host.removeprefix("www.")
+    if port in (80, 443):
+        port = None
+    if ":" in host:  # an IPv6 literal keeps its brackets
+        host = f"[{host}]"
+    netloc = f"{host}:{port}" if port else host
+    query = urlencode(
+        sorted(
+            (k, v)
+            for k, v in parse_qsl(parts.query, keep_blank_values=True)
+            if not _CANONICAL_DROP.match(k)
+        )
+    )
+    path = _AMP_SUFFIX.sub("", parts.path.rstrip("/")).rstrip("/")
+    return urlunsplit(("https", netloc, path, query, ""))
 
 
 def _squash(text: str) -> str:

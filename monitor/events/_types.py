@@ -36,6 +36,7 @@ __all__ = [
     "FeedPolled",
     "ItemReceived",
     "ItemRevised",
+    "ItemSighted",
     "Media",
     "RuleRef",
     "RulesetLoaded",
@@ -352,6 +353,33 @@ class AlertSuperseded(Event):
 
     def dedupe_key(self) -> str:
         return f"superseded:{self.alert_id}:{self.content_hash}"
+
+
+@event("ItemSighted", 1)
+@attrs.frozen(kw_only=True)
+class ItemSighted(Event):
+    """A stored item was seen in another feed: the same article (same canonical URL, see
+    `monitor.events.canonical_url`) under that feed's own entry.
+
+    Nothing of the item changes: its text stays the one first stored (by `ItemReceived`, from
+    the feed that stored it first), and rules do not evaluate a sighting. `item_id` is the
+    stored item; `feed_id` the feed it was sighted in; `entry_id` the id the entry would have
+    had as an item of its own (its feed plus its guid), `guid`, `url` and `title` what that
+    feed calls it, `canonical_url` the address both share. Stored once per item and feed,
+    however many watchers or polls see it.
+    """
+
+    item_id: str
+    feed_id: str
+    seen: datetime = attrs.field(converter=_required_time)
+    entry_id: str
+    canonical_url: str
+    guid: str | None = None
+    url: str | None = None
+    title: str = attrs.field(default="", converter=_text)
+
+    def dedupe_key(self) -> str:
+        return f"sighting:{self.item_id}:{self.feed_id}"
 
 
 def event_time(evt: ItemReceived) -> datetime:

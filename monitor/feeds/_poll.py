@@ -4,9 +4,11 @@ A poll never raises for a feed's problems: whatever happens becomes events. Item
 first (one atomic batch, deduplicated by the log through their dedupe keys, never by date), with
 an `ItemRevised` for each known item whose content changed (see `_revisions`), then
 `FeedPolled` with the number of new items actually stored, or `FeedFailed`; `FeedMoved` and
-`FeedDisabled` record a permanent redirect and a feed that is gone. A crash between the two
-appends loses nothing: the next poll finds the items already stored. A poll that changed
-nothing is not written but folded into a later record (`_poll_record`, `RecordPolicy`).
+`FeedDisabled` record a permanent redirect and a feed that is gone. A new entry whose article
+another feed already stored becomes an `ItemSighted` of that item instead (see `_sightings`).
+A crash between the two appends loses nothing: the next poll finds the items already stored. A
+poll that changed nothing is not written but folded into a later record (`_poll_record`,
+`RecordPolicy`).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from ._normalize import normalize_entries
 from ._parse import parse_feed
 from ._poll_record import RecordPolicy, pending_heartbeat, settle
 from ._revisions import Lookup, split_revisions, stored_versions
+from ._sightings import UrlLookup, split_sightings, stored_urls
 from ._state import FeedState
 
 __all__ = ["MAX_BACKOFF", "PollReport", "backoff_delay", "poll_feed", "read_local_feed"]
@@ -53,6 +56,8 @@ class PollReport:
     new_items: int = 0
     seen_items: int = 0
     revised: int = 0
+    #: Entries stored as sightings of an item another feed stored first (`ItemSighted`).
+    sighted: int = 0
     degraded: bool = False
     error: str | None = None
     error_kind: str | None = None
@@ -109,6 +114,7 @@ def poll_feed(
     rng: random.Random | None = None,
     known: Lookup | None = None,
     policy: RecordPolicy | None = None,
+    urls: UrlLookup | None = None,
 ) -> PollReport:
     """Poll `feed` once and record the outcome in `log`; see the module docstring.
 
@@ -116,7 +122,9 @@ def poll_feed(
     the current URL after moves, the failure count for the backoff); None for a new feed. A
     disabled feed (config or state) is not fetched and reports `next_delay=None`. `known`
     tells what the log holds of an item (default: the ``item_versions`` projection of `log`,
-    as far as it has been run) so that changed items become `ItemRevised`. `policy` says
+    as far as it has been run) so that changed items become `ItemRevised`; `urls` tells which
+    item a canonical address is stored under (default: the same projection) so that an article
+    another feed stored becomes `ItemSighted`, not a second item. `policy` says
     which unchanged polls are written (default: `RecordPolicy()`, a heartbeat an hour).
 
     Raises only what the log raises (`LogError`): feed problems never escape.
@@ -169,11 +177,13 @@ def poll_feed(
         _log.exception("feed %s: unexpected error while polling", feed.id)
         err = feed_error(f"internal error: {type(exc).__name__}: {exc}", "internal")
         return _failed(log, feed, state, url, started, t0, err, events, rng)
-    new, revisions = split_revisions(items, known or stored_versions(log))
-    batch: list[Event] = [*new, *revisions]
+    fresh, revisions = split_revisions(items, known or stored_versions(log))
+    new, sightings = split_sightings(fresh, urls or stored_urls(log)) if fresh else ([], [])
+    batch: list[Event] = [*new, *revisions, *sightings]
     positions = log.append_events(batch).positions if batch else []
     stored = sum(p is not None for p in positions[: len(new)])
-    revised = sum(p is not None for p in positions[len(new) :])
+    revised = sum(p is not None for p in positions[len(new) : len(new) + len(revisions)])
+    sighted = sum(p is not None for p in positions[len(new) + len(revisions) :])
     duration = time.perf_counter() - t0
     polled = FeedPolled(
         feed_id=feed.id,
@@ -188,7 +198,8 @@ def poll_feed(
         degraded=degraded,
         problem=problem,
     )
-    record, live = settle(state, polled, policy or RecordPolicy(), changed=bool(events or revised))
+    changed = bool(events or revised or sighted)
+    record, live = settle(state, polled, policy or RecordPolicy(), changed=changed)
     if record is not None:
         log.append_events([*events, record])
     return PollReport(
@@ -198,6 +209,7 @@ def poll_feed(
         new_items=stored,
         seen_items=seen,
         revised=revised,
+        sighted=sighted,
         degraded=degraded,
         error=problem if degraded else None,
         next_delay=feed.interval,
