@@ -56,6 +56,8 @@ from .projections import (
     sortable_time,
 )
 from .rules import RuleSet, RuleSources, load_rules
+from .search import Filters, Page, catch_up, list_items
+from .search import search as search_items
 
 __all__ = ["IngestReport", "Monitor", "ProcessReport"]
 
@@ -230,6 +232,35 @@ class Monitor:
         """The latest alerts, newest first (see `AlertTimeline.latest` for the filters)."""
         self.projections.run()
         return list(AlertTimeline.latest(self.log, limit=limit, **filters))
+
+    def catch_up_search(self, *, progress: Callable[[int, int], None] | None = None) -> int:
+        """Fold new records into the search index (see `monitor.search`); its checkpoint."""
+        return catch_up(self.log, progress)
+
+    def search(
+        self,
+        query: str,
+        *,
+        ruleset: RuleSet | None = None,
+        filters: Filters | None = None,
+        **options: Any,
+    ) -> Page:
+        """Search the stored items (the index is caught up first): `query` as in
+        `monitor.search.parse_query`, ``@lexicons`` from `ruleset` (default: this monitor's
+        rules); `options`: ``sort``, ``limit``, ``cursor``, ``timeout`` and, instead of
+        `filters`, the `Filters` fields (``since=``, ``feed=``, ``place=``, ...)."""
+        filters, options = _split_filters(filters, options)
+        self.catch_up_search()
+        return search_items(
+            self.log, query, ruleset=ruleset or self.ruleset, filters=filters, **options
+        )
+
+    def items(self, *, filters: Filters | None = None, **options: Any) -> Page:
+        """The stored items, newest first, one page (``limit``, ``cursor``), narrowed by
+        `filters` or by the `Filters` fields given as keywords; the index is caught up first."""
+        filters, options = _split_filters(filters, options)
+        self.catch_up_search()
+        return list_items(self.log, filters=filters, **options)
 
     # --- ingesting --------------------------------------------------------------------------
 
@@ -441,3 +472,11 @@ class Monitor:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _split_filters(filters: Filters | None, options: dict[str, Any]) -> tuple[Filters, dict]:
+    """`filters`, or the `Filters` fields among `options`, and the other options."""
+    fields = {k: options.pop(k) for k in list(options) if k in attrs.fields_dict(Filters)}
+    if filters is not None and fields:
+        raise TypeError("give filters= or filter keywords, not both")
+    return filters or Filters(**fields), options

@@ -1,5 +1,5 @@
-"""Commands over the log itself: ingest, stats, replay, verify, events, items history,
-salvage, backup."""
+"""Commands over the log itself: ingest, stats, replay, verify, events, salvage, backup
+(``items`` is in `_items_cmds`)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,7 @@ from rich.table import Table
 
 from ..alerts import load_sinks
 from ..app import Monitor
-from ..events import to_plain
 from ..log import backup, open_log, salvage
-from ..projections import ItemVersions
 from ._alerts_cmds import rich_console_write
 from ._context import EXIT_PROBLEM, CliContext
 from ._options import InputFile, optional_rules, rules_option
@@ -340,47 +338,6 @@ def backup_command(obj: CliContext, dest: str, force: bool, as_json: bool) -> No
     )
 
 
-@click.group(name="items")
-def items_group() -> None:
-    """Look at stored items."""
-
-
-@items_group.command(name="history")
-@click.argument("item_id")
-@click.option("--json", "as_json", is_flag=True, help="Print each version's event as JSON.")
-@click.pass_obj
-def item_history(obj: CliContext, item_id: str, as_json: bool) -> None:
-    """Show every stored version of ITEM_ID, oldest first: the first `ItemReceived`, then each
-    `ItemRevised`, with each `ItemSighted` (the same article seen in another feed) in log
-    order. Exit 1 when the log holds no such item."""
-    from ..events import ItemSighted  # here, so the body moves with the command
-
-    with Monitor.open(obj.db) as monitor:
-        monitor.projections.run()
-        versions = ItemVersions.history(monitor.log, item_id)
-    if not versions:
-        click.echo(f"error: no item {item_id} in the log", err=True)
-        sys.exit(EXIT_PROBLEM)
-    if as_json:
-        for evt in versions:
-            click.echo(json.dumps({"type": type(evt).__name__, **to_plain(evt)}))
-        return
-    table = Table(title=f"Versions and sightings of {item_id}")
-    for column in ("revision", "seen", "feed", "title", "authors", "url"):
-        table.add_column(column)
-    number = 0
-    for evt in versions:
-        if isinstance(evt, ItemSighted):
-            seen = evt.seen.isoformat().replace("+00:00", "Z")
-            table.add_row("sighted", seen, evt.feed_id, evt.title, "", evt.url or "")
-            continue
-        seen = evt.received.isoformat().replace("+00:00", "Z")
-        row = (evt.feed_id, evt.title, ", ".join(evt.authors), evt.url or "")
-        table.add_row(str(number), seen, *row)
-        number += 1
-    make_console().print(table)
-
-
 def register(group: click.Group) -> None:
     """Attach this module's commands to the `monitor` group."""
     for command in (
@@ -389,7 +346,6 @@ def register(group: click.Group) -> None:
         replay,
         verify,
         events,
-        items_group,
         salvage_command,
         backup_command,
     ):

@@ -57,10 +57,11 @@ def cli(ctx: click.Context, db: str, verbose: int, quiet: bool, **config: str | 
 
 def _register_commands() -> None:
     """Attach every command module's commands to the group (each module has `register`)."""
-    from . import _alerts_cmds, _checkpoint_cmds, _feeds_cmds, _log_cmds, _rules_cmds
+    from . import _alerts_cmds, _checkpoint_cmds, _feeds_cmds, _items_cmds, _log_cmds, _rules_cmds
 
     for module in (_log_cmds, _checkpoint_cmds, _rules_cmds, _alerts_cmds, _feeds_cmds):
         module.register(cli)
+    _items_cmds.register(cli)
     from . import _config_cmds
 
     _config_cmds.register(cli)
