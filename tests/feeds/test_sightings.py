@@ -27,7 +27,7 @@ from monitor.events import (
     normalize_url,
 )
 from monitor.feeds import FeedConfig, FeedState, poll_feed
-from monitor.log import MemoryLog
+from monitor.log import EventLog, MemoryLog, open_log
 from monitor.projections import ItemVersions, ProjectionRunner
 
 from .conftest import LOCAL, rss
@@ -89,6 +89,21 @@ def monitor(log, rules="default") -> Monitor:
     m = Monitor(log, rules=rules, clock=clock)
     m.shared = False
     return m
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
+def any_log(request, tmp_path):
+    """A fresh log of each backend in turn (postgres skips without MONITOR_TEST_PG)."""
+    if request.param == "memory":
+        opened: EventLog = MemoryLog()
+    elif request.param == "sqlite":
+        opened = open_log(tmp_path / "race.db")
+    else:
+        from tests.pg import fresh_postgres_log, pg_url
+
+        opened = fresh_postgres_log(pg_url())
+    yield opened
+    opened.close()
 
 
 @pytest.fixture
@@ -266,9 +281,9 @@ def test_a_hostile_feed_cannot_change_the_stored_text(httpserver, tmp_path):
         assert [e.title for e in ItemVersions.versions(log, stored.item_id)] == [TITLE]
 
 
-def test_watchers_racing_store_a_sighting_once(tmp_path):
+def test_watchers_racing_store_a_sighting_once(tmp_path, any_log):
     """Two watchers holding the same stale answer (no sighting yet) append one sighting."""
-    log = MemoryLog()
+    log = any_log
     first = ItemReceived(
         item_id=item_id("main", guid="main-881"), feed_id="main", received=NOW, url=ARTICLE
     )
@@ -282,11 +297,11 @@ def test_watchers_racing_store_a_sighting_once(tmp_path):
     assert [s.item_id for s in of(log, ItemSighted)] == [first.item_id]
 
 
-def test_watchers_racing_on_two_feeds_store_two_items_and_say_so(tmp_path):
+def test_watchers_racing_on_two_feeds_store_two_items_and_say_so(tmp_path, any_log):
     """Two feeds polled before either's item is folded both store the article (the documented
     limit); the projection names the second `same_url_as` the first, and later polls of
     either feed add nothing."""
-    log = MemoryLog()
+    log = any_log
     main = FeedConfig(id="main", path=_local_feed(tmp_path, "main", MAIN), interval=600)
     agg = FeedConfig(id="agg", path=_local_feed(tmp_path, "agg", AGGREGATOR), interval=600)
     for f in (main, agg):
