@@ -121,8 +121,8 @@ def _lex(text: str) -> list[tuple[str, str, int]]:
             word = text[i:j]
             if word in ("AND", "OR", "NOT"):
                 out.append(("op", word, i))
-            elif word.startswith("-") and len(word) > 1:
-                out.append(("op", "NOT", i))  # -ceasefire: NOT ceasefire
+            elif word.startswith("-") and (len(word) > 1 or (j < n and text[j] in '("')):
+                out.append(("op", "NOT", i))  # -ceasefire, -(a OR b), -"a b": NOT ...
                 j = i + 1
             elif word.startswith("@"):
                 out.append(("lexicon", word[1:], i))
