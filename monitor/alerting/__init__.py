@@ -3,11 +3,13 @@
 `monitor.rules` answers "does this item match this rule?"; this package answers "should an
 alert be raised now?": the `AlertEvaluator` (a checkpointed subscriber that turns matches into
 `AlertRaised` events, throttles repeats and runs correlations), the `Correlator` (Sigma-style
-correlation rules over event time), correlation rule tests, and `backtest` (a rule set replayed
+correlation rules over event time), the `Aggregator` (spike, flatline, new_value and
+cardinality rules, ElastAlert2's rule types), correlation rule tests, and `backtest` (a rule set replayed
 over a stored history without touching it). Delivery of alerts to sinks is `monitor.alerts`'s.
 """
 
 from ..rules import RuleSet, TestReport, run_rule_tests
+from ._aggregate import AggregateHit, Aggregator, aggregate_alert_id
 from ._backtest import BacktestReport, RuleBacktest, backtest
 from ._correlate import Contribution, CorrelationHit, Correlator, Throttle, group_values
 from ._corrtests import TEST_EPOCH, run_correlation_tests
@@ -15,6 +17,8 @@ from ._evaluator import AlertEvaluator, EvaluationReport, detection_alert_id
 
 __all__ = [
     "TEST_EPOCH",
+    "AggregateHit",
+    "Aggregator",
     "AlertEvaluator",
     "BacktestReport",
     "Contribution",
@@ -23,6 +27,7 @@ __all__ = [
     "EvaluationReport",
     "RuleBacktest",
     "Throttle",
+    "aggregate_alert_id",
     "backtest",
     "detection_alert_id",
     "group_values",

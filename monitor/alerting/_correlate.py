@@ -37,12 +37,14 @@ import hashlib
 from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
+from heapq import heappop, heappush
 from itertools import product
 from typing import Any
 
 import attrs
 
 from ..events import format_time
+from ..rules import Bounds
 
 __all__ = [
     "Contribution",
@@ -68,11 +70,24 @@ class Contribution:
     item_ids: tuple[str, ...] = ()
     entities: tuple[str, ...] = ()
     facets: dict[str, str] = attrs.field(factory=dict, hash=False)
+    #: A correlation alert's own window start (its `event_time` is the window end): a chained
+    #: correlation only counts it in a window that holds the whole of it.
+    window_start: datetime | None = None
+
+    @property
+    def start(self) -> datetime:
+        """When this match began: its window start, else its event time."""
+        return self.window_start or self.event_time
 
 
 @attrs.frozen
 class CorrelationHit:
-    """A correlation rule fired for `group` over the window [window_start, window_end]."""
+    """A correlation rule fired for `group` over the window [window_start, window_end].
+
+    `contributions` are the matches counted, in event-time order; `facets` are the group's
+    values of the rule's facet group-by keys (``source``, ``feed`` ...); `closed` says the
+    window was decided when it closed (a rule with an upper bound), not at a match.
+    """
 
     rule: Any  # a monitor.rules CorrelationRule
     group: str | None
@@ -82,6 +97,9 @@ class CorrelationHit:
     alert_ids: tuple[str, ...]
     entities: tuple[str, ...]
     alert_id: str
+    contributions: tuple[Contribution, ...] = ()
+    facets: dict[str, str] = attrs.field(factory=dict, hash=False)
+    closed: bool = False
 
 
 def correlation_alert_id(
@@ -117,22 +135,47 @@ def group_values(
     return ["|".join(combo) for combo in product(*per_key)]
 
 
-# An entry: (event time as epoch seconds, arrival sequence, rule id, counted value, contribution)
-_Entry = tuple[float, int, str, str | None, Contribution]
+# An entry: (event time (end) as epoch seconds, arrival sequence, rule id, counted value,
+# contribution, start as epoch seconds: the end for a detection match, the window start for a
+# correlation alert).
+_Entry = tuple[float, int, str, str | None, Contribution, float]
 
 
 class _Spec:
-    """One correlation rule, prepared once: timespan/lateness in seconds, what it needs."""
+    """One correlation rule, prepared once: timespan/lateness in seconds, its bounds."""
 
-    __slots__ = ("field", "lateness", "needed", "rule", "timespan", "type", "watermark")
+    __slots__ = (
+        "anchors",
+        "bounds",
+        "closing",
+        "distinct",
+        "due",
+        "field",
+        "lateness",
+        "rule",
+        "timespan",
+        "type",
+        "watermark",
+    )
 
     def __init__(self, rule: Any, lateness: float | None) -> None:
         self.rule = rule
         self.type: str = rule.type
         self.timespan = float(rule.timespan)
         self.lateness = float(rule.timespan if lateness is None else lateness)
-        self.needed = int((rule.condition or {}).get("gte", 1))
-        self.field: str | None = (rule.condition or {}).get("field")
+        condition = rule.condition or {}
+        distinct = getattr(rule, "distinct", None) or {}
+        counting = self.type in ("event_count", "value_count")
+        self.bounds = Bounds.of(condition) if counting else Bounds()
+        self.distinct = Bounds.of(distinct) if distinct else None
+        self.field: str | None = condition.get("field") or distinct.get("field")
+        #: Upper-bounded rules decide each window when it closes, not at a match.
+        self.closing = counting and (
+            self.bounds.upper or (self.distinct is not None and self.distinct.upper)
+        )
+        #: closing rules: group -> the start of its open window; a heap of (closes at, group).
+        self.anchors: dict[str | None, float] = {}
+        self.due: list[tuple[float, int, str | None]] = []
         self.watermark = float("-inf")
 
     def horizon(self) -> float:
@@ -193,36 +236,83 @@ class Correlator:
                 spec.watermark = ts
             value = c.facets.get(spec.field) if spec.field else None
             horizon = spec.horizon()
+            start = c.start.timestamp()
             for group in group_values(spec.rule.group_by, c.entities, c.facets):
                 key = (spec.rule.id, group)
                 entries = self._groups.get(key)
                 if entries is None:
                     entries = self._groups[key] = []
-                elif entries[0][0] < horizon:
+                elif not spec.closing and entries[0][0] < horizon:
                     del entries[: bisect_left(entries, (horizon,))]
                 if _seen(entries, ts, c.alert_id):
                     continue  # fed twice (a restore racing another evaluator): no-op
                 self._seq += 1
-                entry: _Entry = (ts, self._seq, c.rule_id, value, c)
+                entry: _Entry = (ts, self._seq, c.rule_id, value, c, start)
                 insort(entries, entry, key=lambda e: (e[0], e[1]))
+                if spec.closing:
+                    self._anchor(spec, group, start)
+                    continue
                 if restore:
                     continue
                 chosen = _evaluate(spec, entries, entry)
                 if chosen:
                     hits.append(_hit(spec, group, chosen))
+            if spec.closing:
+                hits.extend(self._close(spec, restore))
         self._since_sweep += 1
         if self._since_sweep >= max(_SWEEP_EVERY, self._swept_size):
             self.sweep()
+        return hits
+
+    def _anchor(self, spec: _Spec, group: str | None, start: float) -> None:
+        """Open a window for `group` at `start` unless one opens earlier already."""
+        anchor = spec.anchors.get(group)
+        if anchor is None or start < anchor:
+            spec.anchors[group] = start
+            self._seq += 1
+            heappush(spec.due, (start + spec.timespan + spec.lateness, self._seq, group))
+
+    def _close(self, spec: _Spec, restore: bool) -> list[CorrelationHit]:
+        """Decide every window of an upper-bounded rule that the watermark has passed.
+
+        A window [anchor, anchor + T] closes once the watermark is past its end plus the
+        lateness: from then on every match the rule accepts lies after the window, so its
+        count is final. Its matches are consumed; the group's next window opens at its first
+        match left, if any. `restore` consumes without firing (the alert, if any, is stored).
+        """
+        hits: list[CorrelationHit] = []
+        while spec.due and spec.due[0][0] < spec.watermark:
+            _closes, _seq, group = heappop(spec.due)
+            anchor = spec.anchors.get(group)
+            if anchor is None or anchor + spec.timespan + spec.lateness != _closes:
+                continue  # superseded by an earlier anchor
+            key = (spec.rule.id, group)
+            entries = self._groups.get(key, [])
+            end = anchor + spec.timespan
+            window = [e for e in entries if e[5] >= anchor and e[0] <= end]
+            rest = [e for e in entries if e[0] > end]
+            if rest:
+                self._groups[key] = rest
+                del spec.anchors[group]
+                self._anchor(spec, group, min(e[5] for e in rest))
+            else:
+                self._groups.pop(key, None)
+                del spec.anchors[group]
+            if not restore and window and _holds(spec, window):
+                hits.append(_hit(spec, group, window, anchor, end))
         return hits
 
     def sweep(self) -> None:
         """Drop expired entries everywhere and forget groups left empty."""
         self._since_sweep = 0
         horizons = {spec.rule.id: spec.horizon() for spec in self._specs}
+        closing = {spec.rule.id for spec in self._specs if spec.closing}
         for key in list(self._groups):
             entries = self._groups[key]
             horizon = horizons[key[0]]
-            if entries and entries[0][0] < horizon:
+            if key[0] in closing:
+                pass  # entries leave when their window closes (`_close`)
+            elif entries and entries[0][0] < horizon:
                 del entries[: bisect_left(entries, (horizon,))]
             if not entries:
                 del self._groups[key]
@@ -240,34 +330,40 @@ def _seen(entries: list[_Entry], ts: float, alert_id: str) -> bool:
 
 
 def _evaluate(spec: _Spec, entries: list[_Entry], new: _Entry) -> list[_Entry] | None:
-    """Return the entries of a window/chain that `new` completes, or None."""
+    """Return the entries of a window/chain that `new` completes, or None.
+
+    A window [s, s + T] holds the entries that lie wholly inside it (start >= s, end <= s + T):
+    a correlation alert fed to another correlation spans its own window.
+    """
     if spec.type == "temporal_ordered":
         return _ordered_chain(spec, entries, new)
     t, span = new[0], spec.timespan
+    if t - new[5] > span:
+        return None  # a chained alert wider than the timespan fits in no window
     lo = bisect_left(entries, (t - span,))
     hi = bisect_right(entries, (t + span, float("inf")))
     window = entries[lo:hi]
     if window[-1] is new or window[-1][0] == t:
-        # Nothing after t: every window containing t is inside [t - T, t]; check only that.
-        return window if _holds(spec, window) else None
-    # A late entry with later ones around: slide windows [s, s + T] for every start s <= t.
-    j = 0
-    for i, first in enumerate(window):
-        if first[0] > t:
-            break
-        j = max(j, i)
-        while j < len(window) and window[j][0] <= first[0] + span:
-            j += 1
-        if window[j - 1][0] >= t and _holds(spec, window[i:j]):
-            return window[i:j]
+        # Nothing ends after t: every window holding `new` is inside [t - T, t]; check that.
+        inside = [e for e in window if e[5] >= t - span]
+        return inside if _holds(spec, inside) else None
+    # A late entry with later ones around: try every window start s from t - T up to new's
+    # start (only entry starts matter: moving s to the next start loses nothing).
+    starts = sorted({e[5] for e in window if t - span <= e[5] <= new[5]})
+    for s in starts:
+        inside = [e for e in window if e[5] >= s and e[0] <= s + span]
+        if _holds(spec, inside):
+            return inside
     return None
 
 
 def _holds(spec: _Spec, window: list[_Entry]) -> bool:
     if spec.type == "event_count":
-        return len(window) >= spec.needed
+        if not spec.bounds.holds(len(window)):
+            return False
+        return spec.distinct is None or spec.distinct.holds(len({e[3] for e in window if e[3]}))
     if spec.type == "value_count":
-        return len({e[3] for e in window if e[3]}) >= spec.needed
+        return spec.bounds.holds(len({e[3] for e in window if e[3]}))
     # temporal: every listed rule present
     return set(spec.rule.rules) <= {e[2] for e in window}
 
@@ -300,19 +396,36 @@ def _ordered_chain(spec: _Spec, entries: list[_Entry], new: _Entry) -> list[_Ent
                 chain.append(entries[i])
                 need += 1
             i += 1
-        if need == len(rules):
+        if need == len(rules) and max(e[0] for e in chain) - min(e[5] for e in chain) <= (
+            spec.timespan
+        ):
             return chain
     return None
 
 
-def _hit(spec: _Spec, group: str | None, chosen: list[_Entry]) -> CorrelationHit:
-    start = datetime.fromtimestamp(chosen[0][0], tz=UTC)
-    end = datetime.fromtimestamp(max(e[0] for e in chosen), tz=UTC)
-    contributions = [e[4] for e in chosen]
+def _hit(
+    spec: _Spec,
+    group: str | None,
+    chosen: list[_Entry],
+    start_ts: float | None = None,
+    end_ts: float | None = None,
+) -> CorrelationHit:
+    """The hit for `chosen` entries; a closed window passes its own bounds."""
+    closed = start_ts is not None
+    start = datetime.fromtimestamp(
+        min(e[5] for e in chosen) if start_ts is None else start_ts, tz=UTC
+    )
+    end = datetime.fromtimestamp(max(e[0] for e in chosen) if end_ts is None else end_ts, tz=UTC)
+    contributions = tuple(e[4] for e in chosen)
     item_ids = tuple(dict.fromkeys(i for c in contributions for i in c.item_ids))
     alert_ids = tuple(dict.fromkeys(c.alert_id for c in contributions))
     entities = tuple(sorted({e for c in contributions for e in c.entities}))
     rule = spec.rule
+    facets = {
+        k: contributions[0].facets[k]
+        for k in rule.group_by
+        if contributions and k in contributions[0].facets
+    }
     return CorrelationHit(
         rule=rule,
         group=group,
@@ -322,6 +435,9 @@ def _hit(spec: _Spec, group: str | None, chosen: list[_Entry]) -> CorrelationHit
         alert_ids=alert_ids,
         entities=entities,
         alert_id=correlation_alert_id(rule.id, rule.version, group, start, end),
+        contributions=contributions,
+        facets=facets,
+        closed=closed,
     )
 
 

@@ -49,6 +49,8 @@ from ..events import (
     RuleRef,
     RulesetLoaded,
     event_time,
+    format_time,
+    parse_time,
     revised_item,
 )
 from ..log import EventLog
@@ -165,6 +167,9 @@ class AlertEvaluator:
             r.id: r.throttle for r in _rules_of(ruleset)
         } | {c.id: c.throttle for c in self._correlations}
         self._throttle_by = {r.id: getattr(r, "throttle_by", None) for r in _rules_of(ruleset)}
+        #: ``generate: false`` rules: their matches feed correlations and raise nothing.
+        self._silent = {r.id for r in _rules_of(ruleset) if not getattr(r, "generate", True)}
+        self._silent |= {c.id for c in self._correlations if not c.generate}
         wanted = self._stories_wanted
         cluster = _uses_stories(ruleset) if wanted is None else wanted
         if cluster and not self.cluster_stories:
@@ -426,6 +431,13 @@ class AlertEvaluator:
             self._remember(m.rule_id, (item.item_id,), aid)
             group = _first_place(m.entities)
             key = self._throttle_key(m.rule_id, group, facets, (item.item_id,))
+            contribution = Contribution(
+                m.rule_id, when, aid, (item.item_id,), tuple(m.entities), facets
+            )
+            if m.rule_id in self._silent:
+                out.append(_not_generated(contribution, group))
+                pending.append(contribution)
+                continue
             folded = self._throttle.check(m.rule_id, key, when, m.throttle, aid)
             if folded:
                 out.append(
@@ -479,10 +491,12 @@ class AlertEvaluator:
         self, hit: CorrelationHit, item: ItemReceived, facets: Mapping[str, str]
     ) -> AlertRaised | AlertSuppressed:
         rule = hit.rule
+        if not rule.generate:
+            return _not_generated(_hit_contribution(hit), hit.group)
         folded = self._throttle.check(
             rule.id, hit.group, hit.window_end, rule.throttle, hit.alert_id
         )
-        corr_facets = {k: v for k, v in facets.items() if k in rule.group_by}
+        corr_facets = dict(hit.facets)
         if folded:
             return AlertSuppressed(
                 alert_id=hit.alert_id,
@@ -492,7 +506,7 @@ class AlertEvaluator:
                 item_ids=hit.item_ids,
                 event_time=hit.window_end,
                 entities=hit.entities,
-                facets=corr_facets,
+                facets={**corr_facets, _WINDOW_START: format_time(hit.window_start)},
             )
         context = {
             "item": _item_context(item),
@@ -563,9 +577,48 @@ def _story_annotations(annotations: Mapping[str, str], story: StoryUpdate | None
     return {**annotations, "story_outlets": str(story.outlets), "reported_by": outlets}
 
 
+#: The facet a stored `AlertSuppressed` of a correlation keeps its window start in (the event
+#: has no field for it), so a chained correlation rebuilt from the log spans it as live.
+_WINDOW_START = "window_start"
+
+
 def _contribution(evt: AlertRaised | AlertSuppressed) -> Contribution:
+    start = getattr(evt, "window_start", None)
+    if start is None and _WINDOW_START in evt.facets:
+        start = parse_time(evt.facets[_WINDOW_START])
+    facets = {k: v for k, v in evt.facets.items() if k != _WINDOW_START}
     return Contribution(
-        evt.rule_id, evt.event_time, evt.alert_id, evt.item_ids, evt.entities, evt.facets
+        evt.rule_id, evt.event_time, evt.alert_id, evt.item_ids, evt.entities, facets, start
+    )
+
+
+def _hit_contribution(hit: CorrelationHit) -> Contribution:
+    return Contribution(
+        hit.rule.id,
+        hit.window_end,
+        hit.alert_id,
+        hit.item_ids,
+        hit.entities,
+        dict(hit.facets),
+        hit.window_start,
+    )
+
+
+def _not_generated(c: Contribution, group: str | None) -> AlertSuppressed:
+    """The record of a ``generate: false`` rule's match: stored (so correlation state rebuilt
+    from the log counts it) but raising and delivering nothing; ``folded_into`` is empty."""
+    facets = dict(c.facets)
+    if c.window_start is not None:
+        facets[_WINDOW_START] = format_time(c.window_start)
+    return AlertSuppressed(
+        alert_id=c.alert_id,
+        folded_into="",
+        rule_id=c.rule_id,
+        group_key=group,
+        item_ids=c.item_ids,
+        event_time=c.event_time,
+        entities=c.entities,
+        facets=facets,
     )
 
 

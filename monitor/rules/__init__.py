@@ -11,6 +11,7 @@ belongs to `monitor.alerting`, above it.
 from ..errors import RuleError, RuleSetError
 from ._arabic import term_variants
 from ._build import did_you_mean, parse_duration
+from ._counts import Bounds
 from ._explain import Explanation, FieldExplanation, SelectionExplanation
 from ._load import CheckReport, check_rules, load_rules, rule_files
 from ._match import MAX_FIELD_CHARS, Match, item_fields
@@ -64,6 +65,7 @@ __all__ = [
     "MAX_FIELD_CHARS",
     "MODIFIERS",
     "TEXT_FIELDS",
+    "Bounds",
     "CheckReport",
     "CorpusItem",
     "CorrelationRule",

@@ -43,10 +43,11 @@ __all__ = [
 
 _META_KEYS = ["id", "version", "title", "level", "status", "description", "tags", "references"]
 _META_KEYS += ["falsepositives", "labels", "annotations", "throttle", "tests"]
-_META_KEYS += ["author", "date", "modified"]
+_META_KEYS += ["author", "date", "modified", "generate"]
 _RULE_KEYS = [*_META_KEYS, "detection"]
 _CORR_KEYS = [*_META_KEYS, "correlation"]
 _CORR_BODY_KEYS = ["type", "rules", "group-by", "group_by", "timespan", "condition"]
+_CORR_BODY_KEYS += ["distinct"]
 _CORR_TYPES = ("event_count", "value_count", "temporal", "temporal_ordered")
 _GROUP_KEYS = ("place", "actor", "source", "feed", "lang", "author", "story")
 _LEXICON_KEYS = [

@@ -19,6 +19,7 @@ from ._build import (
     plain,
 )
 from ._condition import ConditionSyntaxError, parse_condition, referenced, resolve
+from ._counts import correlation_condition
 from ._model import (
     LEVELS,
     STATUSES,
@@ -185,6 +186,7 @@ def build_rule(b: Builder, doc: LocMap) -> Rule | None:
         annotations=annotations,
         throttle=throttle,
         throttle_by=throttle_by,
+        generate=_generate(b, doc),
         tests=tests,
         source=plain(doc),
         location=doc.loc,
@@ -269,6 +271,15 @@ def _correlation_tests(b: Builder, doc: LocMap) -> tuple[CorrelationTest, ...]:
     return tuple(result)
 
 
+def _generate(b: Builder, doc: LocMap) -> bool:
+    """``generate: false``: the rule feeds correlations but raises no alert of its own."""
+    value = doc.get("generate", True)
+    if not isinstance(value, bool):
+        b.error("'generate' must be true or false", doc.value_loc("generate"))
+        return True
+    return value
+
+
 def build_correlation(b: Builder, doc: LocMap) -> CorrelationRule | None:
     """Build one correlation rule; rule references are checked later, across all files."""
     before = len(b.errors)
@@ -300,27 +311,7 @@ def build_correlation(b: Builder, doc: LocMap) -> CorrelationRule | None:
     timespan = b.duration(body, "timespan")
     if "timespan" not in body:
         b.error("'timespan' is required, e.g. timespan: 72h", body.loc)
-    condition: dict[str, Any] = {}
-    cond = body.get("condition")
-    if cond is not None:
-        if not isinstance(cond, LocMap):
-            b.error("'condition' must be a mapping such as {gte: 3}", body.value_loc("condition"))
-        else:
-            b.check_keys(cond, ["gte", "field"], "correlation condition")
-            condition = plain(cond)
-    if ctype in ("event_count", "value_count"):
-        gte = condition.get("gte")
-        if isinstance(gte, bool) or not isinstance(gte, int) or gte < 1:
-            b.error(
-                f"a {ctype} correlation needs 'condition: {{gte: N}}' with N >= 1",
-                body.value_loc("condition") if cond is not None else body.loc,
-            )
-    if ctype == "value_count" and condition.get("field") not in _GROUP_KEYS:
-        b.error(
-            "a value_count correlation needs 'condition.field': what to count distinct "
-            f"values of ({', '.join(_GROUP_KEYS)})",
-            body.value_loc("condition") if cond is not None else body.loc,
-        )
+    condition, distinct = correlation_condition(b, body, ctype)
     tests = _correlation_tests(b, doc)
     labels = b.text_map(doc, "labels")
     annotations = b.templates(doc, "annotations")
@@ -339,6 +330,8 @@ def build_correlation(b: Builder, doc: LocMap) -> CorrelationRule | None:
         description=b.text(doc, "description"),
         group_by=group_by,
         condition=condition,
+        distinct=distinct,
+        generate=_generate(b, doc),
         throttle=throttle,
         labels=labels,
         annotations=annotations,

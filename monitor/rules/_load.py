@@ -21,6 +21,7 @@ import attrs
 
 from .._files import FileTooLarge, MiB, read_limited
 from ..errors import RuleError, RuleSetError, SourceLocation
+from ._aggregations import build_aggregation, is_aggregation
 from ._build import Builder, did_you_mean
 from ._documents import build_correlation, build_rule
 from ._model import CorrelationRule, Rule
@@ -169,7 +170,12 @@ def _check(given: RuleSources) -> CheckReport:
     for doc, kind in docs:
         if kind == "lexicon":
             continue
-        built = build_rule(builder, doc) if kind == "rule" else build_correlation(builder, doc)
+        if kind == "rule":
+            built: Any = build_rule(builder, doc)
+        elif is_aggregation(doc):  # spike, flatline, new_value, cardinality
+            built = build_aggregation(builder, doc)
+        else:
+            built = build_correlation(builder, doc)
         if built is None:
             continue
         if built.id in seen:

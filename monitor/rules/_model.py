@@ -186,6 +186,8 @@ class Rule:
     #: None: repeats are grouped by the alert's group; "story": by the item's story.
     throttle_by: str | None = None
     tests: tuple[RuleTestCase, ...] = ()
+    #: False (``generate: false``): matches feed correlations but raise no alert of their own.
+    generate: bool = True
     source: dict[str, Any] = attrs.field(factory=dict, eq=False, hash=False, repr=False)
     location: SourceLocation | None = _NOLOC
 
@@ -235,7 +237,12 @@ class CorrelationRule:
     version: int = 1
     description: str = ""
     group_by: tuple[str, ...] = ()
+    #: Sigma's condition: gt/gte/lt/lte/eq (several = a range), ``field`` for value_count.
     condition: dict[str, Any] = attrs.field(factory=dict, hash=False)
+    #: event_count only: bounds on the distinct values of ``field`` among the counted matches.
+    distinct: dict[str, Any] = attrs.field(factory=dict, hash=False)
+    #: False (``generate: false``): hits feed other correlations but raise no alert.
+    generate: bool = True
     throttle: int | None = None
     labels: dict[str, str] = attrs.field(factory=dict, hash=False)
     annotations: dict[str, str] = attrs.field(factory=dict, hash=False)
