@@ -12,6 +12,8 @@ sinks:
     url: https://hooks.example.org/monitor
     secret_env: MONITOR_WEBHOOK_SECRET   # or secret_file: secrets/webhook (relative to this file)
     min_level: high
+    group: {by: [rule, place], wait: 30s, interval: 5m}   # digests, as Alertmanager groups
+    send_resolved: true                                   # notices when an alert is superseded
 ```
 
 Secrets (`secret`, `password`) belong in an environment variable (`*_env`) or a file (`*_file`),
@@ -125,10 +127,17 @@ def build_sink(
         raise ConfigError(f"{kind} sink {options.get('name')!r}: {exc}", source=loc(bad)) from exc
     try:
         if factory is ConsoleSink:
-            return ConsoleSink(settings, write=console_write)  # type: ignore[arg-type]
-        return factory(settings)
+            sink: Sink = ConsoleSink(settings, write=console_write)  # type: ignore[arg-type]
+        else:
+            sink = factory(settings)
     except SinkError as exc:
         raise ConfigError(str(exc), source=loc(None)) from exc
+    if settings.send_resolved and not sink.sends_resolved:
+        raise ConfigError(
+            f"a {kind} sink cannot send resolved notices; remove 'send_resolved'",
+            source=loc("send_resolved"),
+        )
+    return sink
 
 
 def load_sinks(

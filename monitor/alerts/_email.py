@@ -23,10 +23,31 @@ import attrs
 
 from ..errors import SinkError
 from ..events import AlertRaised, format_time
+from ._grouping import Digest
 from ._secrets import read_sink_secret, secret_source
-from ._sink import DeliveryContext, ItemRef, Sink, SinkSettings, _str_tuple, alert_line
+from ._sink import (
+    DeliveryContext,
+    ItemRef,
+    Resolved,
+    Sink,
+    SinkSettings,
+    _str_tuple,
+    alert_line,
+    digest_lines,
+    resolved_line,
+)
 
-__all__ = ["AppriseSettings", "AppriseSink", "EmailSettings", "EmailSink", "email_body"]
+__all__ = [
+    "AppriseSettings",
+    "AppriseSink",
+    "EmailSettings",
+    "EmailSink",
+    "digest_body",
+    "email_body",
+]
+
+#: Severity rank of a level, for a digest's subject (its most severe alert).
+LEVELS = {"informational": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
 
 
 def _recipients(value: Any) -> tuple[str, ...]:
@@ -73,12 +94,21 @@ def email_body(alert: AlertRaised, item: ItemRef | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
+def digest_body(digest: Digest, items: tuple[ItemRef | None, ...] = ()) -> str:
+    """The plain-text body of a digest: the list of its alerts, then each alert in full."""
+    parts = ["\n".join(digest_lines(digest, items))]
+    for i, alert in enumerate(digest.alerts):
+        parts.append(email_body(alert, items[i] if i < len(items) else None))
+    return "\n\n".join(parts).rstrip("\n") + "\n"
+
+
 class EmailSink(Sink):
     """Sends alerts by SMTP. One connection per alert: alerts are rare and connections to
     mail relays do not stay healthy for long."""
 
     type_name = "email"
     uses_item = True
+    sends_resolved = True
     settings: EmailSettings
 
     def _password(self) -> str | None:
@@ -99,7 +129,40 @@ class EmailSink(Sink):
         msg.set_content(email_body(alert, item))
         return msg
 
+    def digest_message(
+        self, digest: Digest, *, now: datetime, items: tuple[ItemRef | None, ...] = ()
+    ) -> EmailMessage:
+        """One message for every alert of `digest`, dated `now`."""
+        top = max(digest.alerts, key=lambda a: LEVELS.get(a.level, 2)).level
+        subject = f"{len(digest.alerts)} alerts ({top.upper()}): {digest.label()}"
+        return self._message(subject, digest_body(digest, items), now, digest.digest_id)
+
+    def resolved_message(self, notice: Resolved, *, now: datetime) -> EmailMessage:
+        """The message for a resolved notice, dated `now`."""
+        subject = f"RESOLVED: {notice.alert.title}"
+        body = resolved_line(notice) + "\n"
+        return self._message(subject, body, now, notice.notice_id.replace(":", "."))
+
+    def _message(self, subject: str, body: str, now: datetime, msg_id: str) -> EmailMessage:
+        msg = EmailMessage()
+        msg["Subject"] = f"{self.settings.subject_prefix} {subject}"
+        msg["From"] = self.settings.sender
+        msg["To"] = ", ".join(self.settings.to)
+        msg["Date"] = format_datetime(now.astimezone(UTC))
+        msg["Message-ID"] = f"<{msg_id}@news-monitor>"
+        msg.set_content(body)
+        return msg
+
     def deliver(self, alert: AlertRaised, context: DeliveryContext) -> None:
+        self._send(self.message(alert, now=context.now, item=context.item))
+
+    def deliver_digest(self, digest: Digest, context: DeliveryContext) -> None:
+        self._send(self.digest_message(digest, now=context.now, items=context.items))
+
+    def deliver_resolved(self, notice: Resolved, context: DeliveryContext) -> None:
+        self._send(self.resolved_message(notice, now=context.now))
+
+    def _send(self, message: EmailMessage) -> None:
         s = self.settings
         tls = ssl.create_default_context()
         try:
@@ -115,7 +178,7 @@ class EmailSink(Sink):
                 password = self._password()
                 if s.username and password is not None:
                     smtp.login(s.username, password)
-                smtp.send_message(self.message(alert, now=context.now, item=context.item))
+                smtp.send_message(message)
         except (smtplib.SMTPException, OSError) as exc:
             if isinstance(exc, SinkError):
                 raise
@@ -157,9 +220,18 @@ class AppriseSink(Sink):
             if not self._apprise.add(url):
                 raise SinkError(f"{self.name}: Apprise does not understand the URL {url!r}")
 
+    sends_resolved = True
+
     def deliver(self, alert: AlertRaised, context: DeliveryContext) -> None:
-        ok = self._apprise.notify(
-            title=f"{alert.level.upper()}: {alert.title}", body=email_body(alert, context.item)
-        )
-        if not ok:
+        self._notify(f"{alert.level.upper()}: {alert.title}", email_body(alert, context.item))
+
+    def deliver_digest(self, digest: Digest, context: DeliveryContext) -> None:
+        title = f"{len(digest.alerts)} alerts: {digest.label()}"
+        self._notify(title, digest_body(digest, context.items))
+
+    def deliver_resolved(self, notice: Resolved, context: DeliveryContext) -> None:
+        self._notify(f"RESOLVED: {notice.alert.title}", resolved_line(notice))
+
+    def _notify(self, title: str, body: str) -> None:
+        if not self._apprise.notify(title=title, body=body):
             raise SinkError(f"{self.name}: Apprise could not notify every URL")

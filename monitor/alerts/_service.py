@@ -22,6 +22,8 @@ import attrs
 from ..log import EventLog
 from ._delivery import Backoff, Delivery, SinkStatus
 from ._items import ItemLookup
+from ._resolved import RaisedLookup
+from ._silences import SilenceBook
 from ._sink import Sink
 
 __all__ = ["DeliveryService"]
@@ -79,6 +81,8 @@ class DeliveryService:
         self.on_result = on_result
         self.poll_interval = poll_interval
         self.items = ItemLookup(log)
+        self.silences = SilenceBook(log)
+        self.raised = RaisedLookup(log)
         self._lock = threading.Lock()
         self._started = False
         self._runners: dict[str, _Runner] = {s.name: self._runner(s) for s in sinks}
@@ -91,6 +95,8 @@ class DeliveryService:
             backoff=self.backoff,
             items=self.items,
             on_result=self.on_result,
+            silences=self.silences,
+            raised=self.raised,
         )
         return _Runner(sink, delivery)
 

@@ -1,8 +1,11 @@
 """The sink contract and the simple sinks: console, JSON lines file, Python callback.
 
 A sink does one thing: deliver one `AlertRaised` somewhere, or raise `SinkError`. Everything
-else (which alerts, in what order, retries, checkpoints) is `Delivery`'s job, so a sink stays a
-few lines and a new one is easy to write and register (`register_sink`).
+else (which alerts, in what order, retries, checkpoints, silences, grouping) is `Delivery`'s
+job, so a sink stays a few lines and a new one is easy to write and register (`register_sink`).
+A sink may also say how it sends a `Digest` (several alerts of a group, when its settings ask
+for ``group:``) and a `Resolved` notice (``send_resolved: true``); by default a digest is sent
+as its alerts one by one, and a sink without a resolved form refuses ``send_resolved``.
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ from typing import Any, ClassVar
 import attrs
 
 from ..errors import SinkError
-from ..events import AlertRaised, format_time, to_plain
+from ..events import AlertRaised, AlertSuperseded, format_time, to_plain
+from ._grouping import Digest, GroupSettings, group_settings
 from ._safe_output import safe_link
 
 __all__ = [
@@ -34,10 +38,15 @@ __all__ = [
     "ItemRef",
     "JsonlSettings",
     "JsonlSink",
+    "Resolved",
     "Sink",
     "SinkSettings",
     "alert_json",
     "alert_line",
+    "digest_json",
+    "digest_lines",
+    "resolved_json",
+    "resolved_line",
 ]
 
 #: Alert levels from least to most severe (as in the rule language).
@@ -68,11 +77,16 @@ class SinkSettings:
     """Settings every sink has: its name and which alerts it wants.
 
     `min_level` drops alerts below a level; `rules` keeps only the listed rule ids (empty: all).
+    `group` sends alerts as digests per group (see `monitor.alerts.GroupSettings`);
+    `send_resolved` sends a notice when an alert the sink received no longer matches after its
+    item was revised (`AlertSuperseded`).
     """
 
     name: str
     min_level: str | None = attrs.field(default=None, converter=_level)
     rules: tuple[str, ...] = attrs.field(default=(), converter=_str_tuple)
+    group: GroupSettings | None = attrs.field(default=None, converter=group_settings)
+    send_resolved: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
 
     def wants(self, alert: AlertRaised) -> bool:
         """Whether this sink should receive `alert` at all."""
@@ -96,12 +110,29 @@ class ItemRef:
 class DeliveryContext:
     """What a sink is told beside the alert: its log position, the attempt number (1 = first
     try), the delivery clock's time (use it, not the wall clock, for timestamps), and the
-    alert's item when the sink asked for it (`Sink.uses_item`) and it was found."""
+    alert's item when the sink asked for it (`Sink.uses_item`) and it was found. For a digest,
+    `items` holds the item of each of its alerts (None where not found) and `position` is the
+    last alert's."""
 
     position: int
     attempt: int
     now: datetime
     item: ItemRef | None = None
+    items: tuple[ItemRef | None, ...] = ()
+
+
+@attrs.frozen
+class Resolved:
+    """A notice that `alert`, which the sink received, no longer matches its rule: its item
+    was revised (`superseded` says to which revision). Alertmanager's "resolved"."""
+
+    alert: AlertRaised
+    superseded: AlertSuperseded
+
+    @property
+    def notice_id(self) -> str:
+        """Stable id of the notice (the same on every retry): the alert id plus ``:resolved``."""
+        return f"{self.alert.alert_id}:resolved"
 
 
 class Sink(abc.ABC):
@@ -125,9 +156,24 @@ class Sink(abc.ABC):
         """The sink's name from its settings: also its checkpoint, ``deliver:<name>``."""
         return self.settings.name
 
+    #: Whether the sink has a form for `Resolved` notices (``send_resolved: true`` is refused
+    #: on sinks without one).
+    sends_resolved: ClassVar[bool] = False
+
     @abc.abstractmethod
     def deliver(self, alert: AlertRaised, context: DeliveryContext) -> None:
         """Deliver `alert` or raise `SinkError`."""
+
+    def deliver_digest(self, digest: Digest, context: DeliveryContext) -> None:
+        """Deliver the alerts of `digest` as one notification, or raise `SinkError` (then the
+        whole digest is retried). This default sends them one by one."""
+        for i, alert in enumerate(digest.alerts):
+            item = context.items[i] if i < len(context.items) else None
+            self.deliver(alert, attrs.evolve(context, item=item))
+
+    def deliver_resolved(self, notice: Resolved, context: DeliveryContext) -> None:
+        """Deliver a resolved notice or raise `SinkError` (sinks with `sends_resolved`)."""
+        raise SinkError(f"{self.name}: this sink cannot send resolved notices")
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections and files. Called once when delivery stops."""
@@ -141,6 +187,33 @@ def alert_json(alert: AlertRaised) -> dict[str, Any]:
     body = to_plain(alert)
     body["type"] = alert.type_name
     return body
+
+
+def digest_json(digest: Digest) -> dict[str, Any]:
+    """A digest as a JSON-ready mapping: ``type: alert.digest``, its id, the group's key
+    values, the count and the alerts (each as `alert_json` gives it)."""
+    return {
+        "type": "alert.digest",
+        "digest_id": digest.digest_id,
+        "group": dict(digest.group),
+        "count": len(digest.alerts),
+        "alerts": [alert_json(a) for a in digest.alerts],
+    }
+
+
+def resolved_json(notice: Resolved) -> dict[str, Any]:
+    """A resolved notice as a JSON-ready mapping: ``type: alert.resolved``, the alert, and the
+    revision of its item that no longer matches."""
+    s = notice.superseded
+    return {
+        "type": "alert.resolved",
+        "alert_id": notice.alert.alert_id,
+        "rule_id": notice.alert.rule_id,
+        "item_id": s.item_id,
+        "revision": s.revision,
+        "resolved_at": format_time(s.event_time),
+        "alert": alert_json(notice.alert),
+    }
 
 
 # C0 and C1 control characters (escape sequences among them) and line breaks: a feed's
@@ -169,6 +242,28 @@ def alert_line(alert: AlertRaised, item: ItemRef | None = None) -> str:
     return text
 
 
+def digest_lines(digest: Digest, items: tuple[ItemRef | None, ...] = ()) -> list[str]:
+    """A digest for people: a header line (how many alerts, which group), then one
+    `alert_line` per alert, indented."""
+    first, last = digest.alerts[0], digest.alerts[-1]
+    span = f"{format_time(first.event_time)} .. {format_time(last.event_time)}"
+    header = f"DIGEST {len(digest.alerts)} alert(s) {_one_line(digest.label())} ({span})"
+    lines = [header]
+    for i, alert in enumerate(digest.alerts):
+        lines.append("  " + alert_line(alert, items[i] if i < len(items) else None))
+    return lines
+
+
+def resolved_line(notice: Resolved) -> str:
+    """One line: the resolved notice's time, ``RESOLVED``, the rule, the place and the title."""
+    alert, s = notice.alert, notice.superseded
+    place = alert.group_key or next((e for e in alert.entities if e.startswith("place:")), "-")
+    return (
+        f"{format_time(s.event_time)} RESOLVED {alert.rule_id} {place} {_one_line(alert.title)}"
+        f" (item {s.item_id} revision {s.revision} no longer matches; alert {alert.alert_id})"
+    )
+
+
 # --- console -----------------------------------------------------------------------------------
 
 
@@ -184,6 +279,7 @@ class ConsoleSink(Sink):
 
     type_name = "console"
     uses_item = True
+    sends_resolved = True
     settings: ConsoleSettings
 
     def __init__(
@@ -194,9 +290,24 @@ class ConsoleSink(Sink):
 
     def deliver(self, alert: AlertRaised, context: DeliveryContext) -> None:
         if self.settings.format == "json":
-            text = json.dumps(alert_json(alert), ensure_ascii=False, sort_keys=True)
+            self._emit(json.dumps(alert_json(alert), ensure_ascii=False, sort_keys=True))
         else:
-            text = alert_line(alert, context.item)
+            self._emit(alert_line(alert, context.item))
+
+    def deliver_digest(self, digest: Digest, context: DeliveryContext) -> None:
+        if self.settings.format == "json":
+            self._emit(json.dumps(digest_json(digest), ensure_ascii=False, sort_keys=True))
+        else:
+            # One write: the header and its alert lines stay together between other sinks'.
+            self._emit("\n".join(digest_lines(digest, context.items)))
+
+    def deliver_resolved(self, notice: Resolved, context: DeliveryContext) -> None:
+        if self.settings.format == "json":
+            self._emit(json.dumps(resolved_json(notice), ensure_ascii=False, sort_keys=True))
+        else:
+            self._emit(resolved_line(notice))
+
+    def _emit(self, text: str) -> None:
         try:
             if self._write is not None:
                 self._write(text)
@@ -223,6 +334,7 @@ class JsonlSink(Sink):
     `deliver` returns, so a delivered alert is in the file."""
 
     type_name = "jsonl"
+    sends_resolved = True
     settings: JsonlSettings
 
     def __init__(self, settings: JsonlSettings) -> None:
@@ -231,7 +343,16 @@ class JsonlSink(Sink):
         self._lock = threading.Lock()
 
     def deliver(self, alert: AlertRaised, context: DeliveryContext) -> None:
-        line = json.dumps(alert_json(alert), ensure_ascii=False, sort_keys=True) + "\n"
+        self._append(alert_json(alert))
+
+    def deliver_digest(self, digest: Digest, context: DeliveryContext) -> None:
+        self._append(digest_json(digest))
+
+    def deliver_resolved(self, notice: Resolved, context: DeliveryContext) -> None:
+        self._append(resolved_json(notice))
+
+    def _append(self, body: dict[str, Any]) -> None:
+        line = json.dumps(body, ensure_ascii=False, sort_keys=True) + "\n"
         with self._lock:
             try:
                 if self._file is None:

@@ -11,6 +11,11 @@ Transient failures (connection errors, timeouts, 408, 429, 5xx) are retried a fe
 exponential backoff inside one `deliver`; after that, and for any other non-2xx status, a
 `SinkError` hands the alert back to `Delivery`, which retries it later: nothing is dropped.
 ``format: slack`` posts a Slack-compatible ``{"text", "blocks"}`` payload instead.
+
+A digest (a sink with ``group:``) is one POST, ``{"type": "alert.digest", "data": {...,
+"alerts": [...]}}`` with the digest's id as ``webhook-id``; a resolved notice is
+``{"type": "alert.resolved", "data": {...}}`` with ``<alert id>:resolved``. In Slack form each
+is one message listing its alerts.
 """
 
 from __future__ import annotations
@@ -29,11 +34,27 @@ import httpx
 
 from ..errors import SinkError
 from ..events import AlertRaised, format_time
+from ._grouping import Digest
 from ._safe_output import slack_escape
 from ._secrets import read_sink_secret, secret_source
-from ._sink import DeliveryContext, Sink, SinkSettings, alert_json, alert_line
+from ._sink import (
+    DeliveryContext,
+    Resolved,
+    Sink,
+    SinkSettings,
+    alert_json,
+    alert_line,
+    digest_json,
+    digest_lines,
+    resolved_json,
+    resolved_line,
+)
 
-__all__ = ["WebhookSettings", "WebhookSink", "sign", "slack_payload"]
+__all__ = ["WebhookSettings", "WebhookSink", "sign", "slack_digest", "slack_payload"]
+
+#: Lines of alerts a Slack digest lists before it says "and N more" (a section holds 3,000
+#: characters).
+_SLACK_DIGEST_LINES = 20
 
 _TRANSIENT = {408, 425, 429, 500, 502, 503, 504}
 
@@ -126,6 +147,21 @@ def slack_payload(alert: AlertRaised) -> dict[str, Any]:
     return {"text": slack_escape(alert_line(alert)), "blocks": blocks}
 
 
+def slack_digest(digest: Digest) -> dict[str, Any]:
+    """A Slack payload for a digest: a header naming the group, then one line per alert (the
+    first 20, then how many more)."""
+    header, *lines = digest_lines(digest)
+    shown = [slack_escape(line.strip())[:140] for line in lines[:_SLACK_DIGEST_LINES]]
+    if len(lines) > _SLACK_DIGEST_LINES:
+        shown.append(f"… and {len(lines) - _SLACK_DIGEST_LINES} more")
+    title = f"{len(digest.alerts)} alerts: {digest.label()}"[:150]
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": title}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(shown)[:2900]}},
+    ]
+    return {"text": slack_escape(header), "blocks": blocks}
+
+
 class WebhookSink(Sink):
     """POSTs alerts to an HTTP endpoint (see the module docstring for signing and retries)."""
 
@@ -151,15 +187,35 @@ class WebhookSink(Sink):
             payload = {"type": "alert.raised", "data": alert_json(alert)}
         return json.dumps(payload, ensure_ascii=False, sort_keys=True).encode()
 
+    sends_resolved = True
+
     def deliver(self, alert: AlertRaised, context: DeliveryContext) -> None:
-        body = self.body(alert)
+        self._post(self.body(alert), alert.alert_id, context)
+
+    def deliver_digest(self, digest: Digest, context: DeliveryContext) -> None:
+        if self.settings.format == "slack":
+            payload = slack_digest(digest)
+        else:
+            payload = {"type": "alert.digest", "data": digest_json(digest)}
+        body = json.dumps(payload, ensure_ascii=False, sort_keys=True).encode()
+        self._post(body, digest.digest_id, context)
+
+    def deliver_resolved(self, notice: Resolved, context: DeliveryContext) -> None:
+        if self.settings.format == "slack":
+            payload: dict[str, Any] = {"text": slack_escape(resolved_line(notice))}
+        else:
+            payload = {"type": "alert.resolved", "data": resolved_json(notice)}
+        body = json.dumps(payload, ensure_ascii=False, sort_keys=True).encode()
+        self._post(body, notice.notice_id, context)
+
+    def _post(self, body: bytes, msg_id: str, context: DeliveryContext) -> None:
         timestamp = int(context.now.timestamp())
         headers = {"content-type": "application/json", **self.settings.headers}
-        headers["webhook-id"] = alert.alert_id
+        headers["webhook-id"] = msg_id
         headers["webhook-timestamp"] = str(timestamp)
         key = self.settings.key()
         if key is not None:
-            headers["webhook-signature"] = sign(key, alert.alert_id, timestamp, body)
+            headers["webhook-signature"] = sign(key, msg_id, timestamp, body)
         attempts = max(1, self.settings.retries)
         problem = ""
         for attempt in range(attempts):

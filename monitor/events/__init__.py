@@ -26,6 +26,17 @@ from ._codec import (
 )
 from ._identity import canonical_url, item_id, normalize_url
 from ._sightings import canonical_digest, item_canonical_url, sighting_of
+from ._silences import (
+    MATCH_KEYS,
+    MATCH_OPS,
+    Matcher,
+    SilenceCreated,
+    SilenceExpired,
+    alert_values,
+    check_match_key,
+    parse_matcher,
+    silence_applies,
+)
 from ._types import (
     AlertRaised,
     AlertSuperseded,
@@ -48,6 +59,8 @@ from ._types import (
 from ._versions import content_hash, revised_item, revision_of
 
 __all__ = [
+    "MATCH_KEYS",
+    "MATCH_OPS",
     "AlertRaised",
     "AlertSuperseded",
     "AlertSuppressed",
@@ -62,11 +75,16 @@ __all__ = [
     "ItemReceived",
     "ItemRevised",
     "ItemSighted",
+    "Matcher",
     "Media",
     "RuleRef",
     "RulesetLoaded",
+    "SilenceCreated",
+    "SilenceExpired",
+    "alert_values",
     "canonical_digest",
     "canonical_url",
+    "check_match_key",
     "content_hash",
     "decode",
     "encode",
@@ -77,11 +95,13 @@ __all__ = [
     "item_canonical_url",
     "item_id",
     "normalize_url",
+    "parse_matcher",
     "parse_time",
     "registered_types",
     "revised_item",
     "revision_of",
     "sighting_of",
+    "silence_applies",
     "to_plain",
     "upcaster",
 ]

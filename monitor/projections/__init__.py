@@ -22,6 +22,7 @@ from ._entities import EntityMentions
 from ._feeds import FEED_STATUS_KEYS, FeedStatus, ItemsByFeedDay
 from ._items import ItemVersions
 from ._runner import DEFAULT_PAGE_SIZE, ProgressCallback, ProjectionRunner, ProjectionStatus
+from ._silences import Silences
 from ._stories import Stories
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "ProjectionRunner",
     "ProjectionStatus",
     "RuleHits",
+    "Silences",
     "StateView",
     "Stories",
     "builtin_projections",
