@@ -201,7 +201,17 @@ class _Spec:
     def candidates(self, g: _Group) -> Iterator[float]:
         """The instants at which the condition can change, ascending."""
         times = {e[0] for e in g.entries}
-        shifts = {"spike": (0, 1, 2), "flatline": (1,)}.get(self.type, (0, 1))
+        # Up-spikes and max-cardinality can only start at a match (ElastAlert2 checks them at
+        # each event); dips, silences and min-cardinality when a match leaves a window.
+        if self.type == "spike":
+            kind = self.rule.spike_type
+            shifts = (0, 1) if kind == "both" else (0,) if kind == "up" else (1,)
+        elif self.type == "flatline":
+            shifts = (1,)
+        elif self.rule.max_cardinality is not None and self.rule.min_cardinality is None:
+            shifts = (0,)
+        else:
+            shifts = (0, 1)
         out = {t + k * self.span for t in times for k in shifts}
         if self.type == "cardinality" and g.entries:
             out.add(max(g.entries[0][0], g.cleared) + self.span)
