@@ -4,8 +4,9 @@
 alert be raised now?": the `AlertEvaluator` (a checkpointed subscriber that turns matches into
 `AlertRaised` events, throttles repeats and runs correlations), the `Correlator` (Sigma-style
 correlation rules over event time), the `Aggregator` (spike, flatline, new_value and
-cardinality rules, ElastAlert2's rule types), correlation rule tests, and `backtest` (a rule set replayed
-over a stored history without touching it). Delivery of alerts to sinks is `monitor.alerts`'s.
+cardinality rules, ElastAlert2's rule types), correlation rule tests, and `backtest` (a rule
+set replayed over a stored history without touching it). Delivery of alerts to sinks is
+`monitor.alerts`'s.
 """
 
 from ..rules import RuleSet, TestReport, run_rule_tests

@@ -153,7 +153,7 @@ def test_spike_alert_text_and_replay_from_zero_gives_the_same_alerts(tmp_path):
     rs = ruleset(tmp_path, SPIKE_YAML)
     items = [item(0, 0.2), item(1, 1.1), item(2, 1.2), item(3, 1.3), item(4, 1.4), item(5, 3.9)]
     items += [item(6, 4.5), item(7, 5.1), item(8, 5.2), item(9, 5.3)]
-    log, alerts = run(rs, items)
+    _log, alerts = run(rs, items)
     assert [a.event_time for a in alerts] == [at(1.3), at(5.2)]
     first = alerts[0]
     assert first.annotations["summary"] == "3 matches in 1h against 1 in the previous 1h (x3)"
