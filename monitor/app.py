@@ -22,15 +22,28 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import attrs
 
+from ._durations import parse_duration
 from .alerting import AlertEvaluator, EvaluationReport
 from .alerts import CallbackSink, Delivery, Sink, load_sinks
-from .events import AlertRaised, Event, ItemReceived, item_id
+from .errors import ConfigError
+from .events import (
+    AlertRaised,
+    Event,
+    ItemReceived,
+    Matcher,
+    SilenceCreated,
+    SilenceExpired,
+    format_time,
+    item_id,
+    parse_matcher,
+    parse_time,
+)
 from .feeds import (
     FeedConfig,
     FeedList,
@@ -52,6 +65,7 @@ from .projections import (
     ItemsByFeedDay,
     ProjectionRunner,
     RuleHits,
+    Silences,
     builtin_projections,
     sortable_time,
 )
@@ -232,6 +246,96 @@ class Monitor:
         """The latest alerts, newest first (see `AlertTimeline.latest` for the filters)."""
         self.projections.run()
         return list(AlertTimeline.latest(self.log, limit=limit, **filters))
+
+    # --- silences ----------------------------------------------------------------------------
+
+    def silence(
+        self,
+        *,
+        rule: str | None = None,
+        level: str | None = None,
+        match: Iterable[str | Matcher] = (),
+        duration: float | str | timedelta | None = None,
+        until: datetime | str | None = None,
+        starts: datetime | str | None = None,
+        comment: str = "",
+        by: str | None = None,
+    ) -> SilenceCreated:
+        """Mute delivery of the alerts every matcher matches, from `starts` (default: now)
+        for `duration` (``6h``, seconds or a timedelta) or `until` a time; return the stored
+        `SilenceCreated`. `rule` and `level` are shorthands for ``rule=R`` and ``level=L``;
+        `match` takes ``key=value``, ``key!=value``, ``key=~regex``, ``key!~regex``. The
+        alerts stay in the log (see the README, "Silences"). `by` defaults to $USER.
+
+        Raises:
+            ConfigError: no matcher, an unknown key, a bad regex, no end or an end not after
+                the start.
+        """
+        matchers = [Matcher(name="rule", value=rule)] if rule else []
+        if level:
+            matchers.append(Matcher(name="level", value=level))
+        matchers += [m if isinstance(m, Matcher) else parse_matcher(m) for m in match]
+        now = self.clock()
+        start = parse_time(starts) or now
+        if (duration is None) == (until is None):
+            raise ConfigError("give the silence a length (--for 6h) or an end (--until TIME)")
+        if duration is not None:
+            if not isinstance(duration, timedelta):
+                try:
+                    duration = timedelta(seconds=parse_duration(duration))
+                except ValueError as exc:
+                    raise ConfigError(f"--for: {exc}") from None
+            end = start + duration
+        else:
+            end = parse_time(until)  # type: ignore[assignment]
+        if end is not None and end <= now:
+            raise ConfigError(f"the silence would end at {format_time(end)}, already past")
+        silence = SilenceCreated(
+            silence_id=uuid.uuid4().hex[:16],
+            matchers=matchers,
+            starts=start,
+            ends=end,
+            created_at=now,
+            created_by=by or os.environ.get("USER", ""),
+            comment=comment,
+        )
+        self.log.append_events([silence])
+        return silence
+
+    def unsilence(self, silence_id: str, *, by: str | None = None) -> SilenceExpired:
+        """End silence `silence_id` (its id or a unique prefix) now; return the stored
+        `SilenceExpired`. Alerts raised after it are delivered again.
+
+        Raises:
+            ConfigError: no such silence, several start with the prefix, or it already ended.
+        """
+        now = self.clock()
+        found = [
+            s for s in self.silences(include_expired=True) if s["silence_id"].startswith(silence_id)
+        ]
+        exact = [s for s in found if s["silence_id"] == silence_id]
+        found = exact or found
+        if not found:
+            raise ConfigError(
+                f"no silence {silence_id!r}; `monitor alerts silences --all` lists them"
+            )
+        if len(found) > 1:
+            raise ConfigError(
+                f"{len(found)} silences start with {silence_id!r}; give more of the id"
+            )
+        if found[0]["status"] == "expired":
+            raise ConfigError(f"silence {found[0]['silence_id']} has already ended")
+        expired = SilenceExpired(
+            silence_id=found[0]["silence_id"], when=now, by=by or os.environ.get("USER", "")
+        )
+        self.log.append_events([expired])
+        return expired
+
+    def silences(self, *, include_expired: bool = False) -> list[dict[str, Any]]:
+        """Every silence active or pending now (with `include_expired`, every one), each with
+        its ``status`` and how many alerts it ``silenced``."""
+        ProjectionRunner(self.log, [Silences()]).run()
+        return list(Silences.all(self.log, now=self.clock(), include_expired=include_expired))
 
     def catch_up_search(self, *, progress: Callable[[int, int], None] | None = None) -> int:
         """Fold new records into the search index (see `monitor.search`); its checkpoint."""

@@ -35,6 +35,7 @@ from ._options import rules_option, rules_sources
 from ._progress import progress_bar
 from ._render import LEVEL_STYLES, alerts_table, info
 from ._render import console as make_console
+from ._silence_cmds import attach, silenced_caption, silenced_marks
 
 __all__ = ["register", "rich_console_write"]
 
@@ -158,18 +159,22 @@ def alerts_group(ctx: click.Context, since, rule, level, place, limit: int, as_j
         rows = _latest(
             log, limit, since=_when(since, "--since"), rule=rule, level=level, place=place
         )
+        silenced = silenced_marks(log, [alert.alert_id for alert, _, _ in rows])
     finally:
         log.close()
     if as_json:
         for alert, folded, gone in rows:
             body = {**to_plain(alert), "folded": folded, "no_longer_matches": gone}
+            body["silenced"] = silenced.get(alert.alert_id)
             click.echo(json.dumps(body, ensure_ascii=False))
         return
     console = make_console()
     if not rows:
         console.print("No alerts match.")
         return
-    console.print(_table(rows))
+    table = _table(rows)
+    table.caption = silenced_caption(silenced)
+    console.print(table)
 
 
 def _find(log: EventLog, alert_id: str) -> AlertRaised:
@@ -360,6 +365,9 @@ def report_command(
         click.echo(f"error: cannot write {html_path}: {exc.strerror or exc}", err=True)
         sys.exit(EXIT_PROBLEM)
     info(f"wrote {html_path}: {data.alerts} alert(s), {len(data.per_rule)} rule(s)")
+
+
+attach(alerts_group)  # silence, unsilence, silences
 
 
 def register(group: click.Group) -> None:
