@@ -78,7 +78,14 @@ def backtest(
 
     scratch = MemoryLog()
     evaluator = AlertEvaluator(
-        log, ruleset, clock=clock, name="backtest", output=scratch, where=wanted, entities=False
+        log,
+        ruleset,
+        clock=clock,
+        name="backtest",
+        output=scratch,
+        where=wanted,
+        entities=False,
+        fold_after=None,  # every repeat as its own AlertSuppressed: counted and compared
     )
     head = log.head()
     items = 0

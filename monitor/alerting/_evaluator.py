@@ -46,6 +46,7 @@ from ..events import (
     Event,
     ItemReceived,
     ItemRevised,
+    RepeatsFolded,
     RuleRef,
     RulesetLoaded,
     event_time,
@@ -57,11 +58,54 @@ from ..log import EventLog
 from ..rules import StoryIndex, StoryUpdate, render_template
 from ._correlate import Contribution, CorrelationHit, Correlator, Throttle
 
-__all__ = ["AlertEvaluator", "EvaluationReport", "detection_alert_id", "item_facets"]
+__all__ = [
+    "AlertEvaluator",
+    "EvaluationReport",
+    "detection_alert_id",
+    "item_facets",
+    "throttle_key",
+]
 
 logger = logging.getLogger(__name__)
 _ITEM = ("ItemReceived", "ItemRevised")
-_ALERTS = ("AlertRaised", "AlertSuppressed", "AlertSuperseded")
+_ALERTS = ("AlertRaised", "AlertSuppressed", "AlertSuperseded", "RepeatsFolded")
+
+#: How many throttled repeats of an alert are kept as their own `AlertSuppressed` (the sample,
+#: with entities and facets) before the rest are counted in `RepeatsFolded` records.
+FOLD_AFTER = 3
+
+
+@attrs.define
+class _Fold:
+    """The repeats of one alert folded on the current page (see `RepeatsFolded`)."""
+
+    rule_id: str
+    rule_version: int
+    item_ids: list[str] = attrs.field(factory=list)
+    positions: list[int] = attrs.field(factory=list)
+    first: datetime | None = None
+    last: datetime | None = None
+    outlets: set[str] = attrs.field(factory=set)
+
+    def add(self, item_id: str, position: int, when: datetime, outlet: str | None) -> None:
+        self.item_ids.append(item_id)
+        self.positions.append(position)
+        self.first = when if self.first is None else min(self.first, when)
+        self.last = when if self.last is None else max(self.last, when)
+        if outlet:
+            self.outlets.add(outlet)
+
+    def event(self, folded_into: str) -> RepeatsFolded:
+        return RepeatsFolded(
+            folded_into=folded_into,
+            rule_id=self.rule_id,
+            rule_version=self.rule_version,
+            item_ids=tuple(self.item_ids),
+            item_positions=tuple(self.positions),
+            first_time=self.first,
+            last_time=self.last,
+            outlets=tuple(sorted(self.outlets)),
+        )
 
 
 def detection_alert_id(rule_id: str, rule_version: int, item_id: str) -> str:
@@ -102,7 +146,7 @@ class EvaluationReport:
 
 def _uses_stories(ruleset: Any) -> bool:
     """Whether a rule throttles by story or a correlation groups or counts by story."""
-    if any(getattr(r, "throttle_by", None) == "story" for r in _rules_of(ruleset)):
+    if any("story" in (getattr(r, "throttle_by", None) or ()) for r in _rules_of(ruleset)):
         return True
     return any(
         "story" in c.group_by or (c.condition or {}).get("field") == "story"
@@ -141,8 +185,12 @@ class AlertEvaluator:
         entities: bool = True,
         stories: bool | None = None,
     ) -> None:
+        fold_after: int | None = FOLD_AFTER,
         self.log = log
         self.extract_entities = entities
+        self.fold_after = fold_after
+        self._folds: dict[str, _Fold] = {}
+        self._position = 0
         self._stories_wanted = stories
         self.cluster_stories = False
         self._stories = StoryIndex()
@@ -219,6 +267,8 @@ class AlertEvaluator:
         self._late_base = 0
         checkpoint = self.output.get_checkpoint(self.name)
         if checkpoint == 0:
+        #: raised alert id -> how many of its repeats are stored as `AlertSuppressed`.
+        self._sampled: dict[str, int] = {}
             # Nothing evaluated yet under this name: start empty, whatever other evaluators
             # wrote, so a second evaluator from position 0 decides exactly like the first.
             return
@@ -230,20 +280,35 @@ class AlertEvaluator:
             if isinstance(evt, AlertSuperseded):
                 self._superseded.add(evt.alert_id)
                 continue
-            assert isinstance(evt, AlertRaised | AlertSuppressed)
+            assert isinstance(evt, AlertRaised | AlertSuppressed | RepeatsFolded)
             if boundary is not None and record.position > boundary:
                 if backlog is None:
                     backlog = {
                         _item_of(r.dedupe_key) for r in self.log.read(checkpoint, types=_ITEM)
                     }
-                if any(i in backlog for i in evt.item_ids):
+                if isinstance(evt, RepeatsFolded):
+                    evt = attrs.evolve(
+                        evt,
+                        item_ids=[i for i in evt.item_ids if i not in backlog],
+                        item_positions=(),
+                    )
+                elif any(i in backlog for i in evt.item_ids):
                     continue
             self._remember(evt.rule_id, evt.item_ids, evt.alert_id)
             if isinstance(evt, AlertRaised):
                 seconds = self._throttles.get(evt.rule_id)
+            if isinstance(evt, RepeatsFolded):
+                for item_id in evt.item_ids:
+                    aid = detection_alert_id(evt.rule_id, evt.rule_version, item_id)
+                    self._remember(evt.rule_id, (item_id,), aid)
+                continue
+            if isinstance(evt, AlertSuppressed):
+                self._sampled[evt.folded_into] = self._sampled.get(evt.folded_into, 0) + 1
                 self._throttle.record(
                     evt.rule_id,
-                    self._throttle_key(evt.rule_id, evt.group_key, evt.facets, evt.item_ids),
+                    self._throttle_key(
+                        evt.rule_id, evt.group_key, evt.facets, evt.item_ids, evt.entities
+                    ),
                     evt.event_time,
                     seconds,
                     evt.alert_id,
@@ -296,13 +361,20 @@ class AlertEvaluator:
         return out
 
     def _throttle_key(
-        self, rule_id: str, group: str | None, facets: Mapping[str, str], items: Sequence[str]
+        self,
+        rule_id: str,
+        group: str | None,
+        facets: Mapping[str, str],
+        items: Sequence[str],
+        entities: Sequence[str] = (),
     ) -> str | None:
-        """The key a rule's repeats are grouped by: the alert's group, or the item's story."""
-        if self._throttle_by.get(rule_id) != "story":
+        """The key a rule's repeats are grouped by: the alert's group (the default), or the
+        rule's ``throttle: {by: [...]}`` keys. Everything it reads is on the stored alert, so
+        the throttle rebuilt from the log groups exactly as the live one did."""
+        by = self._throttle_by.get(rule_id)
+        if not by:
             return group
-        story = facets.get("story") or (items[0] if items else None)
-        return f"story:{story}" if story else group
+        return throttle_key(by, group, facets, items, entities)
 
     # --- running -----------------------------------------------------------------------------
 
@@ -336,6 +408,7 @@ class AlertEvaluator:
                 continue
             failures = 0
             self.log.wait(max(report.position, head), poll_interval)
+                self.tick()
 
     def _run(self, report: EvaluationReport, until: int | None) -> None:
         after = report.position
@@ -389,7 +462,9 @@ class AlertEvaluator:
                         revision=revision.revision,
                         content_hash=revision.content_hash,
                         event_time=event_time(revised_item(revision)),
+            self._folds = {}
                     )
+                self._position = record.position
                 )
         return [m for m in matches if m.rule_id not in before]
 
@@ -399,6 +474,7 @@ class AlertEvaluator:
         out: list[Event],
         report: EvaluationReport,
         revision: ItemRevised | None = None,
+            events.extend(fold.event(aid) for aid, fold in self._folds.items())
     ) -> None:
         when = event_time(item)
         matches = self.ruleset.match(item)
@@ -430,7 +506,7 @@ class AlertEvaluator:
             aid = detection_alert_id(m.rule_id, m.rule_version, item.item_id)
             self._remember(m.rule_id, (item.item_id,), aid)
             group = _first_place(m.entities)
-            key = self._throttle_key(m.rule_id, group, facets, (item.item_id,))
+            key = self._throttle_key(m.rule_id, group, facets, (item.item_id,), m.entities)
             contribution = Contribution(
                 m.rule_id, when, aid, (item.item_id,), tuple(m.entities), facets
             )
@@ -439,7 +515,14 @@ class AlertEvaluator:
                 pending.append(contribution)
                 continue
             folded = self._throttle.check(m.rule_id, key, when, m.throttle, aid)
-            if folded:
+            if folded and not self._keeps_each_repeat(m.rule_id, folded):
+                fold = self._folds.get(folded)
+                if fold is None:
+                    fold = self._folds[folded] = _Fold(m.rule_id, m.rule_version)
+                fold.add(item.item_id, self._position, when, facets.get("source"))
+                report.suppressed += 1
+            elif folded:
+                self._sampled[folded] = self._sampled.get(folded, 0) + 1
                 out.append(
                     AlertSuppressed(
                         alert_id=aid,
@@ -609,6 +692,36 @@ def _not_generated(c: Contribution, group: str | None) -> AlertSuppressed:
     from the log counts it) but raising and delivering nothing; ``folded_into`` is empty."""
     facets = dict(c.facets)
     if c.window_start is not None:
+def throttle_key(
+    by: Sequence[str],
+    group: str | None,
+    facets: Mapping[str, str],
+    items: Sequence[str],
+    entities: Sequence[str],
+) -> str:
+    """The throttle group of a match under ``throttle: {by: [...]}`` keys.
+
+    ``place``/``actor`` take the match's first place/actor entity (as ``group`` does for
+    places), ``story`` the item's story (else the item itself: an item outside any story is its
+    own), facets their value; a missing value is a group of its own (empty). ``none`` is one
+    group for the whole rule.
+    """
+    parts = []
+    for name in by:
+        if name == "none":
+            return ""
+        if name == "group":
+            value = group or ""
+        elif name in ("place", "actor"):
+            value = next((e for e in entities if e.startswith(f"{name}:")), "")
+        elif name == "story":
+            value = facets.get("story") or (items[0] if items else "")
+        else:
+            value = facets.get(name, "")
+        parts.append(f"{name}={value}")
+    return "\x00".join(parts)
+
+
         facets[_WINDOW_START] = format_time(c.window_start)
     return AlertSuppressed(
         alert_id=c.alert_id,

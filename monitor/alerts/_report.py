@@ -18,7 +18,14 @@ from html import escape
 
 import attrs
 
-from ..events import AlertRaised, AlertSuppressed, Evidence, ItemReceived, format_time
+from ..events import (
+    AlertRaised,
+    AlertSuppressed,
+    Evidence,
+    ItemReceived,
+    RepeatsFolded,
+    format_time,
+)
 from ..log import EventLog
 from ._safe_output import REPORT_CSP, safe_link
 
@@ -62,7 +69,17 @@ def collect_report(
     """Count the log's alerts with event time in [since, until] and keep the `latest` ones."""
     data = ReportData(generated_at=now, source=getattr(log, "url", ""))
     heap: list[tuple[datetime, int, AlertRaised]] = []
-    for record, evt in log.iter_events(types=("AlertRaised", "AlertSuppressed")):
+    counted: dict[str, int] = {}  # alert id -> highest folded item position counted
+    for record, evt in log.iter_events(types=("AlertRaised", "AlertSuppressed", "RepeatsFolded")):
+        if isinstance(evt, RepeatsFolded):
+            if (since is not None and evt.last_time < since) or (
+                until is not None and evt.first_time > until
+            ):
+                continue
+            new = evt.count_new(counted)
+            data.suppressed += new
+            data.folded[evt.folded_into] += new
+            continue
         when = evt.event_time  # type: ignore[attr-defined]
         if (since is not None and when < since) or (until is not None and when > until):
             continue

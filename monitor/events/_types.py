@@ -6,7 +6,7 @@ an event from its stored body.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, MutableMapping
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -38,6 +38,7 @@ __all__ = [
     "ItemRevised",
     "ItemSighted",
     "Media",
+    "RepeatsFolded",
     "RuleRef",
     "RulesetLoaded",
     "event_time",
@@ -277,6 +278,45 @@ class AlertSuppressed(Event):
 
     def dedupe_key(self) -> str:
         return f"suppressed:{self.alert_id}"
+
+
+@event("RepeatsFolded", 1)
+@attrs.frozen(kw_only=True)
+class RepeatsFolded(Event):
+    """Throttled repeats of one alert, counted in one record instead of one `AlertSuppressed`
+    each (a wire story reprinted by forty outlets is forty repeats, not forty records).
+
+    The evaluator keeps the first few repeats of an alert as `AlertSuppressed` (the sample that
+    carries their entities and facets) and folds the rest of each page into one of these.
+    `item_ids` and `item_positions` are the repeats' items and those items' positions in the
+    log, in log order: a reader that counts only positions above the highest it has counted for
+    `folded_into` counts every repeat once, even when two evaluators fold overlapping pages.
+    `outlets` are the distinct sources (publisher, else feed) among these repeats.
+    """
+
+    folded_into: str
+    rule_id: str
+    rule_version: int = 1
+    item_ids: tuple[str, ...] = attrs.field(converter=_str_tuple)
+    item_positions: tuple[int, ...] = attrs.field(converter=tuple)
+    first_time: datetime = attrs.field(converter=_required_time)
+    last_time: datetime = attrs.field(converter=_required_time)
+    outlets: tuple[str, ...] = attrs.field(default=(), converter=_str_tuple)
+
+    def dedupe_key(self) -> str:
+        span = f"{self.item_positions[0]}-{self.item_positions[-1]}" if self.item_positions else ""
+        return f"folded:{self.folded_into}:{span}"
+
+    def count_new(self, counted: MutableMapping[str, int]) -> int:
+        """How many of these repeats a reader has not counted yet, given `counted` (alert id ->
+        the highest item position it counted for that alert), which this updates. Evaluators
+        fold pages in log order, so overlapping records (two evaluators, other page splits)
+        repeat only positions at or below the highest already counted."""
+        highest = counted.get(self.folded_into, 0)
+        new = sum(1 for p in self.item_positions if p > highest)
+        if self.item_positions:
+            counted[self.folded_into] = max(highest, max(self.item_positions))
+        return new
 
 
 @event("EntitiesExtracted", 1)

@@ -4,15 +4,39 @@
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any, ClassVar
 
-from ..events import AlertRaised, AlertSuperseded, AlertSuppressed, Event, parse_time
+from ..events import (
+    AlertRaised,
+    AlertSuperseded,
+    AlertSuppressed,
+    Event,
+    RepeatsFolded,
+    parse_time,
+)
 from ..log import EventLog, Record
 from ._base import Projection, StateView, iter_scan, key, sortable_time
 
 __all__ = ["AlertTimeline", "RuleHits"]
+
+
+def _add_repeats(state: StateView, alert_id: str, count: int, outlets: Iterable[str]) -> None:
+    """Count `count` repeats (and their outlets) on alert `alert_id`'s listing, or keep them
+    pending until the alert arrives."""
+    time_key = state.get(key("id", alert_id))
+    if time_key is None:
+        pending_key = key("pending", alert_id)
+        pending = state.get(pending_key) or {"n": 0, "outlets": []}
+        pending["n"] += count
+        pending["outlets"] = sorted(set(pending["outlets"]).union(outlets))
+        state.put(pending_key, pending)
+        return
+    listing = state.get(time_key)
+    listing["suppressed"] += count
+    listing["outlets"] = sorted(set(listing.get("outlets", ())).union(outlets))
+    state.put(time_key, listing)
 
 
 def _time_bound(value: datetime | str) -> str:
@@ -27,21 +51,25 @@ class AlertTimeline(Projection):
     Keys: ``t:<event time>:<alert_id>`` -> the listing (fixed-width times, so key order is time
     order, then alert id); ``id:<alert_id>`` -> its ``t:`` key, for lookup by id;
     ``pending:<alert_id>`` -> suppressions seen before the alert they fold into (moved onto it
-    when it arrives, so the result does not depend on that order).
+    when it arrives, so the result does not depend on that order); ``folded:<alert_id>`` -> the
+    highest item position counted from its `RepeatsFolded` records (see
+    `RepeatsFolded.count_new`).
 
     A listing holds ``alert_id, rule_id, rule_version, level, title, entities, event_time,
     item_ids, evidence`` (the number of evidence spans), ``group_key``, ``position`` (where the
     AlertRaised is in the log) and ``suppressed``: how many later firings were folded into it
-    (`AlertSuppressed` events naming it in ``folded_into``). A listing whose item was revised
-    so that it no longer matches the rule (`AlertSuperseded`) also holds
+    (`AlertSuppressed` events naming it in ``folded_into``, and the repeats counted in
+    `RepeatsFolded` records), and ``outlets``: the distinct sources (publisher, else feed) of
+    the alert and its repeats, sorted: the final "reported by N outlets". A listing whose item
+    was revised so that it no longer matches the rule (`AlertSuperseded`) also holds
     ``no_longer_matches``: the first revision number that did not match. The alert itself
     stays listed.
     """
 
     name: ClassVar[str] = "alert_timeline"
-    version: ClassVar[int] = 1
+    version: ClassVar[int] = 2
     types: ClassVar[frozenset[str]] = frozenset(
-        {"AlertRaised", "AlertSuppressed", "AlertSuperseded"}
+        {"AlertRaised", "AlertSuppressed", "AlertSuperseded", "RepeatsFolded"}
     )
 
     def apply(self, event: Event, record: Record, state: StateView) -> None:
@@ -52,12 +80,21 @@ class AlertTimeline(Projection):
             time_key = f"t:{when}:{key(event.alert_id)}"
             id_key = key("id", event.alert_id)
             pending_key = key("pending", event.alert_id)
-            suppressed = state.get(pending_key, 0)
-            if suppressed:
+            pending = state.get(pending_key)
+            if pending is not None:
                 state.delete(pending_key)
+            else:
+                pending = {"n": 0, "outlets": []}
+            suppressed = pending["n"]
+            outlets = set(pending["outlets"])
+            source = event.facets.get("source")
+            if source:
+                outlets.add(source)
             previous = state.get(id_key)
             if previous is not None:  # the same alert id raised twice: the latest wins
-                suppressed += state.get(previous, {}).get("suppressed", 0)
+                before = state.get(previous, {})
+                suppressed += before.get("suppressed", 0)
+                outlets.update(before.get("outlets", ()))
                 if previous != time_key:
                     state.delete(previous)
             state.put(
@@ -75,18 +112,19 @@ class AlertTimeline(Projection):
                     "group_key": event.group_key,
                     "position": record.position,
                     "suppressed": suppressed,
+                    "outlets": sorted(outlets),
                 },
             )
             state.put(id_key, time_key)
         elif isinstance(event, AlertSuppressed):
-            time_key = state.get(key("id", event.folded_into))
-            if time_key is None:
-                pending_key = key("pending", event.folded_into)
-                state.put(pending_key, state.get(pending_key, 0) + 1)
-                return
-            listing = state.get(time_key)
-            listing["suppressed"] += 1
-            state.put(time_key, listing)
+            source = event.facets.get("source")
+            _add_repeats(state, event.folded_into, 1, [source] if source else [])
+        elif isinstance(event, RepeatsFolded):
+            highest_key = key("folded", event.folded_into)
+            counted = {event.folded_into: state.get(highest_key, 0)}
+            new = event.count_new(counted)
+            state.put(highest_key, counted[event.folded_into])
+            _add_repeats(state, event.folded_into, new, event.outlets)
         elif isinstance(event, AlertSuperseded):
             # Always after its alert (the evaluator appends it later); a suppressed alert has
             # no listing to mark.
@@ -160,12 +198,12 @@ class RuleHits(Projection):
     """
 
     name: ClassVar[str] = "rule_hits"
-    version: ClassVar[int] = 1
-    types: ClassVar[frozenset[str]] = frozenset({"AlertRaised", "AlertSuppressed"})
+    version: ClassVar[int] = 2
+    types: ClassVar[frozenset[str]] = frozenset({"AlertRaised", "AlertSuppressed", "RepeatsFolded"})
 
     def apply(self, event: Event, record: Record, state: StateView) -> None:
-        """Count one alert, or one suppression, on its rule."""
-        if not isinstance(event, AlertRaised | AlertSuppressed):  # pragma: no cover
+        """Count one alert, or one suppression (or a record of folded ones), on its rule."""
+        if not isinstance(event, AlertRaised | AlertSuppressed | RepeatsFolded):  # pragma: no cover
             return
         k = key("rule", event.rule_id)
         hits = state.get(k) or {
@@ -176,7 +214,12 @@ class RuleHits(Projection):
             "last": None,
             "suppressed": 0,
         }
-        if isinstance(event, AlertSuppressed):
+        if isinstance(event, RepeatsFolded):
+            highest_key = key("folded", event.folded_into)
+            counted = {event.folded_into: state.get(highest_key, 0)}
+            hits["suppressed"] += event.count_new(counted)
+            state.put(highest_key, counted[event.folded_into])
+        elif isinstance(event, AlertSuppressed):
             hits["suppressed"] += 1
         else:
             when = sortable_time(event.event_time)

@@ -193,13 +193,17 @@ def build_rule(b: Builder, doc: LocMap) -> Rule | None:
     )
 
 
-#: What a detection rule's throttle can group repeats by: the alert's group (its first place,
-#: the default) or the item's story (its reprints across outlets).
-THROTTLE_BY = ("group", "story")
+#: What a detection rule's throttle can group repeats by (several at once: ``by: [place,
+#: source]``): ``group``, the alert's group (its first place; the default), ``place`` and
+#: ``actor`` (the match's first place or actor), ``story`` (the item's story: its reprints
+#: across outlets), the item's keyword facets ``source``, ``feed``, ``lang`` and ``author``, or
+#: ``none`` (one group for the whole rule: any repeat within the window folds).
+THROTTLE_BY = ("group", "place", "actor", "story", "source", "feed", "lang", "author", "none")
 
 
-def _throttle(b: Builder, doc: LocMap) -> tuple[int | None, str | None]:
-    """``throttle: 6h``, or ``throttle: {window: 6h, by: story}``: (seconds, by)."""
+def _throttle(b: Builder, doc: LocMap) -> tuple[int | None, tuple[str, ...] | None]:
+    """``throttle: 6h``, or ``throttle: {window: 6h, by: story}`` / ``by: [place, source]``:
+    (seconds, the group-by keys, or None for the default, the alert's group)."""
     value = doc.get("throttle")
     if not isinstance(value, LocMap):
         return b.duration(doc, "throttle"), None
@@ -208,10 +212,19 @@ def _throttle(b: Builder, doc: LocMap) -> tuple[int | None, str | None]:
     if value.get("window") is None:
         b.error("throttle needs a window, e.g. {window: 6h, by: story}", doc.value_loc("throttle"))
         return None, None
-    by = b.text(value, "by", default="group")
-    if by not in THROTTLE_BY:
-        b.error(f"throttle by {by!r} is not one of {', '.join(THROTTLE_BY)}", value.value_loc("by"))
-    return b.duration(value, "window"), (None if by == "group" else by)
+    by = b.text_list(value, "by") or ("group",)
+    for key in by:
+        if key not in THROTTLE_BY:
+            b.error(
+                f"throttle by {key!r} is not one of {', '.join(THROTTLE_BY)}"
+                f"{did_you_mean(key, THROTTLE_BY)}",
+                value.value_loc("by"),
+            )
+    if "none" in by and len(by) > 1:
+        b.error("throttle by none groups nothing: it cannot be combined", value.value_loc("by"))
+    if len(set(by)) != len(by):
+        b.error(f"throttle by names a key twice: {', '.join(by)}", value.value_loc("by"))
+    return b.duration(value, "window"), (None if by == ("group",) else by)
 
 
 def _correlation_tests(b: Builder, doc: LocMap) -> tuple[CorrelationTest, ...]:

@@ -53,7 +53,7 @@ class Match:
     labels: dict[str, str] = attrs.field(factory=dict, hash=False)
     annotations: dict[str, str] = attrs.field(factory=dict, hash=False)
     throttle: int | None = None
-    throttle_by: str | None = None
+    throttle_by: tuple[str, ...] | None = None
 
 
 def _as_text(value: Any) -> str:

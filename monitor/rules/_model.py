@@ -183,8 +183,9 @@ class Rule:
     labels: dict[str, str] = attrs.field(factory=dict, hash=False)
     annotations: dict[str, str] = attrs.field(factory=dict, hash=False)
     throttle: int | None = None
-    #: None: repeats are grouped by the alert's group; "story": by the item's story.
-    throttle_by: str | None = None
+    #: None: repeats are grouped by the alert's group; else the keys they are grouped by
+    #: (``("story",)``, ``("place", "source")``, ``("none",)``: see `_documents.THROTTLE_BY`).
+    throttle_by: tuple[str, ...] | None = None
     tests: tuple[RuleTestCase, ...] = ()
     #: False (``generate: false``): matches feed correlations but raise no alert of their own.
     generate: bool = True

@@ -16,6 +16,7 @@ from monitor.events import (
     FeedFailed,
     FeedMoved,
     FeedPolled,
+    RepeatsFolded,
 )
 from monitor.feeds import FeedState
 from monitor.projections import (
@@ -219,7 +220,8 @@ def test_items_days_since_until_are_inclusive_across_pages(log, monkeypatch):
 
 
 def test_timeline_listing_lookup_and_suppressed_count(log):
-    """A listing has every listed field, is found by id, counts early and late suppressions."""
+    """A listing has every listed field, is found by id, counts early and late suppressions
+    and folded repeats (once each, however the folding records overlap), and their outlets."""
     a = alert(
         1,
         level="high",
@@ -227,15 +229,36 @@ def test_timeline_listing_lookup_and_suppressed_count(log):
         item_ids=["i1", "i2"],
         evidence=[Evidence(field="title", start=0, end=6, text="Convoy")],
         group_key="al_tanf",
+        facets={"source": "wire"},
     )
-    early = AlertSuppressed(alert_id="S0", folded_into=a.alert_id, rule_id="r1", event_time=T0)
+    early = AlertSuppressed(
+        alert_id="S0", folded_into=a.alert_id, rule_id="r1", event_time=T0, facets={"source": "a"}
+    )
     later = [
         AlertSuppressed(
-            alert_id=f"S{n}", folded_into=a.alert_id, rule_id="r1", event_time=at(minutes=n)
+            alert_id=f"S{n}",
+            folded_into=a.alert_id,
+            rule_id="r1",
+            event_time=at(minutes=n),
+            facets={"source": source},
         )
-        for n in (2, 3)
+        for n, source in ((2, "b"), (3, "c"))
     ]
-    fold(log, [early, a, *later], page_size=2)
+
+    def folded(positions: tuple[int, ...], outlets: tuple[str, ...]) -> RepeatsFolded:
+        return RepeatsFolded(
+            folded_into=a.alert_id,
+            rule_id="r1",
+            item_ids=[f"f{p}" for p in positions],
+            item_positions=positions,
+            first_time=at(minutes=4),
+            last_time=at(minutes=9),
+            outlets=outlets,
+        )
+
+    # a second evaluator folded 11-14 after the first had folded 10-12: 5 repeats, not 7
+    repeats = [folded((10, 11, 12), ("d",)), folded((11, 12, 13, 14), ("d", "e"))]
+    fold(log, [early, a, *later, *repeats], page_size=2)
     listing = AlertTimeline.get(log, a.alert_id)
     assert listing == {
         "alert_id": "A0001",
@@ -249,9 +272,12 @@ def test_timeline_listing_lookup_and_suppressed_count(log):
         "evidence": 1,
         "group_key": "al_tanf",
         "position": 2,
-        "suppressed": 3,
+        "suppressed": 8,
+        "outlets": ["a", "b", "c", "d", "e", "wire"],
     }
     assert AlertTimeline.get(log, "missing") is None
+    ProjectionRunner(log, [RuleHits()]).run()
+    assert RuleHits.get(log, "r1")["suppressed"] == 8
 
 
 def test_timeline_alert_stored_twice_keeps_one_listing(log):
