@@ -207,7 +207,7 @@ def test_field_on_event_count_is_an_error_naming_what_is_allowed(tmp_path):
             "  type: value_count\n  condition: {field: source, gte: 2}\n  distinct: {gte: 1}\n",
             "'distinct' belongs to event_count",
         ),
-        ("  type: temporal\n  rules: [r, r]\n  condition: {gte: 2}\n", "takes no 'condition'"),
+        ("  type: temporal\n  condition: {gte: 2}\n", "takes no 'condition'"),
         ("  type: event_count\n  condition: {gte: 3, lt: 2}\n", "can never hold"),
         ("  type: event_count\n  condition: {gt: 3, gte: 2}\n", "not both"),
         ("  type: event_count\n  condition: {eq: 2, lte: 3}\n", "eq cannot be combined"),
