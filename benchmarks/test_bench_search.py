@@ -218,6 +218,8 @@ RAW = {WORD: '"convoy"', PHRASE: '"border crossing"'}
 def _sentence(rng: random.Random, words: list[str], places: list[str]) -> str:
     body = rng.choices(words, k=rng.randint(8, 18))
     body.insert(rng.randint(0, len(body)), rng.choice(places))
+    if words is EN and rng.random() < 0.02:  # the phrase query's words, side by side
+        body.insert(rng.randint(0, len(body)), "border crossing")
     return " ".join(body).capitalize() + "."
 
 

@@ -8,6 +8,7 @@ and each database query is stopped after `timeout` seconds (`DEFAULT_TIMEOUT`) w
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import attrs
@@ -51,15 +52,30 @@ class SearchTimeoutError(MonitorError):
     """A search query ran past its timeout; narrow it (filters, fewer prefixes)."""
 
 
+#: The index of each open log whose tables are known to exist: a query then costs no look-up
+#: in the catalogue (the tables are never dropped while the log is open; a rebuild empties them).
+_INSTALLED: weakref.WeakKeyDictionary[EventLog, SQLiteIndex | PostgresIndex] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 def _index(log: EventLog) -> SQLiteIndex | PostgresIndex:
+    """The installed index of `log` (created on first use)."""
+    index = _INSTALLED.get(log)
+    if index is not None:
+        return index
     url = getattr(log, "url", "") or ""
     if url.startswith("sqlite:"):
-        return SQLiteIndex(log)
-    if url.startswith(("postgresql:", "postgres:")):
-        return PostgresIndex(log)
-    raise MonitorError(
-        f"search needs an SQLite or PostgreSQL log; {type(log).__name__} keeps no index"
-    )
+        index = SQLiteIndex(log)
+    elif url.startswith(("postgresql:", "postgres:")):
+        index = PostgresIndex(log)
+    else:
+        raise MonitorError(
+            f"search needs an SQLite or PostgreSQL log; {type(log).__name__} keeps no index"
+        )
+    index.install()
+    _INSTALLED[log] = index
+    return index
 
 
 def index_lag(log: EventLog) -> int:
@@ -71,13 +87,13 @@ def index_lag(log: EventLog) -> int:
 def catch_up(log: EventLog, progress: ProgressCallback | None = None) -> int:
     """Install the index if needed and fold the log into it up to the head; return its
     checkpoint. Safe to call from several processes (the runner's lease serializes them)."""
-    _index(log).install()
+    _index(log)
     return ProjectionRunner(log, [SearchIndex()]).run(progress=progress)[SearchIndex.name]
 
 
 def rebuild(log: EventLog, progress: ProgressCallback | None = None) -> int:
     """Drop the index and rebuild it from position 0; return its checkpoint."""
-    _index(log).install()
+    _index(log)
     return ProjectionRunner(log, [SearchIndex()]).rebuild(progress=progress)[SearchIndex.name]
 
 
@@ -135,7 +151,6 @@ def _run(
     _check_page(limit)
     offset, after = _read_cursor(cursor, sort)
     index = _index(log)
-    index.install()
     match = None
     if node is not None:
         match = to_fts5(node) if isinstance(index, SQLiteIndex) else to_tsquery(node)
