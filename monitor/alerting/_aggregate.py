@@ -298,14 +298,9 @@ class _Spec:
                     continue  # seen since (a late match): neither new nor newer
                 g.values[key] = ts
                 if warm and (seen is None or seen < ts - self.span):
-                    before = (
-                        "never seen before"
-                        if seen is None
-                        else (f"last seen {format_time(_dt(seen))}")
-                    )
+                    rules = ", ".join(self.rule.rules)
                     summary = (
-                        f"new {field} {value}: {before} in {_span(self.span)} of {self.rule.id} "
-                        "matches"
+                        f"new {field} {value}: not seen in {_span(self.span)} of {rules} matches"
                     )
                     hit = self._make(group, ts, ts, [c], summary, {"field": field, "value": key[1]})
                     hits.append(

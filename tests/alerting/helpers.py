@@ -23,7 +23,7 @@ level: low
 detection:
   sel: {title: [strike]}
   condition: sel
-tests: {match: [Strike], no_match: [calm]}
+tests: {match: [{title: Strike}], no_match: [{title: calm}]}
 """
 
 
