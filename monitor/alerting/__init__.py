@@ -13,8 +13,9 @@ from ..rules import RuleSet, TestReport, run_rule_tests
 from ._aggregate import AggregateHit, Aggregator, aggregate_alert_id
 from ._backtest import BacktestReport, RuleBacktest, backtest
 from ._correlate import Contribution, CorrelationHit, Correlator, Throttle, group_values
-from ._corrtests import TEST_EPOCH, run_correlation_tests
+from ._corrtests import TEST_EPOCH, explain_correlation_tests, run_correlation_tests
 from ._evaluator import AlertEvaluator, EvaluationReport, detection_alert_id
+from ._explain import Contributor, CorrelationExplanation, explain_correlation
 
 __all__ = [
     "TEST_EPOCH",
@@ -23,6 +24,8 @@ __all__ = [
     "AlertEvaluator",
     "BacktestReport",
     "Contribution",
+    "Contributor",
+    "CorrelationExplanation",
     "CorrelationHit",
     "Correlator",
     "EvaluationReport",
@@ -31,6 +34,8 @@ __all__ = [
     "aggregate_alert_id",
     "backtest",
     "detection_alert_id",
+    "explain_correlation",
+    "explain_correlation_tests",
     "group_values",
     "run_correlation_tests",
     "run_tests",

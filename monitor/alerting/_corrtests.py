@@ -15,8 +15,9 @@ from ..events import AlertRaised, ItemReceived, item_id
 from ..log import MemoryLog
 from ..rules import TestResult, parse_duration
 from ._evaluator import AlertEvaluator
+from ._explain import CorrelationExplanation, explain_correlation
 
-__all__ = ["TEST_EPOCH", "run_correlation_tests"]
+__all__ = ["TEST_EPOCH", "explain_correlation_tests", "run_correlation_tests"]
 
 
 # --- correlation rule tests ------------------------------------------------------------------
@@ -63,8 +64,59 @@ def _fits(alert: AlertRaised, expected: Mapping[str, Any], group_by: Sequence[st
     return True
 
 
+def _offset(when: datetime | None) -> str:
+    """A time as its offset from the test epoch, as the tests write ``at``: 40h, 90m, 0h."""
+    if when is None:
+        return "?"
+    seconds = int((when - TEST_EPOCH).total_seconds())
+    sign, seconds = ("-", -seconds) if seconds < 0 else ("", seconds)
+    if seconds % 3600 == 0:
+        return f"{sign}{seconds // 3600}h"
+    if seconds % 60 == 0:
+        return f"{sign}{seconds // 60}m"
+    return f"{sign}{seconds}s"
+
+
 def _describe(alert: AlertRaised) -> str:
-    return f"{{rule: {alert.rule_id}, group: {alert.group_key}}}"
+    """An alert once, with its time and window as offsets from the test's start."""
+    window = ""
+    if alert.window_start is not None and alert.window_end is not None:
+        window = f", window {_offset(alert.window_start)}..{_offset(alert.window_end)}"
+    items = f", {len(alert.item_ids)} item{'s' if len(alert.item_ids) != 1 else ''}"
+    return (
+        f"{{rule: {alert.rule_id}, group: {alert.group_key or '-'}}} at "
+        f"{_offset(alert.event_time)}{window}{items}"
+    )
+
+
+def _expected(expected: Mapping[str, Any]) -> str:
+    return "{" + ", ".join(f"{k}: {v}" for k, v in expected.items()) + "}"
+
+
+def _evaluate(ruleset: Any, case: Any) -> tuple[MemoryLog, int]:
+    """Run one test's items through the evaluator on a scratch log; return it and the count."""
+    log = MemoryLog()
+    items = [_test_item(case.name, i, spec) for i, spec in enumerate(case.items)]
+    log.append_events(items)
+    AlertEvaluator(log, ruleset, clock=lambda: TEST_EPOCH, name="test").run()
+    return log, len(items)
+
+
+def explain_correlation_tests(
+    ruleset: Any, correlation: Any
+) -> list[tuple[str, list[CorrelationExplanation]]]:
+    """Run `correlation`'s tests and explain every alert it raises in each: (test name, the
+    explanations of its alerts, in event-time order)."""
+    out = []
+    for case in correlation.tests:
+        log, _n = _evaluate(ruleset, case)
+        alerts = [
+            evt
+            for _r, evt in log.iter_events(types=("AlertRaised",))
+            if isinstance(evt, AlertRaised) and evt.rule_id == correlation.id
+        ]
+        out.append((case.name, [explain_correlation(log, a, ruleset) for a in alerts]))
+    return out
 
 
 def run_correlation_tests(ruleset: Any, correlation: Any | None = None) -> list[Any]:
@@ -82,10 +134,7 @@ def run_correlation_tests(ruleset: Any, correlation: Any | None = None) -> list[
     results = []
     for corr in corrs:
         for case in corr.tests:
-            log = MemoryLog()
-            items = [_test_item(case.name, i, spec) for i, spec in enumerate(case.items)]
-            log.append_events(items)
-            AlertEvaluator(log, ruleset, clock=lambda: TEST_EPOCH, name="test").run()
+            log, count = _evaluate(ruleset, case)
             wanted = {corr.id} | {str(e.get("rule")) for e in case.alerts}
             raised = [
                 evt
@@ -104,16 +153,22 @@ def run_correlation_tests(ruleset: Any, correlation: Any | None = None) -> list[
             if not missing and not extra:
                 results.append(TestResult(corr.id, case.name, "passed", location=case.location))
                 continue
-            reasons = [f"expected alert not raised: {m}" for m in missing]
-            reasons += [f"unexpected alert raised: {_describe(a)}" for a in extra]
-            got = ", ".join(_describe(a) for a in raised) or "none"
+            # Each alert once: what was expected and not raised, what was raised and not
+            # expected, and what was raised as expected, with times and windows.
+            reasons = [f"expected, not raised: {_expected(m)}" for m in missing]
+            reasons += [f"raised, not expected: {_describe(a)}" for a in extra]
+            reasons += [
+                f"raised as expected: {_describe(a)}"
+                for a in raised
+                if a not in unmatched and a.rule_id == corr.id
+            ]
             results.append(
                 TestResult(
                     corr.id,
                     case.name,
                     "failed",
-                    f"{len(items)} items",
-                    "; ".join(reasons) + f" (raised: {got})",
+                    f"{count} items, times from the test start",
+                    "\n".join(reasons),
                     case.location,
                 )
             )
