@@ -290,3 +290,12 @@ def test_the_log_still_verifies_with_the_index_in_its_database(log):
     ingest(log)
     result = log.verify()
     assert result.ok and result.checked == len(CORPUS)
+
+
+def test_a_query_past_its_timeout_is_stopped(log):
+    from monitor.search import SearchTimeoutError
+
+    many = [item(n, f"troops report {n}", "troops moved " * 50) for n in range(1, 400)]
+    ingest(log, many)
+    with pytest.raises(SearchTimeoutError, match="stopped"):
+        search(log, "tr* OR troops OR moved OR report", sort="rank", timeout=0.0)
