@@ -210,3 +210,25 @@ correlation:
     if "unknown" in message:
         assert "spike_height" in str(error) or "did you mean" in str(error)
     assert check_rules(tmp_path).errors == report.errors
+
+
+def test_readme_examples_of_the_four_types_load_with_the_default_pack(tmp_path):
+    """Every YAML example of the README's aggregation reference loads beside the default pack."""
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    start = readme.index("### Reference: spike, flatline, new_value and cardinality rules")
+    section = readme[start : readme.index("### Reference: validation")]
+    blocks = re.findall(r"^```yaml\n(.*?)^```", section, re.M | re.S)
+    assert len(blocks) == 4
+    (tmp_path / "extra.yaml").write_text("---\n".join(blocks), encoding="utf-8")
+    report = check_rules(["default", tmp_path])
+    assert report.ok, report.errors
+    types = {c.id: c.type for c in report.ruleset.correlations}
+    assert {types[i] for i in ("strike-spike", "feed-silent", "new-actor-at-place")} == {
+        "spike",
+        "flatline",
+        "new_value",
+    }
+    assert types["many-outlets"] == "cardinality"
