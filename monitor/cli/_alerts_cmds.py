@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
@@ -23,9 +24,9 @@ from rich.table import Table
 from rich.text import Text
 
 from .._durations import parse_duration
-from ..alerting import backtest
+from ..alerting import CorrelationExplanation, backtest, explain_correlation
 from ..alerts import collect_report, render_html
-from ..errors import LogError
+from ..errors import ConfigError, LogError, RuleSetError
 from ..events import AlertRaised, ItemReceived, format_time, parse_time, to_plain
 from ..log import EventLog, open_log
 from ..projections import AlertTimeline, ProjectionRunner
@@ -217,22 +218,59 @@ def _marked(text: str, spans: list[tuple[int, int]]) -> Text:
     return out
 
 
+def _rules_or_none(rules: tuple[str, ...]) -> Any:
+    """The rule set to explain with, or None when it does not load (the explanation then
+    shows what the log holds: no condition, no evidence for matches stored without it)."""
+    try:
+        return load_rules(rules_sources(rules))
+    except (RuleSetError, ConfigError, OSError):
+        return None
+
+
+def _print_correlation(alert: AlertRaised, why: CorrelationExplanation) -> None:
+    """A correlation alert: its header, window and every match it counted, with items."""
+    out = make_console()
+    out.print(Text(f" {alert.level.upper()} ", style=_STYLES.get(alert.level, "reverse")), end=" ")
+    out.print(f"[bold]{escape(alert.title)}[/]")
+    out.print(f"alert    {alert.alert_id}\nrule     {alert.rule_id} v{alert.rule_version}")
+    out.print(f"time     {format_time(alert.event_time)}")
+    for line in why.lines():
+        out.print(escape(line))
+    for key, value in {**alert.labels, **alert.annotations}.items():
+        if key != "contributing":
+            out.print(f"{escape(key):<8} {escape(value)}")
+
+
 @alerts_group.command("show")
 @click.argument("alert_id")
 @click.option("--json", "as_json", is_flag=True, help="The alert and its items as JSON.")
+@rules_option()
 @click.pass_obj
-def show(obj: CliContext, alert_id: str, as_json: bool) -> None:
-    """Show one alert (full id or a unique prefix): evidence, and the text of its items."""
+def show(obj: CliContext, alert_id: str, as_json: bool, rules: tuple[str, ...]) -> None:
+    """Show one alert (full id or a unique prefix): evidence, and the text of its items.
+
+    A correlation alert also shows its window and each match it counted, with its item
+    (title, feed, time) and evidence; --rules (default: the default pack) supplies the
+    rule's condition and the evidence of matches stored without an alert of their own.
+    """
     log = _open(obj, read_only=True)
     try:
         alert = _find(log, alert_id)
         items = _items(log, alert.item_ids)
+        why = None
+        if alert.window_start is not None or "contributing" in alert.annotations:
+            why = explain_correlation(log, alert, _rules_or_none(rules))
     finally:
         log.close()
     if as_json:
         body = to_plain(alert)
         body["items"] = [to_plain(items[i]) for i in alert.item_ids if i in items]
+        if why is not None:
+            body["correlation"] = why.to_dict()
         click.echo(json.dumps(body, ensure_ascii=False, indent=2))
+        return
+    if why is not None:
+        _print_correlation(alert, why)
         return
     out = make_console()
     out.print(Text(f" {alert.level.upper()} ", style=_STYLES.get(alert.level, "reverse")), end=" ")

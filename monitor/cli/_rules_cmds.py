@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections import deque
 from pathlib import Path
 from typing import IO, Any
 
@@ -17,8 +18,15 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ..alerting import run_tests
+from ..alerting import (
+    CorrelationExplanation,
+    explain_correlation,
+    explain_correlation_tests,
+    run_tests,
+)
 from ..errors import ConfigError, RuleError, RuleSetError
+from ..events import AlertRaised
+from ..log import open_log
 from ..rules import (
     ALL_LANGS,
     EvalReport,
@@ -29,7 +37,7 @@ from ..rules import (
     load_rules,
     read_corpus,
 )
-from ._context import EXIT_INPUT, EXIT_PROBLEM
+from ._context import EXIT_INPUT, EXIT_PROBLEM, CliContext
 from ._options import InputFile, rules_option, rules_sources
 from ._progress import progress_bar
 from ._render import console, is_quiet
@@ -260,7 +268,18 @@ def test_command(
 @click.option("--source", default=None, help="The item's source (publisher).")
 @click.option("--feed", default=None, help="The item's feed id.")
 @click.option("--json", "as_json", is_flag=True, help="Print the explanation as one JSON object.")
+@click.option(
+    "--log",
+    "from_log",
+    is_flag=True,
+    help="Correlation rules: explain its latest alerts in the log, not its tests.",
+)
+@click.option(
+    "--limit", default=5, show_default=True, help="With --log: the latest N alerts of the rule."
+)
+@click.pass_obj
 def explain_command(
+    obj: CliContext,
     rule_id: str,
     text: str,
     rules: tuple[str, ...],
@@ -269,20 +288,30 @@ def explain_command(
     source: str | None,
     feed: str | None,
     as_json: bool,
+    from_log: bool,
+    limit: int,
 ) -> None:
     """Explain why rule RULE_ID does or does not match TEXT (the item's summary).
 
     Shows the condition as evaluated, each selection's result, what was found where
     (character offsets in each field) and the entities found in the item.
+
+    For a correlation rule: runs its tests (or, with --log, reads its latest alerts in the
+    log) and shows, for each alert, the window (start, end, timespan), the condition and
+    every match it counted with its item (title, feed, time) and evidence.
     """
     sources = rules_sources(rules)
     ruleset = _load(sources, as_json=as_json)
+    correlation = next((c for c in ruleset.correlations if c.id == rule_id), None)
+    if correlation is not None:
+        _explain_correlation(obj, ruleset, correlation, from_log, limit, as_json)
+        return
     try:
         ruleset.rule(rule_id)
     except KeyError:
+        ids = [r.id for r in ruleset.rules] + [c.id for c in ruleset.correlations]
         click.echo(
-            f"error: no rule {rule_id!r} in {', '.join(sources)}"
-            f"{did_you_mean(rule_id, [r.id for r in ruleset.rules])}",
+            f"error: no rule {rule_id!r} in {', '.join(sources)}{did_you_mean(rule_id, ids)}",
             err=True,
         )
         sys.exit(EXIT_INPUT)
@@ -303,6 +332,51 @@ def explain_command(
             else None
         )
         out.print(f"[{colour}]{escape(line)}[/]" if colour else escape(line))
+
+
+def _explain_correlation(
+    obj: CliContext, ruleset: RuleSet, rule: Any, from_log: bool, limit: int, as_json: bool
+) -> None:
+    """``rules explain`` on a correlation rule: its alerts in the tests, or in the log."""
+    groups: list[tuple[str, list[CorrelationExplanation]]]
+    if from_log:
+        log = open_log(obj.db, read_only=True)
+        try:
+            latest: deque[AlertRaised] = deque(maxlen=max(1, limit))
+            for _r, evt in log.iter_events(types=("AlertRaised",)):
+                if isinstance(evt, AlertRaised) and evt.rule_id == rule.id:
+                    latest.append(evt)
+            groups = [("log", [explain_correlation(log, a, ruleset) for a in latest])]
+        finally:
+            log.close()
+    elif not rule.tests:
+        click.echo(
+            f"error: correlation {rule.id!r} has no tests to explain; add tests, or pass --log "
+            "to explain its alerts in the log",
+            err=True,
+        )
+        sys.exit(EXIT_INPUT)
+    else:
+        groups = explain_correlation_tests(ruleset, rule)
+    if as_json:
+        data = {
+            "rule_id": rule.id,
+            "from": "log" if from_log else "tests",
+            "runs": [
+                {"name": name, "alerts": [e.to_dict() for e in explained]}
+                for name, explained in groups
+            ],
+        }
+        click.echo(json.dumps(data, ensure_ascii=False))
+        return
+    out = _console()
+    for name, explained in groups:
+        heading = "in the log" if from_log else f"test {name!r}"
+        out.print(f"[bold]{escape(rule.id)}[/] {escape(heading)}: {len(explained)} alert(s)")
+        for explanation in explained:
+            for line in explanation.lines():
+                out.print("  " + escape(line))
+        out.print()
 
 
 def _parse_pairs(values: tuple[str, ...], option: str) -> dict[str, list[str]]:
