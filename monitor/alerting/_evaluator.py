@@ -56,6 +56,7 @@ from ..events import (
 )
 from ..log import EventLog
 from ..rules import StoryIndex, StoryUpdate, render_template
+from ._aggregate import Aggregator, aggregate_event, split_rules
 from ._correlate import Contribution, CorrelationHit, Correlator, Throttle
 
 __all__ = [
@@ -259,7 +260,9 @@ class AlertEvaluator:
         after their items, so only alerts stored after the first backlog item need checking,
         and the backlog's item ids are read only when such alerts exist.
         """
-        self._correlator = Correlator(self._correlations, lateness=self.lateness)
+        plain, aggregations = split_rules(self._correlations)
+        self._correlator = Correlator(plain, lateness=self.lateness)
+        self._aggregator = Aggregator(aggregations)
         self._throttle = Throttle()
         #: item id -> rule id -> alert id: the rules some version of the item matched.
         self._matched: dict[str, dict[str, str]] = {}
@@ -315,6 +318,10 @@ class AlertEvaluator:
                 )
             if evt.rule_id in inputs:
                 self._correlator.feed(_contribution(evt), restore=True)
+            if self._aggregator.owns(evt.rule_id):  # windows restart where they did live
+                self._aggregator.fired(evt.rule_id, evt.group_key, evt.event_time)
+            elif evt.rule_id in self._aggregator.inputs:
+                self._aggregator.feed(_contribution(evt), restore=True)
         self._late_base = self._correlator.late
 
     def _start(self) -> None:
@@ -401,6 +408,7 @@ class AlertEvaluator:
             try:
                 head = self.log.head()  # before running, so nothing appended meanwhile is missed
                 report = self.run()
+                self.tick()
             except Exception:
                 failures += 1
                 logger.exception("rule evaluation failed (attempt %d); retrying", failures)
@@ -409,6 +417,41 @@ class AlertEvaluator:
             failures = 0
             self.log.wait(max(report.position, head), poll_interval)
                 self.tick()
+
+    #: How far behind the clock `tick` lets time pass (seconds): items published up to this
+    #: long before they are read are still counted where a replay counts them.
+    tick_delay: float = 900.0
+
+    def tick(self, now: datetime | None = None) -> list[AlertRaised]:
+        """Let time pass without items: fire the flatline, spike-down and cardinality alerts
+        due by `now` (default: the clock) minus `tick_delay`, so a quiet log still raises
+        them. `run_forever` calls it after each run; a replay, without ticks, raises the same
+        alerts (same ids and event times) when a later item's event time passes them."""
+        with self._lock:
+            if not self._started:
+                return []
+            at = (now or self.clock()).timestamp() - self.tick_delay
+            events: list[Event] = []
+            self._aggregate(self._aggregator.advance(at), events, EvaluationReport())
+            if not events:
+                return []
+            try:
+                result = self.output.append_events(events)
+            except BaseException:
+                self._started = False
+                raise
+            stored = zip(events, result.positions, strict=True)
+            return [e for e, p in stored if p is not None and isinstance(e, AlertRaised)]
+
+    def _aggregate(self, hits: Sequence[Any], out: list[Event], report: EvaluationReport) -> None:
+        """Append the alerts of aggregation rules' hits (`monitor.alerting._aggregate`)."""
+        for hit in hits:
+            evt = aggregate_event(hit, self._throttle, self.ruleset.hash)
+            out.append(evt)
+            if isinstance(evt, AlertRaised):
+                report.correlations += 1
+            else:
+                report.suppressed += 1
 
     def _run(self, report: EvaluationReport, until: int | None) -> None:
         after = report.position
@@ -477,6 +520,7 @@ class AlertEvaluator:
             events.extend(fold.event(aid) for aid, fold in self._folds.items())
     ) -> None:
         when = event_time(item)
+        self._aggregate(self._aggregator.advance(when, strict=True), out, report)
         matches = self.ruleset.match(item)
         if revision is not None:
             matches = self._revision_matches(revision, matches, out)
@@ -561,7 +605,9 @@ class AlertEvaluator:
             )
         # Correlation hits may feed other correlations (chains): a queue, not recursion.
         while pending:
-            for hit in self._correlator.feed(pending.pop(0)):
+            contribution = pending.pop(0)
+            self._aggregate(self._aggregator.feed(contribution), out, report)
+            for hit in self._correlator.feed(contribution):
                 evt = self._correlation_event(hit, item, facets)
                 out.append(evt)
                 if isinstance(evt, AlertRaised):

@@ -9,6 +9,7 @@ belongs to `monitor.alerting`, above it.
 """
 
 from ..errors import RuleError, RuleSetError
+from ._aggregations import AGGREGATION_TYPES, SPIKE_TYPES, AggregationRule
 from ._arabic import term_variants
 from ._build import did_you_mean, parse_duration
 from ._counts import Bounds
@@ -56,6 +57,7 @@ from ._stories import BUCKET_CAP, StoryIndex, StoryUpdate
 from ._testing import CorrelationRunner, TestReport, TestResult, run_rule_tests
 
 __all__ = [
+    "AGGREGATION_TYPES",
     "ALL_LANGS",
     "BUCKET_CAP",
     "DEFAULT_PACK",
@@ -64,6 +66,7 @@ __all__ = [
     "LEVELS",
     "MAX_FIELD_CHARS",
     "MODIFIERS",
+    "SPIKE_TYPES",
     "TEXT_FIELDS",
     "Bounds",
     "CheckReport",
