@@ -68,6 +68,7 @@ __all__ = [
     "MODIFIERS",
     "SPIKE_TYPES",
     "TEXT_FIELDS",
+    "AggregationRule",
     "Bounds",
     "CheckReport",
     "CorpusItem",
