@@ -11,7 +11,7 @@ set replayed over a stored history without touching it). Delivery of alerts to s
 
 from ..rules import RuleSet, TestReport, run_rule_tests
 from ._aggregate import AggregateHit, Aggregator, aggregate_alert_id
-from ._backtest import BacktestReport, RuleBacktest, backtest
+from ._backtest import BacktestReport, RuleBacktest, backtest, backtest_rules
 from ._correlate import Contribution, CorrelationHit, Correlator, Throttle, group_values
 from ._corrtests import TEST_EPOCH, explain_correlation_tests, run_correlation_tests
 from ._evaluator import AlertEvaluator, EvaluationReport, detection_alert_id
@@ -33,6 +33,7 @@ __all__ = [
     "Throttle",
     "aggregate_alert_id",
     "backtest",
+    "backtest_rules",
     "detection_alert_id",
     "explain_correlation",
     "explain_correlation_tests",

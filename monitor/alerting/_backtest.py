@@ -10,17 +10,19 @@ would no longer raise.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import attrs
 
 from ..events import AlertRaised, AlertSuppressed, ItemReceived, event_time
 from ..log import EventLog, MemoryLog
+from ..rules import RuleSet, RuleSources, load_rules, resolve_sources
 from ._evaluator import AlertEvaluator
 
-__all__ = ["BacktestReport", "RuleBacktest", "backtest"]
+__all__ = ["BacktestReport", "RuleBacktest", "backtest", "backtest_rules"]
 
 _EXAMPLES = 3
 
@@ -65,8 +67,15 @@ def backtest(
     until: datetime | None = None,
     progress: Callable[[int, int], None] | None = None,
     step: int = 5000,
+    compare: Collection[str] | None = None,
 ) -> BacktestReport:
     """Evaluate `ruleset` over the items of `log` whose event time is in [since, until].
+
+    `compare` names the rules to report and compare with what the log raised (the rules a
+    change touched: ``monitor backtest --add`` / ``--only``); the others are evaluated (they
+    feed correlations and share nothing else) but get no row, and their stored alerts are not
+    counted as gone. None reports every rule of the set and every rule the log raised alerts
+    for (``--replace``: a rule the set lacks shows all its alerts as gone).
 
     `progress(done, total)` is called with log positions as the evaluation advances. Memory
     holds the scratch alerts and one key per active alert in the window, never the items.
@@ -101,10 +110,16 @@ def backtest(
     def entry(rule_id: str) -> RuleBacktest:
         return per_rule.setdefault(rule_id, RuleBacktest(rule_id))
 
+    def reported(rule_id: str) -> bool:
+        return compare is None or rule_id in compare
+
     for rule in (*getattr(ruleset, "rules", ()), *getattr(ruleset, "correlations", ())):
-        entry(rule.id)  # every tested rule gets a row, also when it would raise nothing
+        if reported(rule.id):
+            entry(rule.id)  # every tested rule gets a row, also when it would raise nothing
     tested: set[tuple[str, tuple[str, ...]]] = set()
     for _r, evt in scratch.iter_events(types=("AlertRaised", "AlertSuppressed")):
+        if not reported(evt.rule_id):  # type: ignore[attr-defined]
+            continue
         row = entry(evt.rule_id)  # type: ignore[attr-defined]
         if isinstance(evt, AlertSuppressed):
             row.would_suppress += 1
@@ -127,6 +142,8 @@ def backtest(
     active: Counter[tuple[str, tuple[str, ...]]] = Counter()
     for _r, evt in log.iter_events(types=("AlertRaised",), until=head):
         assert isinstance(evt, AlertRaised)
+        if not reported(evt.rule_id):
+            continue
         if (since is None or evt.event_time >= since) and (
             until is None or evt.event_time <= until
         ):
@@ -162,3 +179,56 @@ def _add_titles(log: EventLog, examples: list[dict[str, Any]], head: int) -> Non
             ex["title"] = getattr(item, "title", "")
         if not wanted:
             return
+
+
+def backtest_rules(
+    active: RuleSources,
+    *,
+    add: RuleSources = (),
+    only: RuleSources = (),
+    replace: RuleSources = (),
+) -> tuple[RuleSet, frozenset[str] | None]:
+    """The rule set a backtest evaluates, and the rules it compares (`backtest`'s `compare`).
+
+    One mode at a time, as ``monitor backtest`` offers them:
+
+    * `add`: the `active` rules plus these, which replace active rules of the same id (a
+      changed rule); compared: only the rules that are new or differ from the active ones.
+    * `only`: these rules alone (with the active lexicons, and the active rules their
+      correlations listen to, which are evaluated but not compared); compared: these.
+    * `replace` (or no mode: `active` is then the set under test): these rules instead of the
+      active ones; compared: every rule, so an active rule they lack shows its alerts as gone.
+    """
+    if sum(1 for mode in (add, only, replace) if mode) > 1:
+        raise ValueError("choose one of add, only and replace")
+    if replace:
+        return load_rules(replace), None
+    if not (add or only):
+        return load_rules(active), None
+    current = load_rules(active)
+    merged = load_rules(active, overrides=add or only)
+    if add:
+        before = {r.id: r for r in (*current.rules, *current.correlations)}
+        changed = frozenset(
+            r.id for r in (*merged.rules, *merged.correlations) if before.get(r.id) != r
+        )
+        return merged, changed
+    roots = [Path(s.path).resolve() for s in resolve_sources(only)]
+
+    def given(rule: Any) -> bool:
+        where = getattr(rule.location, "path", None)
+        if where is None:
+            return False
+        path = Path(where).resolve()
+        return any(path == root or root in path.parents for root in roots)
+
+    chosen = {r.id for r in (*merged.rules, *merged.correlations) if given(r)}
+    correlations = [c for c in merged.correlations if c.id in chosen]
+    needed = chosen | {ref for c in correlations for ref in c.rules}
+    ruleset = RuleSet(
+        [r for r in merged.rules if r.id in needed],
+        [c for c in merged.correlations if c.id in needed],
+        merged.lexicons,
+        sources=merged.sources,
+    )
+    return ruleset, frozenset(chosen)

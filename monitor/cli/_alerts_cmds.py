@@ -24,7 +24,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .._durations import parse_duration
-from ..alerting import CorrelationExplanation, backtest, explain_correlation
+from ..alerting import CorrelationExplanation, backtest, backtest_rules, explain_correlation
 from ..alerts import collect_report, render_html
 from ..errors import ConfigError, LogError, RuleSetError
 from ..events import AlertRaised, ItemReceived, format_time, parse_time, to_plain
@@ -32,7 +32,7 @@ from ..log import EventLog, open_log
 from ..projections import AlertTimeline, ProjectionRunner
 from ..rules import load_rules
 from ._context import EXIT_PROBLEM, CliContext
-from ._options import rules_option, rules_sources
+from ._options import check_rule_sources, rules_option, rules_sources
 from ._progress import progress_bar
 from ._render import LEVEL_STYLES, alerts_table, info
 from ._render import console as make_console
@@ -307,18 +307,63 @@ def show(obj: CliContext, alert_id: str, as_json: bool, rules: tuple[str, ...]) 
 
 
 @click.command("backtest")
-@rules_option(required=True)
+@rules_option()
+@click.option(
+    "--add",
+    "add",
+    multiple=True,
+    metavar="DIR",
+    help="The active rules (--rules) plus these; a rule with an active rule's id replaces it. "
+    "Only the new and changed rules are compared.",
+)
+@click.option(
+    "--only",
+    "only",
+    multiple=True,
+    metavar="DIR",
+    help="These rules alone (with the active lexicons); only they are compared.",
+)
+@click.option(
+    "--replace",
+    "replace",
+    multiple=True,
+    metavar="DIR",
+    help="These rules instead of the active ones; every rule is compared, so an active rule "
+    "they lack shows its alerts as gone (the behaviour without a mode, on --rules).",
+)
 @click.option("--since", help="Only items with event time at or after this (2026-03-01, 7d).")
 @click.option("--until", help="Only items with event time at or before this.")
 @click.option("--json", "as_json", is_flag=True, help="The report as one JSON object.")
 @click.pass_obj
 def backtest_command(
-    obj: CliContext, rules: tuple[str, ...], since: str | None, until: str | None, as_json: bool
+    obj: CliContext,
+    rules: tuple[str, ...],
+    add: tuple[str, ...],
+    only: tuple[str, ...],
+    replace: tuple[str, ...],
+    since: str | None,
+    until: str | None,
+    as_json: bool,
 ) -> None:
-    """Evaluate a rule set over the stored items WITHOUT appending anything: per rule, how
-    many alerts it would raise, examples, and the difference from what the active rules
-    raised (new / gone)."""
-    ruleset = load_rules(rules_sources(rules))
+    """Evaluate rules over the stored items WITHOUT appending anything: per rule, how many
+    alerts it would raise, examples, and the difference from what the log raised (new / gone).
+
+    \b
+    monitor backtest --add myrules/       the active set plus myrules/ (changed rules compared)
+    monitor backtest --only myrules/      myrules/ alone
+    monitor backtest --replace myrules/   myrules/ instead of the active set
+    monitor backtest --rules myrules/     the same as --replace myrules/
+
+    The active set is --rules (default: the default pack).
+    """
+    if sum(1 for mode in (add, only, replace) if mode) > 1:
+        raise click.UsageError("choose one of --add, --only and --replace")
+    ruleset, compare = backtest_rules(
+        rules_sources(rules),
+        add=check_rule_sources(add) if add else (),
+        only=check_rule_sources(only) if only else (),
+        replace=check_rule_sources(replace) if replace else (),
+    )
     log = _open(obj)
     try:
         with progress_bar("backtest") as update:
@@ -329,6 +374,7 @@ def backtest_command(
                 since=_when(since, "--since"),
                 until=_when(until, "--until"),
                 progress=update,
+                compare=compare,
             )
     finally:
         log.close()
@@ -336,7 +382,9 @@ def backtest_command(
         click.echo(json.dumps(report.as_json(), ensure_ascii=False, indent=2))
         return
     out = make_console()
-    table = Table(title=f"Backtest of {', '.join(rules)} over {report.items} item(s)")
+    tested = ", ".join(add or only or replace or rules_sources(rules))
+    mode = "the active rules plus " if add else ""
+    table = Table(title=f"Backtest of {mode}{tested} over {report.items} item(s)")
     for column in ("rule", "would raise", "throttled", "active raised", "new", "gone"):
         table.add_column(column, justify="left" if column == "rule" else "right")
     for row in report.rules:

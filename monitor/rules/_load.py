@@ -143,18 +143,21 @@ def _files(sources: tuple[RuleSource, ...], builder: Builder) -> list[Path]:
     return files
 
 
-def _check(given: RuleSources) -> CheckReport:
+def _check(given: RuleSources, overrides: RuleSources = ()) -> CheckReport:
     builder = Builder()
     try:
         sources = resolve_sources(given)
+        replacing = resolve_sources(overrides) if overrides else ()
     except FileNotFoundError as exc:
         builder.error(str(exc), SourceLocation("default"))
         return CheckReport(tuple(builder.errors), ())
-    names = tuple(s.name for s in sources)
+    names = tuple(s.name for s in (*sources, *replacing))
     if not sources:
         builder.error("no rule sources given", SourceLocation("<rules>"))
         return CheckReport(tuple(builder.errors), ())
-    files = _files(sources, builder)
+    files = _files((*sources, *replacing), builder)
+    #: Files whose rules replace same-id rules of `sources` (see `load_rules`' `overrides`).
+    override_files = {str(f) for f in _files(replacing, Builder())} if replacing else set()
     if builder.errors:  # a missing source: the set would not be the one asked for
         return CheckReport(tuple(builder.errors), (), tuple(str(f) for f in files), None, names)
     docs = _documents(files, builder)
@@ -178,6 +181,17 @@ def _check(given: RuleSources) -> CheckReport:
             built = build_correlation(builder, doc)
         if built is None:
             continue
+        earlier = seen.get(built.id)
+        if (
+            earlier is not None
+            and override_files
+            and str(doc.loc.path) in override_files
+            and str(getattr(earlier.location, "path", "")) not in override_files
+        ):
+            # An override replaces the rule of the same id (a changed rule under test).
+            kept = rules if isinstance(earlier, Rule) else correlations
+            kept.remove(earlier)
+            del seen[built.id]
         if built.id in seen:
             builder.error(
                 f"duplicate id {built.id!r}, first defined at {seen[built.id].location};"
@@ -238,7 +252,7 @@ def check_rules(sources: RuleSources) -> CheckReport:
     return _check(sources)
 
 
-def load_rules(sources: RuleSources) -> RuleSet:
+def load_rules(sources: RuleSources, *, overrides: RuleSources = ()) -> RuleSet:
     """Load and compile every rule file of `sources` as one rule set.
 
     `sources` is one source or a sequence of them: a folder (searched recursively), a rule
@@ -246,11 +260,15 @@ def load_rules(sources: RuleSources) -> RuleSet:
     the rules of every source; rule ids and lexicon names must be unique across all of them.
     ``RuleSet.sources`` records the sources by name.
 
+    `overrides` are more sources whose rules and correlations *replace* those of `sources`
+    with the same id instead of clashing with them (a backtest of changed rules against the
+    active set: ``monitor backtest --add``); among themselves their ids must be unique too.
+
     Raises:
         RuleSetError: any file has any error; ``.errors`` lists them all with locations.
             Nothing is half-loaded.
     """
-    report = _check(sources)
+    report = _check(sources, overrides)
     if report.errors or report.ruleset is None:
         raise RuleSetError(report.errors)
     return report.ruleset

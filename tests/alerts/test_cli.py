@@ -221,3 +221,86 @@ def test_rich_console_write_colours_the_level():
     sink.deliver(make_alert(level="critical"), DeliveryContext(1, 1, NOW))
     output = buffer.getvalue()
     assert "CRITICAL" in output and "\x1b[" in output and "Troop or convoy movement" in output
+
+
+def _rules_dir(tmp_path, name: str, text: str):
+    folder = tmp_path / name
+    folder.mkdir()
+    (folder / "rules.yaml").write_text(text)
+    return folder
+
+
+CHANGED_DENIAL = """\
+id: denial
+title: Official denial (narrower)
+level: low
+detection:
+  deny:
+    text: ["no truth"]
+  condition: deny
+"""
+
+NEW_RULE = """\
+id: convoy-only
+title: Convoys
+level: low
+detection:
+  sel:
+    text: [convoy, convoys]
+  condition: sel
+"""
+
+
+def test_backtest_add_compares_only_the_new_and_changed_rules(db, tmp_path):
+    """--add: the active set plus a new rule and a changed one; only those two get rows, and
+    the active rules they leave alone are not reported as gone (today's --replace would)."""
+    added = _rules_dir(tmp_path, "added", NEW_RULE + "---\n" + CHANGED_DENIAL)
+    report = json.loads(
+        run(db, "backtest", "--rules", str(RULEPACK), "--add", str(added), "--json").output
+    )
+    rows = {r["rule_id"]: r for r in report["rules"]}
+    assert set(rows) == {"convoy-only", "denial"}
+    assert rows["convoy-only"]["would_raise"] > 0 and rows["convoy-only"]["active"] == 0
+    assert rows["convoy-only"]["new"] == rows["convoy-only"]["would_raise"]
+    assert rows["denial"]["active"] == 1 and rows["denial"]["gone"] >= 0
+    replaced = json.loads(run(db, "backtest", "--replace", str(added), "--json").output)
+    gone = {r["rule_id"] for r in replaced["rules"] if r["gone"]}
+    assert "movement" in gone  # --replace drops the active rules the folder lacks
+
+
+def test_backtest_add_of_an_unchanged_copy_reports_nothing(db, tmp_path):
+    """Adding a rule identical to the active one changes nothing, so nothing is compared."""
+    same = _rules_dir(tmp_path, "same", (RULEPACK / "rules.yaml").read_text())
+    report = json.loads(
+        run(db, "backtest", "--rules", str(RULEPACK), "--add", str(same), "--json").output
+    )
+    assert report["rules"] == []
+
+
+def test_backtest_only_evaluates_the_given_rules_with_the_active_lexicons(db, tmp_path):
+    """--only: the folder alone (it may use the active lexicons); active rules are neither
+    evaluated nor reported as gone."""
+    deir = NEW_RULE.replace("convoy-only", "deir").replace(
+        "text: [convoy, convoys]", "text|expand: ['%t_deir%']"
+    )
+    only = _rules_dir(tmp_path, "only", NEW_RULE + "---\n" + deir)
+    report = json.loads(
+        run(db, "backtest", "--rules", str(RULEPACK), "--only", str(only), "--json").output
+    )
+    rows = {r["rule_id"]: r for r in report["rules"]}
+    assert set(rows) == {"convoy-only", "deir"}
+    assert rows["deir"]["would_raise"] > 0  # found through the active pack's lexicon
+    assert all(r["gone"] == 0 for r in rows.values())
+
+
+def test_backtest_modes_do_not_mix(db, tmp_path, capsys):
+    from monitor.cli import main
+
+    folder = _rules_dir(tmp_path, "x", NEW_RULE)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--db", db, "backtest", "--add", str(folder), "--only", str(folder)])
+    assert exit_info.value.code == 2
+    assert "choose one of --add, --only and --replace" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--db", db, "backtest", "--add", str(tmp_path / "missing")])
+    assert exit_info.value.code == 4
