@@ -150,7 +150,9 @@ def _uses_stories(ruleset: Any) -> bool:
     if any("story" in (getattr(r, "throttle_by", None) or ()) for r in _rules_of(ruleset)):
         return True
     return any(
-        "story" in c.group_by or (c.condition or {}).get("field") == "story"
+        "story" in c.group_by
+        or "story"
+        in ((c.condition or {}).get("field"), (getattr(c, "distinct", None) or {}).get("field"))
         for c in getattr(ruleset, "correlations", ()) or ()
     )
 
