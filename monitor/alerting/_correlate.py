@@ -18,17 +18,28 @@ whose event time is before ``watermark - lateness`` is *too late* and ignored by
 detection alert itself is still raised). Anything later is inserted in event-time order and may
 complete a window that lies in the past. ``lateness`` defaults to the rule's timespan.
 
-Window semantics, for a new entry at event time t and a rule with timespan T:
+Window semantics, for a new entry at event time t and a rule with timespan T. A window
+[s, s + T] holds the entries that lie wholly inside it: a detection match is an instant, a
+correlation alert fed to a chained correlation spans its own window (`Contribution.start`).
 
-* ``event_count``: some window of length T containing t holds >= ``condition.gte`` matches.
-* ``value_count``: some window of length T containing t holds >= ``gte`` distinct values of
-  ``condition.field`` (e.g. ``source``: fifty copies of one wire story count once).
+* ``event_count``: some window of length T containing t holds a number of matches that
+  satisfies ``condition`` (Sigma's gt/gte/lt/lte/eq, several = a range) and, with
+  ``distinct``, a number of distinct values of ``distinct.field`` that satisfies its bounds.
+* ``value_count``: the number of distinct values of ``condition.field`` satisfies
+  ``condition`` (e.g. ``source``: fifty copies of one wire story count once).
 * ``temporal``: some window of length T containing t holds a match of every listed rule.
 * ``temporal_ordered``: a chain of matches of the listed rules, in the listed order (event time,
   ties broken by arrival), that uses the new entry and spans at most T.
 
-Every new entry that completes a window fires again (a new window, so a new alert id); use
-``throttle`` to fold repeats into the first alert.
+Rules with lower bounds only fire at the entry that completes a window; every new entry that
+completes one fires again (a new window, so a new alert id); ``throttle`` folds the repeats.
+
+Rules with an upper bound (``lt``, ``lte``, ``eq``) cannot be decided at a match: a later one
+could break the cap. They use tumbling windows per group, [t0, t0 + T] from the group's first
+match, decided in `_close` once the rule's watermark passes t0 + T + lateness (after which no
+accepted match can fall inside): the window fires if its count satisfies the condition, its
+entries are consumed, and the next window opens at the group's first match left. Only event
+times move the watermark, so a replay and a restart decide every window alike.
 """
 
 from __future__ import annotations
