@@ -207,3 +207,88 @@ def test_once_pipeline_over_the_samples(benchmark, bench_report, tmp_path, side)
     peak = _peak_kib(once)
     base = "no-rules" if side == "default-rules" else None
     _record(benchmark, bench_report, "once-pipeline", side, stored, peak, base)
+
+
+# --- the whole ingest: parse, normalize, revision and sighting checks, stories, append --------
+
+#: The second version of the feed: every 10th item retitled (20 revisions of 200).
+BODY_REVISED = b"\n".join(
+    line.replace(b": report ", b": updated report ") if b"<title>" in line and i % 10 == 0 else line
+    for i, line in enumerate(BODY.split(b"\n"))
+)
+
+
+def _seeded_log(path: Path, body: bytes | None) -> None:
+    """A SQLite log holding the first version of the feed (if `body`), its item_versions
+    projection caught up, as a watcher's log is after the previous poll."""
+    from monitor.projections import ItemVersions, ProjectionRunner
+
+    with open_log(path) as log:
+        if body is not None:
+            parsed = parse_feed(body, headers={"content-type": "application/rss+xml"})
+            log.append_events(normalize_entries(parsed, feed_id="bench", received=RECEIVED))
+        ProjectionRunner(log, [ItemVersions()]).run()
+
+
+def _full_ingest(log: Any, feed_file: Path) -> int:
+    """What a watcher does with one poll's bytes (a local file, so no HTTP): `poll_feed`
+    (parse, normalize, revision check against item_versions, sighting check, append, poll
+    record), then the new items' story clustering (the evaluator's `StoryIndex.add`)."""
+    from monitor.feeds import FeedConfig, Fetcher, poll_feed
+    from monitor.rules import StoryIndex
+
+    feed = FeedConfig(id="bench", path=feed_file)
+    head = log.head()
+    report = poll_feed(log, feed, None, fetcher=Fetcher(), clock=lambda: RECEIVED)
+    stories = StoryIndex()
+    for _record, evt in log.iter_events(head, types=("ItemReceived",)):  # this poll's new items
+        stories.add(evt)
+    return report.seen_items
+
+
+@pytest.mark.benchmark(group="feed-200-items-full-ingest")
+@pytest.mark.parametrize("poll", ["first", "revised"])
+def test_full_ingest_against_feedparser(benchmark, bench_report, tmp_path, poll):
+    """The whole ingest of one poll against plain `feedparser.parse` of the same bytes,
+    alternating inside each round: a first poll (200 new items, each clustered into stories)
+    and a later poll of the same feed with 20 items retitled (200 revision checks, 20
+    `ItemRevised`)."""
+    body = BODY if poll == "first" else BODY_REVISED
+    feed_file = tmp_path / "feed.xml"
+    feed_file.write_bytes(body)
+    template = tmp_path / "template.db"
+    _seeded_log(template, None if poll == "first" else BODY)
+    times: dict[str, list[float]] = {"feedparser": [], "ours-full": []}
+    counter = itertools.count()
+
+    def fresh() -> Path:
+        path = tmp_path / f"full-{next(counter)}.db"
+        path.write_bytes(template.read_bytes())
+        return path
+
+    def pair() -> None:
+        t0 = time.perf_counter()
+        feedparser.parse(io.BytesIO(body))
+        times["feedparser"].append(time.perf_counter() - t0)
+        with open_log(fresh()) as log:
+            t0 = time.perf_counter()
+            assert _full_ingest(log, feed_file) == N_ITEMS
+            times["ours-full"].append(time.perf_counter() - t0)
+            revised = sum(1 for _ in log.iter_events(types=("ItemRevised",)))
+            assert revised == (0 if poll == "first" else N_ITEMS // 10)
+
+    benchmark.pedantic(pair, rounds=ROUNDS, iterations=1, warmup_rounds=1)
+    with open_log(fresh()) as log:
+        peak = _peak_kib(lambda: _full_ingest(log, feed_file))
+    best = {side: min(values) for side, values in times.items()}
+    ratio = best["feedparser"] / best["ours-full"]
+    benchmark.extra_info.update(
+        {f"{side}_items_per_s": round(N_ITEMS / t) for side, t in best.items()},
+        ratio_vs_feedparser=round(ratio, 3),
+        peak_kib=round(peak),
+    )
+    bench_report.append(
+        f"full-ingest    {poll:<8} feedparser {N_ITEMS / best['feedparser']:,.0f} items/s, "
+        f"ours-full {N_ITEMS / best['ours-full']:,.0f} items/s   x{ratio:.2f} vs feedparser"
+        f"   peak {peak:,.0f} KiB"
+    )
