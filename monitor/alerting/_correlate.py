@@ -160,10 +160,13 @@ class _Spec:
         "bounds",
         "closing",
         "distinct",
+        "distinct_needed",
         "due",
         "field",
         "lateness",
+        "needed",
         "rule",
+        "spans",
         "timespan",
         "type",
         "watermark",
@@ -180,6 +183,8 @@ class _Spec:
         self.bounds = Bounds.of(condition) if counting else Bounds()
         self.distinct = Bounds.of(distinct) if distinct else None
         self.field: str | None = condition.get("field") or distinct.get("field")
+        self.needed = self.bounds.least
+        self.distinct_needed = self.distinct.least if self.distinct is not None else 0
         #: Upper-bounded rules decide each window when it closes, not at a match.
         self.closing = counting and (
             self.bounds.upper or (self.distinct is not None and self.distinct.upper)
@@ -187,6 +192,9 @@ class _Spec:
         #: closing rules: group -> the start of its open window; a heap of (closes at, group).
         self.anchors: dict[str | None, float] = {}
         self.due: list[tuple[float, int, str | None]] = []
+        #: Whether a match with a span (a correlation alert) was ever fed: until then every
+        #: entry is an instant and windows need no filtering by start.
+        self.spans = False
         self.watermark = float("-inf")
 
     def horizon(self) -> float:
@@ -247,7 +255,9 @@ class Correlator:
                 spec.watermark = ts
             value = c.facets.get(spec.field) if spec.field else None
             horizon = spec.horizon()
-            start = c.start.timestamp()
+            start = ts if c.window_start is None else c.window_start.timestamp()
+            if start != ts:
+                spec.spans = True
             for group in group_values(spec.rule.group_by, c.entities, c.facets):
                 key = (spec.rule.id, group)
                 entries = self._groups.get(key)
@@ -356,8 +366,9 @@ def _evaluate(spec: _Spec, entries: list[_Entry], new: _Entry) -> list[_Entry] |
     window = entries[lo:hi]
     if window[-1] is new or window[-1][0] == t:
         # Nothing ends after t: every window holding `new` is inside [t - T, t]; check that.
-        inside = [e for e in window if e[5] >= t - span]
-        return inside if _holds(spec, inside) else None
+        if spec.spans:
+            window = [e for e in window if e[5] >= t - span]
+        return window if _holds(spec, window) else None
     # A late entry with later ones around: try every window start s from t - T up to new's
     # start (only entry starts matter: moving s to the next start loses nothing).
     starts = sorted({e[5] for e in window if t - span <= e[5] <= new[5]})
@@ -369,12 +380,19 @@ def _evaluate(spec: _Spec, entries: list[_Entry], new: _Entry) -> list[_Entry] |
 
 
 def _holds(spec: _Spec, window: list[_Entry]) -> bool:
-    if spec.type == "event_count":
+    if spec.closing:  # upper bounds: the full comparison, once per closing window
+        if spec.type == "value_count":
+            return spec.bounds.holds(len({e[3] for e in window if e[3]}))
         if not spec.bounds.holds(len(window)):
             return False
         return spec.distinct is None or spec.distinct.holds(len({e[3] for e in window if e[3]}))
+    # Lower bounds only (the hot path): "holds" is "at least the least count".
+    if spec.type == "event_count":
+        if len(window) < spec.needed:
+            return False
+        return spec.distinct is None or len({e[3] for e in window if e[3]}) >= spec.distinct_needed
     if spec.type == "value_count":
-        return spec.bounds.holds(len({e[3] for e in window if e[3]}))
+        return len({e[3] for e in window if e[3]}) >= spec.needed
     # temporal: every listed rule present
     return set(spec.rule.rules) <= {e[2] for e in window}
 
@@ -423,9 +441,10 @@ def _hit(
 ) -> CorrelationHit:
     """The hit for `chosen` entries; a closed window passes its own bounds."""
     closed = start_ts is not None
-    start = datetime.fromtimestamp(
-        min(e[5] for e in chosen) if start_ts is None else start_ts, tz=UTC
-    )
+    if start_ts is None:
+        # Entries are in end order; only spanned ones (chains) can start before the first.
+        start_ts = min(e[5] for e in chosen) if spec.spans else chosen[0][0]
+    start = datetime.fromtimestamp(start_ts, tz=UTC)
     end = datetime.fromtimestamp(max(e[0] for e in chosen) if end_ts is None else end_ts, tz=UTC)
     contributions = tuple(e[4] for e in chosen)
     item_ids = tuple(dict.fromkeys(i for c in contributions for i in c.item_ids))
