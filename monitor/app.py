@@ -33,6 +33,8 @@ from .alerting import AlertEvaluator, EvaluationReport
 from .alerts import CallbackSink, Delivery, Sink, load_sinks
 from .errors import ConfigError
 from .events import (
+    AlertAcknowledged,
+    AlertFeedback,
     AlertRaised,
     Event,
     ItemReceived,
@@ -336,6 +338,55 @@ class Monitor:
         its ``status`` and how many alerts it ``silenced``."""
         ProjectionRunner(self.log, [Silences()]).run()
         return list(Silences.all(self.log, now=self.clock(), include_expired=include_expired))
+
+    # --- analyst feedback ----------------------------------------------------------------------
+
+    def acknowledge(self, alert_id: str, *, by: str | None = None, note: str = "") -> bool:
+        """Record that `by` (default $USER) has seen alert `alert_id` and owns it; return
+        False when it was already acknowledged (the first acknowledgement stays).
+
+        Raises:
+            ConfigError: no alert `alert_id` in the log.
+        """
+        rule_id = self._alert_rule(alert_id)
+        event = AlertAcknowledged(
+            alert_id=alert_id,
+            rule_id=rule_id,
+            when=self.clock(),
+            by=by or os.environ.get("USER", ""),
+            note=note,
+        )
+        return bool(self.log.append_events([event]).stored)
+
+    def feedback(
+        self, alert_id: str, verdict: str, *, note: str = "", by: str | None = None
+    ) -> AlertFeedback:
+        """Record an analyst's `verdict` on alert `alert_id` (``true_positive`` or
+        ``false_positive``) with a `note`; the latest verdict on an alert counts. Return the
+        stored `AlertFeedback`.
+
+        Raises:
+            ConfigError: no alert `alert_id` in the log, or an unknown verdict.
+        """
+        event = AlertFeedback(
+            feedback_id=uuid.uuid4().hex[:16],
+            alert_id=alert_id,
+            rule_id=self._alert_rule(alert_id),
+            verdict=verdict,
+            when=self.clock(),
+            by=by or os.environ.get("USER", ""),
+            note=note,
+        )
+        self.log.append_events([event])
+        return event
+
+    def _alert_rule(self, alert_id: str) -> str:
+        """The rule id of alert `alert_id` (from the timeline), or a ConfigError."""
+        self.projections.run()
+        listing = AlertTimeline.get(self.log, alert_id)
+        if listing is None:
+            raise ConfigError(f"no alert {alert_id!r} in this log; `monitor alerts` lists them")
+        return listing["rule_id"]
 
     def catch_up_search(self, *, progress: Callable[[int, int], None] | None = None) -> int:
         """Fold new records into the search index (see `monitor.search`); its checkpoint."""

@@ -6,6 +6,7 @@ Silences (`SilenceBook`) and notification grouping (`GroupSettings`, `Digest`) a
 here, at delivery: the log keeps every alert.
 """
 
+from ._charts import CHART_CSS, daily_chart
 from ._config import SINK_TYPES, build_sink, load_sinks, register_sink
 from ._delivery import Backoff, Delivery, DeliveryReport, SinkStatus
 from ._email import (
@@ -52,6 +53,7 @@ from ._webhook import (
 )
 
 __all__ = [
+    "CHART_CSS",
     "LEVEL_ORDER",
     "SECRET_SETTINGS",
     "SILENCE_TYPES",
@@ -88,6 +90,7 @@ __all__ = [
     "alert_line",
     "build_sink",
     "collect_report",
+    "daily_chart",
     "digest_body",
     "digest_json",
     "digest_lines",

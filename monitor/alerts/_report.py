@@ -1,5 +1,6 @@
 """A self-contained HTML report of the alerts in a log: timelines per rule and per place as
-inline SVG, the top places and actors, and the latest alerts with their evidence highlighted.
+inline SVG (`daily_chart`, the console's charts too), the top places and actors, and the
+latest alerts with their evidence highlighted.
 
 No JavaScript, no CDN, no external file: the page opens anywhere, offline, and can be mailed.
 `collect_report` streams the log once for alerts (counts per rule/place per day, the latest N
@@ -10,10 +11,9 @@ memory stays bounded by the number of rules, places and days, not by the log.
 from __future__ import annotations
 
 import heapq
-import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime
 from html import escape
 
 import attrs
@@ -27,6 +27,7 @@ from ..events import (
     format_time,
 )
 from ..log import EventLog
+from ._charts import CHART_CSS, daily_chart
 from ._safe_output import REPORT_CSP, safe_link
 
 __all__ = ["ReportData", "collect_report", "highlight", "render_html"]
@@ -38,7 +39,6 @@ _LEVEL_COLOURS = {
     "low": "#2874a6",
     "informational": "#7f8c8d",
 }
-_MAX_BARS = 120
 
 
 @attrs.define
@@ -133,62 +133,6 @@ def highlight(text: str, spans: Iterable[tuple[int, int]], limit: int = 600) -> 
     return "".join(out)
 
 
-def _buckets(days: Sequence[date]) -> tuple[date, int, int]:
-    """First day, days per bar and number of bars covering `days`."""
-    first, last = min(days), max(days)
-    span = (last - first).days + 1
-    size = max(1, math.ceil(span / _MAX_BARS))
-    return first, size, math.ceil(span / size)
-
-
-def _small_multiples(series: Mapping[str, Counter[date]], css_class: str) -> str:
-    """One inline SVG: a row of daily bars per series, sharing the time axis."""
-    if not series:
-        return "<p class='empty'>No alerts in this period.</p>"
-    all_days = [d for counts in series.values() for d in counts]
-    first, size, bars = _buckets(all_days)
-    label_w, chart_w, row_h, pad = 230, 600, 34, 4
-    bar_w = chart_w / bars
-    height = row_h * len(series) + 24
-    parts = [
-        f'<svg class="{css_class}" xmlns="http://www.w3.org/2000/svg" role="img" '
-        f'width="{label_w + chart_w + 60}" height="{height}" '
-        f'viewBox="0 0 {label_w + chart_w + 60} {height}">'
-    ]
-    rows = sorted(series.items(), key=lambda kv: (-sum(kv[1].values()), kv[0]))
-    for row, (name, counts) in enumerate(rows):
-        buckets: Counter[int] = Counter()
-        for day, n in counts.items():
-            buckets[(day - first).days // size] += n
-        top = max(buckets.values())
-        y0 = row * row_h
-        parts.append(
-            f'<text x="0" y="{y0 + row_h - 12}" class="label">{escape(name[:34])}</text>'
-            f'<line x1="{label_w}" y1="{y0 + row_h - pad}" x2="{label_w + chart_w}" '
-            f'y2="{y0 + row_h - pad}" class="axis"/>'
-        )
-        for index, n in sorted(buckets.items()):
-            h = max(2.0, (row_h - 2 * pad - 4) * n / top)
-            x = label_w + index * bar_w
-            when = first + timedelta(days=index * size)
-            parts.append(
-                f'<rect class="bar" x="{x:.1f}" y="{y0 + row_h - pad - h:.1f}" '
-                f'width="{max(1.0, bar_w - 1):.1f}" height="{h:.1f}">'
-                f"<title>{escape(name)}: {n} alert(s) from {when.isoformat()}</title></rect>"
-            )
-        parts.append(
-            f'<text x="{label_w + chart_w + 6}" y="{y0 + row_h - 12}" class="count">'
-            f"{sum(counts.values())}</text>"
-        )
-    last = first + timedelta(days=bars * size - 1)
-    parts.append(
-        f'<text x="{label_w}" y="{height - 6}" class="tick">{first.isoformat()}</text>'
-        f'<text x="{label_w + chart_w}" y="{height - 6}" class="tick" text-anchor="end">'
-        f"{last.isoformat()}</text></svg>"
-    )
-    return "".join(parts)
-
-
 def _top_list(entities: Counter[str], kind: str, limit: int = 15) -> str:
     rows = [(e, n) for e, n in entities.most_common() if e.startswith(kind + ":")][:limit]
     if not rows:
@@ -258,8 +202,7 @@ _CSS = """
 body{font:15px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;margin:2em auto;max-width:980px;
 color:#1b1b1b;padding:0 1em}h1{margin-bottom:.1em}h2{margin-top:1.6em;border-bottom:1px solid #ddd}
 .sub{color:#666;margin-top:0}.stats span{display:inline-block;margin-right:1.5em}
-svg .label,svg .count,svg .tick{font:12px sans-serif;fill:#333}svg .axis{stroke:#bbb}
-svg.rules .bar{fill:#2e6da4}svg.places .bar{fill:#b9770e}.cols{display:flex;gap:3em}
+.cols{display:flex;flex-wrap:wrap;gap:0 3em}
 table.top td{padding:1px 8px 1px 0}.num{text-align:right}.meter{display:inline-block;height:9px;
 background:#7fb3d5}.alert{border:1px solid #ddd;border-radius:6px;padding:.6em 1em;margin:.8em 0}
 .level{color:#fff;border-radius:3px;padding:1px 6px;font-size:12px;text-transform:uppercase}
@@ -284,9 +227,9 @@ def render_html(data: ReportData, *, title: str = "news-monitor alert report") -
         f"<span><strong>{len(data.per_rule)}</strong> rules fired</span>"
         f"<span>{levels}</span></p>",
         "<h2>Alerts per rule, by day</h2>",
-        _small_multiples(data.per_rule, "rules"),
+        daily_chart(data.per_rule, css_class="rules"),
         "<h2>Alerts per place, by day</h2>",
-        _small_multiples(dict(data.per_place), "places"),
+        daily_chart(data.per_place, css_class="places"),
         "<div class='cols'><section><h2>Top places</h2>",
         _top_list(data.entities, "place"),
         "</section><section><h2>Top actors</h2>",
@@ -299,7 +242,7 @@ def render_html(data: ReportData, *, title: str = "news-monitor alert report") -
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
         f"<meta http-equiv='Content-Security-Policy' content=\"{REPORT_CSP}\">"
         "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-        f"<title>{escape(title)}</title><style>{_CSS}</style></head><body>"
+        f"<title>{escape(title)}</title><style>{_CSS}{CHART_CSS}</style></head><body>"
         + "\n".join(body)
         + "</body></html>\n"
     )

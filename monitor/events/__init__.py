@@ -24,6 +24,7 @@ from ._codec import (
     to_plain,
     upcaster,
 )
+from ._feedback import VERDICTS, AlertAcknowledged, AlertFeedback
 from ._identity import canonical_url, item_id, normalize_url
 from ._sightings import canonical_digest, item_canonical_url, sighting_of
 from ._silences import (
@@ -62,6 +63,9 @@ from ._versions import content_hash, revised_item, revision_of
 __all__ = [
     "MATCH_KEYS",
     "MATCH_OPS",
+    "VERDICTS",
+    "AlertAcknowledged",
+    "AlertFeedback",
     "AlertRaised",
     "AlertSuperseded",
     "AlertSuppressed",
