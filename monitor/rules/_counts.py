@@ -140,9 +140,10 @@ def correlation_condition(
         return {}, {}
     condition: dict[str, Any] = {}
     if not isinstance(cond, LocMap):
-        example = "{gte: 3}" if ctype == "event_count" else "{field: source, gte: 2}"
+        field = "" if ctype == "event_count" else "field: source, "
         b.error(
-            f"a {ctype} correlation needs 'condition', a mapping such as {example}",
+            f"a {ctype} correlation needs 'condition: {{{field}gte: N}}' (or gt, lt, lte, eq, "
+            f"or a range such as {{{field}gte: 3, lte: 10}})",
             body.value_loc("condition") if cond is not None else body.loc,
         )
     elif ctype == "event_count":
