@@ -7,6 +7,7 @@ of older schema versions and refusing versions newer than this program knows.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
@@ -167,15 +168,42 @@ def to_plain(evt: Event) -> dict[str, Any]:
     return _plain(evt)
 
 
+def _json_default(value: Any) -> Any:
+    """What the C JSON encoder cannot write itself: times, nested attrs values, other
+    mappings. Lists, tuples, dicts, strings and numbers it writes directly, which is what makes
+    `encode` several times faster than converting the whole event to plain values first."""
+    if isinstance(value, datetime):
+        return format_time(value)
+    if attrs.has(type(value)):
+        return {name: getattr(value, name) for name in _field_names(type(value))}
+    if isinstance(value, Mapping):
+        return {str(k): v for k, v in value.items()}
+    raise TypeError(f"cannot encode a {type(value).__name__} in an event")
+
+
+@functools.cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in attrs.fields(cls))
+
+
+_ENCODER = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_json_default
+)
+
+
 def encode(evt: Event) -> bytes:
-    """Return the canonical JSON bytes of `evt`: sorted keys, compact, UTF-8, UTC times."""
-    body = _plain(evt)
+    """Return the canonical JSON bytes of `evt`: sorted keys, compact, UTF-8, UTC times.
+
+    The same bytes as ``json.dumps(to_plain(evt), sort_keys=True, ...)`` (a test holds them
+    equal), written by the C encoder in one pass."""
+    body = {name: getattr(evt, name) for name in _field_names(type(evt))}
     for name in type(evt).omit_when_empty:
-        if body.get(name) in (None, []):
+        if body.get(name) in (None, [], ()):
             del body[name]
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(
-        "utf-8"
-    )
+    try:
+        return _ENCODER.encode(body).encode("utf-8")
+    except TypeError as exc:
+        raise EventError(str(exc)) from None
 
 
 def decode(name: str, version: int, data: bytes | str) -> Event:
