@@ -155,10 +155,10 @@ def run_correlation_tests(ruleset: Any, correlation: Any | None = None) -> list[
                 continue
             # Each alert once: what was expected and not raised, what was raised and not
             # expected, and what was raised as expected, with times and windows.
-            reasons = [f"expected, not raised: {_expected(m)}" for m in missing]
-            reasons += [f"raised, not expected: {_describe(a)}" for a in extra]
+            reasons = [f"expected alert not raised: {_expected(m)}" for m in missing]
+            reasons += [f"unexpected alert raised: {_describe(a)}" for a in extra]
             reasons += [
-                f"raised as expected: {_describe(a)}"
+                f"expected alert raised: {_describe(a)}"
                 for a in raised
                 if a not in unmatched and a.rule_id == corr.id
             ]

@@ -158,7 +158,7 @@ def test_a_failing_correlation_test_shows_each_alert_once_with_times(tmp_path):
     result = invoke("rules", "test", "--rules", str(tmp_path / "wrong"), "--rule", "direct")
     assert result.exit_code == 1
     out = result.output
-    assert "expected, not raised: {rule: direct, place: place:kobani}" in out
-    raised = "raised, not expected: {rule: direct, group: place:abu-kamal} at 2h, window 0h..2h"
+    assert "expected alert not raised: {rule: direct, place: place:kobani}" in out
+    raised = "unexpected alert raised: {rule: direct, group: place:abu-kamal} at 2h, window 0h..2h"
     assert raised in out
     assert out.count("place:abu-kamal") == 1
