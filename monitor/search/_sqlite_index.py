@@ -146,7 +146,7 @@ class SQLiteIndex:
 
         def run(conn: sqlite3.Connection) -> list[Any]:
             deadline = time.monotonic() + timeout
-            conn.set_progress_handler(lambda: time.monotonic() > deadline, 1_000)
+            conn.set_progress_handler(lambda: time.monotonic() > deadline, 10_000)
             try:
                 return conn.execute(sql, args).fetchall()
             except sqlite3.OperationalError as exc:

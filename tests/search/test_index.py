@@ -295,7 +295,7 @@ def test_the_log_still_verifies_with_the_index_in_its_database(log):
 def test_a_query_past_its_timeout_is_stopped(log):
     from monitor.search import SearchTimeoutError
 
-    many = [item(n, f"troops report {n}", "troops moved " * 50) for n in range(1, 400)]
+    many = [item(n, f"troops report {n}", "troops moved " * 50) for n in range(1, 3000)]
     ingest(log, many)
     with pytest.raises(SearchTimeoutError, match="stopped"):
         search(log, "tr* OR troops OR moved OR report", sort="rank", timeout=0.0)
