@@ -25,6 +25,7 @@ Guarantees every backend keeps:
 from __future__ import annotations
 
 import abc
+import functools
 import threading
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
@@ -66,6 +67,11 @@ class NewRecord:
         return cls(evt.type_name, evt.schema_version, encode(evt), evt.dedupe_key())
 
 
+@functools.lru_cache(maxsize=2048)  # about two pages of each reader; ~4 MB of 2 KB items
+def _decode_shared(type_name: str, version: int, data: bytes) -> Event:
+    return decode(type_name, version, data)
+
+
 @attrs.frozen
 class Record:
     """A stored record. `recorded_at` is microseconds since the Unix epoch, UTC."""
@@ -79,7 +85,13 @@ class Record:
     hash: bytes
 
     def event(self) -> Event:
-        """Decode the stored bytes into their event class (upcasting old versions)."""
+        """Decode the stored bytes into their event class (upcasting old versions).
+
+        Recently decoded records are shared: the evaluator, the projections and delivery each
+        read the same new records one after the other, and decoding is most of what reading
+        costs. Events are frozen, so sharing one is safe."""
+        if isinstance(self.data, bytes | str):
+            return _decode_shared(self.type, self.version, self.data)
         return decode(self.type, self.version, self.data)
 
     @property
