@@ -32,7 +32,8 @@ RANK = {
     "metrics": 5,
     "search": 5,
     "app": 6,
-    "cli": 7,
+    "console": 7,  # the web console reads what app's users read; only cli imports it
+    "cli": 8,
 }
 
 

@@ -22,6 +22,7 @@ from ._items import ItemLookup
 from ._report import ReportData, collect_report, highlight, render_html
 from ._resolved import RaisedLookup
 from ._secrets import SECRET_SETTINGS, read_sink_secret
+from ._safe_output import safe_link
 from ._service import DeliveryService
 from ._silences import SILENCE_TYPES, SilenceBook
 from ._sink import (
@@ -103,6 +104,7 @@ __all__ = [
     "render_html",
     "resolved_json",
     "resolved_line",
+    "safe_link",
     "shown_url",
     "sign",
     "slack_digest",

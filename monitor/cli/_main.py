@@ -65,6 +65,9 @@ def _register_commands() -> None:
     from . import _config_cmds
 
     _config_cmds.register(cli)
+    from . import _serve_cmds
+
+    _serve_cmds.register(cli)
 
 
 def main(argv: list[str] | None = None) -> None:
