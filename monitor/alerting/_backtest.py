@@ -122,7 +122,8 @@ def backtest(
             continue
         row = entry(evt.rule_id)  # type: ignore[attr-defined]
         if isinstance(evt, AlertSuppressed):
-            row.would_suppress += 1
+            if evt.folded_into:  # empty: a `generate: false` match, which raises nothing
+                row.would_suppress += 1
             continue
         assert isinstance(evt, AlertRaised)
         row.would_raise += 1

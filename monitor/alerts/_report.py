@@ -84,8 +84,9 @@ def collect_report(
         if (since is not None and when < since) or (until is not None and when > until):
             continue
         if isinstance(evt, AlertSuppressed):
-            data.suppressed += 1
-            data.folded[evt.folded_into] += 1
+            if evt.folded_into:  # empty: a `generate: false` match, not a repeat
+                data.suppressed += 1
+                data.folded[evt.folded_into] += 1
             continue
         assert isinstance(evt, AlertRaised)
         data.alerts += 1

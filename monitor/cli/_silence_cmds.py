@@ -21,6 +21,7 @@ from ..events import format_time, to_plain
 from ..log import EventLog
 from ..projections import ProjectionRunner, Silences
 from ._context import CliContext
+from ._options import Duration
 from ._render import console as make_console
 from ._render import info
 
@@ -64,7 +65,9 @@ def silenced_caption(marks: dict[str, str]) -> str | None:
     "group, place, actor, story, feed, source, lang, author, label.NAME. Repeatable: all must "
     "match.",
 )
-@click.option("--for", "duration", metavar="DURATION", help="How long: 90m, 6h, 2d.")
+@click.option(
+    "--for", "duration", type=Duration(minimum=1), metavar="DURATION", help="How long: 90m, 6h, 2d."
+)
 @click.option("--until", metavar="TIME", help="Until this time (2026-03-01T18:00Z).")
 @click.option("--comment", required=True, help="Why (shown in the listing).")
 @click.option("--by", help="Who silences (default: $USER).")
@@ -75,7 +78,7 @@ def silence_command(
     rule: str | None,
     level: str | None,
     matchers: tuple[str, ...],
-    duration: str | None,
+    duration: float | None,
     until: str | None,
     comment: str,
     by: str | None,

@@ -117,6 +117,8 @@ class AlertTimeline(Projection):
             )
             state.put(id_key, time_key)
         elif isinstance(event, AlertSuppressed):
+            if not event.folded_into:  # a `generate: false` rule's match: no alert, no repeat
+                return
             source = event.facets.get("source")
             _add_repeats(state, event.folded_into, 1, [source] if source else [])
         elif isinstance(event, RepeatsFolded):
@@ -220,6 +222,8 @@ class RuleHits(Projection):
             hits["suppressed"] += event.count_new(counted)
             state.put(highest_key, counted[event.folded_into])
         elif isinstance(event, AlertSuppressed):
+            if not event.folded_into:  # a `generate: false` rule's match: not a repeat
+                return
             hits["suppressed"] += 1
         else:
             when = sortable_time(event.event_time)

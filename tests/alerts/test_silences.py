@@ -260,15 +260,24 @@ def test_cli_silence_list_unsilence_and_listing(db):
         ["alerts", "silence", "--match", "plac=x", "--for", "1h", "--comment", "c"],
         ["alerts", "silence", "--match", "rule=~(", "--for", "1h", "--comment", "c"],
         ["alerts", "silence", "--rule", "r", "--until", "2020-01-01", "--comment", "c"],
-        ["alerts", "silence", "--rule", "r", "--for", "soon", "--comment", "c"],
         ["alerts", "unsilence", "nope"],
     ],
 )
 def test_cli_bad_silences_exit_4(db, args):
-    """An unknown key, a bad regex, an end in the past, a bad duration or an unknown silence id
-    is invalid input: exit 4 with one line saying why."""
+    """An unknown key, a bad regex, an end in the past or an unknown silence id is invalid
+    input: exit 4 with one line saying why."""
     from monitor.cli import main
 
     with pytest.raises(SystemExit) as exc:
         main(["--db", db, *args])
     assert exc.value.code == 4
+
+
+def test_cli_malformed_duration_is_a_usage_error(db, capsys):
+    """`--for soon` is a malformed option value, like every other duration option: exit 2."""
+    from monitor.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--db", db, "alerts", "silence", "--rule", "r", "--for", "soon", "--comment", "c"])
+    assert exc.value.code == 2
+    assert "soon" in capsys.readouterr().err
