@@ -62,7 +62,7 @@ def test_alert_page_highlights_evidence_and_shows_revisions_and_sightings(readon
     assert "Revisions (2)" in page and "reaches Abu Kamal" in page
     assert "ap-news" in page and "Also carried by 1 other feed" in page
     assert 'href="https://www.reuters.example/world/convoy-abu-kamal"' in page
-    assert "read-only" in page and "<form class=\"action\"" not in page
+    assert "read-only" in page and '<form class="action"' not in page
 
 
 def test_arabic_alert_is_marked_right_to_left_with_evidence(readonly):
@@ -216,9 +216,9 @@ def test_silence_from_an_alert_and_end_it(client):
 
 def test_live_stream_replays_missed_alerts_then_sends_new_ones(client):
     """A stream from `after` gets the alerts stored since, then a new one appended while it is
-    open, each once, as JSON with the escaped-free text (the page puts it in with
-    textContent)."""
-    app, monitor, ids = client
+    open, each once, as JSON (the page puts the text in with textContent), bidi controls
+    removed."""
+    app, monitor, _ = client
     first = monitor.alerts(limit=50)
     oldest = min(a["position"] for a in first)
     received: list[dict] = []
