@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from ..events import Event, ItemReceived
+from ..events import Event, ItemReceived, ItemSighted
 from ..log import EventLog, Record
 from ..rules import BUCKET_CAP, StoryIndex
 from ._base import Projection, StateView
@@ -65,16 +65,29 @@ class Stories(Projection):
     epoch seconds of event time). The working index (``b:`` buckets, ``e:`` signatures, ``x:``
     expiry, ``meta``) holds only the items within the 48 h window (plus 3 h of slack) of the
     latest event time; older entries are deleted.
+
+    An `ItemSighted` (the same article in another feed, stored once) counts that feed as one
+    more outlet of the item's story, and ``sightings`` counts them: "reported by N outlets"
+    includes the feeds that carried the very same article.
     """
 
     name: ClassVar[str] = "stories"
-    version: ClassVar[int] = 1
-    types: ClassVar[frozenset[str]] = frozenset({"ItemReceived"})
+    version: ClassVar[int] = 2
+    types: ClassVar[frozenset[str]] = frozenset({"ItemReceived", "ItemSighted"})
 
     def apply(self, event: Event, record: Record, state: StateView) -> None:
-        """Assign one item to its story."""
+        """Assign one item to its story, or count a sighting on it."""
         if isinstance(event, ItemReceived):
             StoryIndex(_StateStore(state), keep=True).add(event)
+        elif isinstance(event, ItemSighted):
+            story_id = state.get(f"i:{event.item_id}")
+            story = state.get(f"s:{story_id}") if story_id is not None else None
+            if story is None:  # sighted before this projection saw the item: nothing to count
+                return
+            story["sightings"] = story.get("sightings", 0) + 1
+            if event.feed_id not in story["outlets"]:
+                story["outlets"] = sorted([*story["outlets"], event.feed_id])
+            state.put(f"s:{story_id}", story)
 
     @classmethod
     def story_of(cls, log: EventLog, item_id: str) -> str | None:
@@ -83,8 +96,9 @@ class Stories(Projection):
 
     @classmethod
     def get(cls, log: EventLog, story_id: str) -> dict[str, Any] | None:
-        """Return ``{"story_id", "first", "items", "outlets", "first_time", "last_time"}``
-        (outlets: the sorted list; times: aware datetimes), None for an unknown story."""
+        """Return ``{"story_id", "first", "items", "sightings", "outlets", "first_time",
+        "last_time"}`` (outlets: the sorted list, sighting feeds included; times: aware
+        datetimes), None for an unknown story."""
         story = log.projection_get(cls.name, f"s:{story_id}")
         if story is None:
             return None
@@ -92,6 +106,7 @@ class Stories(Projection):
             "story_id": story_id,
             "first": story["first"],
             "items": story["items"],
+            "sightings": story.get("sightings", 0),
             "outlets": list(story["outlets"]),
             "first_time": datetime.fromtimestamp(story["first_time"], UTC),
             "last_time": datetime.fromtimestamp(story["last_time"], UTC),
