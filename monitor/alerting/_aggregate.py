@@ -145,7 +145,9 @@ class _Spec:
             return self.watermark - self.span - self.rule.lookback - self.lateness
         return self.watermark - self.span - self.lateness
 
-    def trim(self, g: _Group) -> None:
+    def trim(self, g: _Group, *, values: bool = False) -> None:
+        """Drop what can no longer count; remembered values (new_value) only when `values`
+        (the sweep: scanning them on every match would cost O(values) per match)."""
         entries = g.entries
         horizon = self.horizon()
         if entries and entries[0][0] < horizon:
@@ -154,7 +156,7 @@ class _Spec:
             keep = self.rule.threshold + self.rule.threshold_ref
             if len(entries) > keep:
                 del entries[: len(entries) - keep]
-        if g.values:
+        if values and g.values:
             stale = [k for k, ts in g.values.items() if ts < self.watermark - self.span]
             for k in stale:
                 del g.values[k]
@@ -446,7 +448,7 @@ class Aggregator:
         for spec in self._specs:
             for group in list(spec.groups):
                 g = spec.groups[group]
-                spec.trim(g)
+                spec.trim(g, values=True)
                 if spec.idle(g):
                     del spec.groups[group]
         self._due = [
