@@ -232,3 +232,26 @@ def test_readme_examples_of_the_four_types_load_with_the_default_pack(tmp_path):
         "new_value",
     }
     assert types["many-outlets"] == "cardinality"
+
+
+def test_throttled_matches_still_count_and_survive_a_restart(tmp_path):
+    """Repeats the input rule's throttle folds still count toward a spike, and a restart (which
+    rebuilds from the stored alerts) counts them too: each is stored on its own."""
+    from monitor.alerting import AlertEvaluator
+    from monitor.log import MemoryLog
+    from monitor.rules import load_rules
+    from tests.alerting.helpers import T0, aggregation_alerts
+
+    ruleset(tmp_path, SPIKE_YAML.replace("threshold_cur: 3", "threshold_cur: 6"))
+    strike = (tmp_path / "rules.yaml").read_text().replace("level: low", "level: low\nthrottle: 1d")
+    (tmp_path / "rules.yaml").write_text(strike)
+    rs = load_rules(tmp_path)
+    items = [item(0, 0)] + [item(i, 1 + i / 100) for i in range(1, 7)]
+    _, alerts = run(rs, items)
+    assert [a.event_time for a in alerts] == [at(1.06)]
+    log = MemoryLog()
+    log.append_events(items[:6])  # the raised one, 3 sampled repeats, 2 more repeats
+    AlertEvaluator(log, rs, clock=lambda: T0).run()
+    log.append_events(items[6:])
+    AlertEvaluator(log, rs, clock=lambda: T0).run()
+    assert [a.alert_id for a in aggregation_alerts(log, rs)] == [alerts[0].alert_id]
