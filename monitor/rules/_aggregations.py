@@ -25,6 +25,7 @@ __all__ = [
     "SPIKE_TYPES",
     "AggregationRule",
     "build_aggregation",
+    "check_inputs",
     "is_aggregation",
 ]
 
@@ -221,3 +222,18 @@ def build_aggregation(b: Builder, doc: LocMap) -> AggregationRule | None:
         location=doc.loc,
         **params,
     )
+
+
+def check_inputs(b: Builder, correlations: Any, rules_by_id: dict[str, Any]) -> None:
+    """An aggregation rule's alerts feed no other rule (their instants come from the passing
+    of time, which a restart rebuilds only through their own records): refuse a correlation
+    or aggregation rule that lists one."""
+    for corr in correlations:
+        for ref in corr.rules:
+            if getattr(rules_by_id.get(ref), "type", None) in AGGREGATION_TYPES:
+                b.error(
+                    f"{corr.id!r} lists {ref!r}, a {rules_by_id[ref].type} rule: the alerts of "
+                    "spike, flatline, new_value and cardinality rules feed no other rule; list "
+                    "the rules it aggregates instead",
+                    corr.location,
+                )

@@ -21,7 +21,7 @@ import attrs
 
 from .._files import FileTooLarge, MiB, read_limited
 from ..errors import RuleError, RuleSetError, SourceLocation
-from ._aggregations import build_aggregation, is_aggregation
+from ._aggregations import build_aggregation, check_inputs, is_aggregation
 from ._build import Builder, did_you_mean
 from ._documents import build_correlation, build_rule
 from ._model import CorrelationRule, Rule
@@ -220,6 +220,7 @@ def _check(given: RuleSources, overrides: RuleSources = ()) -> CheckReport:
                     f"{did_you_mean(ref, seen)}",
                     loc,
                 )
+    check_inputs(builder, correlations, seen)
     ruleset = None
     if not builder.errors:
         ruleset = RuleSet(rules, correlations, lexicons, sources=names)

@@ -124,3 +124,26 @@ correlation:
 """
     report = check(tmp_path, text)
     assert any(message in str(e) and e.source.line for e in report.errors), report.errors
+
+
+def test_a_rule_listing_an_aggregation_rule_is_refused(tmp_path):
+    """Aggregation alerts feed no other rule: a correlation listing one is an error."""
+    text = (
+        CARD_YAML
+        + """\
+---
+id: chained
+title: Chained
+correlation:
+  type: event_count
+  rules: [many-outlets]
+  timespan: 1d
+  condition: {gte: 2}
+"""
+    )
+    from tests.alerting.helpers import STRIKE
+
+    report = check(tmp_path, STRIKE + "---\n" + text)
+    assert any(
+        "'chained' lists 'many-outlets', a cardinality rule" in str(e) for e in report.errors
+    )
