@@ -103,7 +103,15 @@ def _count(b: Builder, body: LocMap, key: str, default: int | None, least: int) 
 
 
 def _field(b: Builder, body: LocMap, key: str, value: str) -> None:
-    if value not in _GROUP_KEYS:
+    if value == "story":
+        # The evaluator clusters stories only for rule sets that group or count by them
+        # through correlations' own fields; counting them here would silently count nothing.
+        b.error(
+            f"{key} cannot be 'story' (stories are not counted by this rule type yet); "
+            "'group-by: [story]' works",
+            body.value_loc(key),
+        )
+    elif value not in _GROUP_KEYS:
         b.error(
             f"{key} {value!r} is not a field{did_you_mean(value, _GROUP_KEYS)}", body.value_loc(key)
         )

@@ -103,6 +103,7 @@ def test_cardinality_yaml_tests_and_replay(tmp_path):
         ("cardinality_field: colour\n  max_cardinality: 3", "'colour' is not a field"),
         ("cardinality_field: source\n  min_cardinality: 0", "at least 1"),
         ("cardinality_field: source\n  max: 3", "unknown cardinality rule field 'max'"),
+        ("cardinality_field: story\n  max_cardinality: 3", "cannot be 'story'"),
     ],
 )
 def test_cardinality_loader_errors(tmp_path, body, message):
