@@ -161,8 +161,9 @@ def daily_chart(
             f'<text class="count" x="{_WIDTH - 4}" y="{base}" text-anchor="end">{total}</text>'
             f'<line class="axis" x1="{_LEFT}" y1="{base}" x2="{_LEFT + plot_w}" y2="{base}"/>'
             f'<line class="axis" x1="{_LEFT}" y1="{base - _BAR_AREA}" x2="{_LEFT}" y2="{base}"/>'
-            f'<text x="{_LEFT - 4}" y="{base - _BAR_AREA + 9}" text-anchor="end">{top}</text>'
-            f'<text x="{_LEFT - 4}" y="{base}" text-anchor="end">0</text>'
+            f'<text class="scale" x="{_LEFT - 4}" y="{base - _BAR_AREA + 9}" '
+            f'text-anchor="end">{top}</text>'
+            f'<text class="scale" x="{_LEFT - 4}" y="{base}" text-anchor="end">0</text>'
         )
         for index, n in sorted(buckets.items()):
             h = max(1.5, _BAR_AREA * n / top)
@@ -192,7 +193,7 @@ def daily_chart(
             anchor = "middle"
         out.append(
             f'<line class="axis" x1="{x:.1f}" y1="{axis_y}" x2="{x:.1f}" y2="{axis_y + 4}"/>'
-            f'<text x="{x:.1f}" y="{axis_y + 17}" text-anchor="{anchor}">'
+            f'<text class="tick" x="{x:.1f}" y="{axis_y + 17}" text-anchor="{anchor}">'
             f"{escape(_date_label(day, k in (0, len(ticks) - 1)))}</text>"
         )
     out.append("</svg>")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -100,8 +101,10 @@ class _Console:
         self.log: EventLog = monitor.log
         self.token = token or None
         self.env = _environment()
-        own = [Silences(), AlertReview(), *([Stories()] if stories else [])]
-        self.runner = ProjectionRunner(self.log, own)
+        self.runner = ProjectionRunner(self.log, [Silences(), AlertReview()])
+        # The stories fold is slow (hundreds of items a second) and no page needs it to be
+        # current: it catches up in its own thread, and item pages show it once it has.
+        self.stories = StoriesFollower(self.log) if stories else None
         self.live = Broadcaster(self.log, clean=clean_text)
         self._fresh_at = -1
         self._lock = threading.Lock()
@@ -112,7 +115,9 @@ class _Console:
 
     def fresh(self) -> int:
         """Catch the projections the pages read up with the log (only when it moved);
-        return the head they reflect."""
+        return the head they reflect. Starts the stories fold on first use."""
+        if self.stories is not None:
+            self.stories.start()
         head = self.log.head()
         if head != self._fresh_at:
             with self._lock:
@@ -157,7 +162,8 @@ def create_app(
 ) -> Starlette:
     """The console over `monitor_or_log` (a `Monitor`, for its rules and clock, or an open
     log). `token` enables the actions (acknowledge, verdict, silence); without it the console
-    is read-only. `stories` runs the stories projection for the "story" line of an item (a
+    is read-only. `stories` folds the stories projection, in a thread of its own, for the
+    "story" line of an item (a
     fold over every item: leave it off on a huge log that does not need it). The caller owns
     the monitor and closes it."""
     monitor = monitor_or_log if isinstance(monitor_or_log, Monitor) else Monitor(monitor_or_log)
@@ -409,6 +415,8 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
         console.live.stop()
+        if console.stories is not None:
+            console.stories.stop()
 
     app = Starlette(routes=routes, lifespan=lifespan)
     app.add_middleware(_SecurityHeaders)
@@ -503,6 +511,51 @@ def _limited(messages: Any) -> Any:
 def _sse(message: dict[str, Any]) -> str:
     data = json.dumps(message, ensure_ascii=False, separators=(",", ":"))
     return f"id: {message['position']}\nevent: alert\ndata: {data}\n\n"
+
+
+class StoriesFollower:
+    """Keeps the `Stories` projection caught up with the log in a daemon thread, so that the
+    first page after a start on a long log does not wait for a fold over every item."""
+
+    #: Records folded between two checks for a stop.
+    STEP = 5_000
+
+    def __init__(self, event_log: EventLog, wait: float = 0.5) -> None:
+        self.runner = ProjectionRunner(event_log, [Stories()])
+        self.log = event_log
+        self._wait = wait
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        """Start the thread (idempotent)."""
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._follow, name="console-stories", daemon=True
+                )
+                self._thread.start()
+
+    def stop(self) -> None:
+        """Stop after the page being folded (the checkpoint is committed with each page)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+
+    def _follow(self) -> None:
+        at = 0
+        while not self._stop.is_set():
+            try:
+                head = self.log.head()
+                # In steps, so that a stop waits for one step at most.
+                at = self.runner.run(until=min(head, at + self.STEP))["stories"]
+            except Exception:  # a failing fold must not take the console down
+                logging.getLogger("monitor.console").exception("console: stories fold failed")
+                self._stop.wait(self._wait)
+                continue
+            if at >= head:
+                self.log.wait(head, self._wait)
 
 
 class _SecurityHeaders:

@@ -87,7 +87,7 @@ class Broadcaster:
         *,
         queue_size: int = 100,
         clean: Callable[[str], str] = str,
-        wait: float = 1.0,
+        wait: float = 0.5,
     ) -> None:
         self.log = event_log
         self.queue_size = queue_size
@@ -122,7 +122,7 @@ class Broadcaster:
             thread.join(timeout=5)
         with self._lock:
             for sub in list(self._subscribers):
-                sub.loop.call_soon_threadsafe(_overflow, sub.queue)
+                self._post(sub, _overflow, sub.queue)
 
     def subscribe(self) -> Subscription:
         """Register a stream in the running event loop; its `start` is the position after
@@ -154,10 +154,21 @@ class Broadcaster:
         head = self.log.head()
         messages = list(read_alerts(self.log, position, head, self.clean))
         with self._lock:  # publish and move on together: see the module docstring
-            for sub in self._subscribers:
+            for sub in list(self._subscribers):
                 for message in messages:
-                    sub.loop.call_soon_threadsafe(_offer, sub.queue, message)
+                    if not self._post(sub, _offer, sub.queue, message):
+                        break
             self._position = head
+
+    def _post(self, sub: Subscription, function: Callable[..., None], *args: Any) -> bool:
+        """Run `function(*args)` in `sub`'s loop; forget `sub` when its loop has closed (a
+        stream whose server stopped without unsubscribing). Call with the lock held."""
+        try:
+            sub.loop.call_soon_threadsafe(function, *args)
+        except RuntimeError:  # the loop is closed
+            self._subscribers.discard(sub)
+            return False
+        return True
 
 
 def _offer(queue: asyncio.Queue[dict[str, Any]], message: dict[str, Any]) -> None:
