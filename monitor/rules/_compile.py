@@ -16,6 +16,7 @@ are evaluated, plus the few rules with no clause at all ("always" rules, warned 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from itertools import chain
 from typing import Any
 
 import attrs
@@ -50,6 +51,10 @@ class CSlot:
     #: term id -> term of ``phrases``: a slot expanded from a lexicon holds hundreds of terms
     #: and an item hits a few dozen, so the hot path walks the hits and looks them up here.
     index: dict[int, tuple[Term, ...]] = attrs.field(eq=False, default=attrs.Factory(dict))
+    #: Equal phrase lists get one key across the whole rule set (every ``%force_nouns%`` of
+    #: every rule): the matcher computes a slot's occurrences in a field once per item, under
+    #: this key, and every candidate rule that names the lexicon reuses them.
+    key: int = attrs.field(eq=False, default=-1)
 
     def hit_phrases(self, hits: Mapping[int, Any]) -> list[tuple[int, Term]]:
         """The ``(term id, term)`` pairs of this slot whose term id is in `hits`. Walks the
@@ -68,6 +73,9 @@ class CField:
     fields: tuple[str, ...]
     slots: tuple[CSlot, ...]
     keyword: bool
+    #: Entries that test the same thing (same fields, modifiers and slots, written in several
+    #: rules) share a key: the matcher evaluates one once per item, whichever rule asks.
+    key: int = attrs.field(eq=False, default=-1)
 
 
 @attrs.frozen
@@ -97,6 +105,9 @@ class CompiledRules:
     rest_clauses: dict[int, tuple[frozenset[int], ...]]
     tid_entities: dict[int, tuple[tuple[str, Term], ...]]
     scan_fields: tuple[str, ...]
+    #: term id -> keys of the slots holding it (`CSlot.key`): which slots an item's hits
+    #: touch, found once per field instead of by every candidate rule.
+    tid_slots: tuple[tuple[int, ...], ...] = ()
 
 
 class _Interner:
@@ -135,7 +146,17 @@ def _phrase_index(phrases: Any) -> dict[int, tuple[Term, ...]]:
     return index
 
 
-def _compile_field(fm: FieldMatch, interner: _Interner, regex_cache: dict[Any, Any]) -> CField:
+def _intern(keys: dict[Any, int], content: Any) -> int:
+    """The id of `content` in `keys` (a new one when unseen)."""
+    found = keys.get(content)
+    if found is None:
+        found = keys[content] = len(keys)
+    return found
+
+
+def _compile_field(
+    fm: FieldMatch, interner: _Interner, regex_cache: dict[Any, Any], keys: dict[Any, int]
+) -> CField:
     fields = _TEXT_SOURCES.get(fm.field, (fm.field,))
     # Only scanned text fields have hits to presearch a regex's literal with.
     scanned = all(f in TEXT_FIELDS for f in fields)
@@ -157,35 +178,64 @@ def _compile_field(fm: FieldMatch, interner: _Interner, regex_cache: dict[Any, A
                 )
             else:
                 keywords.append(term)
+        unique = tuple(dict.fromkeys(phrases))  # equal terms ("al-Tanf", "Al Tanf") once
         slots.append(
             CSlot(
                 slot.label,
-                tuple(dict.fromkeys(phrases)),  # equal terms ("al-Tanf", "Al Tanf") once
+                unique,
                 tuple(regexes),
                 tuple(keywords),
                 slot.weight,
                 tuple(literals),
-                _phrase_index(dict.fromkeys(phrases)),
+                _phrase_index(unique),
+                key=_intern(keys, ("slot", unique)),
             )
         )
+    # What decides the entry's result and evidence, and nothing else (not its location).
+    content = (
+        "field",
+        fields,
+        fm.mode,
+        fm.window,
+        fm.min_count,
+        fm.score,
+        fm.ignore_case,
+        tuple(
+            (s.key, s.weight, tuple(t.text for t in slot.terms if t.kind == "regex"), s.keywords)
+            for s, slot in zip(slots, fm.slots, strict=True)
+        ),
+    )
     return CField(
         fm,
         fields,
         tuple(slots),
         keyword=not any(s.phrases for s in slots) and any(s.keywords for s in slots),
+        key=_intern(keys, content),
     )
 
 
 Clauses = tuple[frozenset[int], ...]
 
 
-def _and(parts: list[Clauses]) -> Clauses:
-    """All parts must hold: every clause of every part is necessary (smallest first)."""
-    return tuple(sorted({c for part in parts for c in part}, key=lambda c: (len(c), sorted(c))))
+def _and(parts: list[Clauses], usage: Mapping[int, int]) -> Clauses:
+    """All parts must hold: every clause of every part is necessary (the rarest first).
+
+    Rarest by `usage`, a term's use across the rule set (see `_choose_index_clauses`): an
+    ``or`` above keeps only the first clause of each branch, so in ``moved or sent`` the
+    presearcher then asks for the rule's place name, not for any word of a movement lexicon
+    that half the pack shares. Any clause would be correct; a rarer one makes fewer
+    candidates.
+    """
+    return tuple(
+        sorted(
+            {c for part in parts for c in part},
+            key=lambda c: (sum(usage.get(t, 0) for t in c), len(c), sorted(c)),
+        )
+    )
 
 
 def _or(parts: list[Clauses]) -> Clauses:
-    """One part must hold: a hit from the smallest clause of some part is necessary."""
+    """One part must hold: a hit from the first (rarest) clause of some part is necessary."""
     if not parts or any(not p for p in parts):
         return ()
     if len(parts) == 1:
@@ -193,7 +243,7 @@ def _or(parts: list[Clauses]) -> Clauses:
     return (frozenset().union(*(p[0] for p in parts)),)
 
 
-def _field_clauses(cf: CField) -> Clauses:
+def _field_clauses(cf: CField, usage: Mapping[int, int]) -> Clauses:
     def slot_tids(slot: CSlot) -> Clauses:
         # A slot holds when one of its alternatives does: each needs a hit of its own term,
         # or of its regex's literal; a keyword or a regex without literal can hold unseen.
@@ -207,16 +257,16 @@ def _field_clauses(cf: CField) -> Clauses:
             return ()
         return _or([slot_tids(s) for s in cf.slots if s.weight > 0])
     per_slot = [slot_tids(s) for s in cf.slots]
-    return _or(per_slot) if fm.mode == "any" else _and(per_slot)
+    return _or(per_slot) if fm.mode == "any" else _and(per_slot, usage)
 
 
-def _node_clauses(node: Node, sels: dict[str, Clauses]) -> Clauses:
+def _node_clauses(node: Node, sels: dict[str, Clauses], usage: Mapping[int, int]) -> Clauses:
     if isinstance(node, Ref):
         return sels.get(node.name, ())
     if isinstance(node, Not):
         return ()
-    parts = [_node_clauses(a, sels) for a in node.args]  # type: ignore[union-attr]
-    return _and(parts) if isinstance(node, And) else _or(parts)
+    parts = [_node_clauses(a, sels, usage) for a in node.args]  # type: ignore[union-attr]
+    return _and(parts, usage) if isinstance(node, And) else _or(parts)
 
 
 def _field_cost(cf: CField) -> int:
@@ -289,22 +339,31 @@ def compile_rules(
     """Build the term scanner, the presearcher index and the per-rule plans."""
     interner = _Interner()
     regex_cache: dict[Any, Any] = {}
+    keys: dict[Any, int] = {}
     compiled = []
     fields_used: set[str] = set(ENTITY_FIELDS)
+    planned = []
+    usage: dict[int, int] = {}
     for rule in rules:
         selections = {}
-        sel_clauses: dict[str, Clauses] = {}
         for sel in rule.detection:
             alternatives = []
-            alt_clauses = []
             for group in sel.alternatives:
-                cfields = tuple(_compile_field(fm, interner, regex_cache) for fm in group)
+                cfields = tuple(_compile_field(fm, interner, regex_cache, keys) for fm in group)
                 alternatives.append(cfields)
                 fields_used.update(f for cf in cfields for f in cf.fields)
-                alt_clauses.append(_and([_field_clauses(cf) for cf in cfields]))
+                for cf in cfields:
+                    for slot in cf.slots:
+                        for tid in chain(slot.index, slot.regex_literals):
+                            usage[tid] = usage.get(tid, 0) + 1
             selections[sel.name] = tuple(alternatives)
-            sel_clauses[sel.name] = _or(alt_clauses)
-        clauses = _node_clauses(rule.condition, sel_clauses)
+        planned.append((rule, selections))
+    for rule, selections in planned:
+        sel_clauses: dict[str, Clauses] = {
+            name: _or([_and([_field_clauses(cf, usage) for cf in g], usage) for g in groups])
+            for name, groups in selections.items()
+        }
+        clauses = _node_clauses(rule.condition, sel_clauses, usage)
         positive = frozenset(_positive(rule.condition))
         condition = _cheap_first(rule.condition, selections)
         compiled.append(CRule(rule, selections, condition, positive, clauses))
@@ -328,6 +387,14 @@ def compile_rules(
         else:
             for tid in crule.necessary:
                 tid_rules[tid].append(index)
+    tid_slots: list[set[int]] = [set() for _ in range(len(interner.keys))]
+    for crule in compiled:
+        for groups in crule.selections.values():
+            for group in groups:
+                for cf in group:
+                    for slot in cf.slots:
+                        for tid in slot.index:
+                            tid_slots[tid].add(slot.key)
     scanner = SCANNERS[scanner_name](interner.scanner_terms())
     return CompiledRules(
         scanner=scanner,
@@ -339,4 +406,5 @@ def compile_rules(
         scan_fields=tuple(
             f for f in ("title", "summary", "content", "author", "url") if f in fields_used
         ),
+        tid_slots=tuple(tuple(sorted(keys)) for keys in tid_slots),
     )

@@ -93,7 +93,7 @@ def field_evidence(view: ItemView, cf: CField, selection: str) -> list[Evidence]
                 direct = {
                     span
                     for slot in cf.slots
-                    for tid, term in slot.hit_phrases(hits)
+                    for tid, term in view.slot_hits(name, slot)
                     for span in _ascii_spans(nt, term)
                 }
                 original = nt.original

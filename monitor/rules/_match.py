@@ -124,10 +124,36 @@ class ItemView:
     the few terms a condition or the evidence looks at (see `monitor.rules._scan`).
     """
 
-    __slots__ = ("_scanner", "fields", "hits", "norm", "word_positions")
+    __slots__ = (
+        "_by_sentence",
+        "_entries",
+        "_occurrences",
+        "_present",
+        "_proximity",
+        "_scanner",
+        "_slot_hits",
+        "_tid_slots",
+        "_words",
+        "fields",
+        "hits",
+        "norm",
+        "word_positions",
+    )
 
     def __init__(self, fields: dict[str, Any], compiled: CompiledRules) -> None:
         self.fields = fields
+        # Per-item results shared by every candidate rule (see `CSlot.key`, `CField.key`):
+        # word positions of a term, a slot's hit terms, occurrences and sentence map in a
+        # field, an entry's verdict and proximity spans. Most rules of a pack name the same
+        # few lexicons, so each is computed once per item instead of once per rule.
+        self._words: dict[tuple[str, int], list[int]] = {}
+        self._slot_hits: dict[tuple[str, int], list[tuple[int, Term]]] = {}
+        self._occurrences: dict[tuple[str, int], list[tuple[int, int]]] = {}
+        self._by_sentence: dict[tuple[str, int], dict[int, tuple[int, int]]] = {}
+        self._entries: dict[int, bool] = {}
+        self._proximity: dict[int, tuple[str, list[tuple[int, int]]] | None] = {}
+        self._present: dict[str, set[int]] = {}
+        self._tid_slots = compiled.tid_slots
         self.norm: dict[str, NormText] = {}
         self.hits: dict[str, dict[int, list[int] | None]] = {}
         scanner = compiled.scanner
@@ -152,6 +178,39 @@ class ItemView:
         found = hits[tid]
         if found is None:
             found = hits[tid] = self._scanner.positions(self.norm[name], tid)
+        return found
+
+    def word_starts(self, name: str, tid: int) -> list[int]:
+        """Word indexes where term `tid` starts in field `name` (computed once per item)."""
+        key = (name, tid)
+        found = self._words.get(key)
+        if found is None:
+            found = self.starts(name, tid)
+            if not self.word_positions and found:
+                word_at = self.norm[name].word_at
+                found = [word_at(pos) for pos in found]
+            self._words[key] = found
+        return found
+
+    def present(self, name: str) -> set[int]:
+        """Keys of the slots (`CSlot.key`) with a term hit in field `name`: one pass over the
+        field's hits per item, then a set lookup answers "is this lexicon here?" for every
+        candidate rule."""
+        found = self._present.get(name)
+        if found is None:
+            hits = self.hits.get(name) or ()
+            found = set(chain.from_iterable(map(self._tid_slots.__getitem__, hits)))
+            self._present[name] = found
+        return found
+
+    def slot_hits(self, name: str, slot: CSlot) -> list[tuple[int, Term]]:
+        """`CSlot.hit_phrases` of field `name`, once per item and slot content."""
+        if slot.key not in self.present(name):
+            return []
+        key = (name, slot.key)
+        found = self._slot_hits.get(key)
+        if found is None:
+            found = self._slot_hits[key] = slot.hit_phrases(self.hits[name])
         return found
 
     def keyword_values(self, name: str) -> tuple[str, ...]:
@@ -185,19 +244,14 @@ def _case_ok(nt: NormText, first: int, last: int, term: Term) -> bool:
 
 def _phrase_occurrences(view: ItemView, name: str, tid: int, term: Term) -> list[tuple[int, int]]:
     """Word spans ``(first, last)`` of `term` in field `name` (case-checked when cased)."""
-    starts = view.starts(name, tid)
+    starts = view.word_starts(name, tid)
     if not starts:
         return []
-    nt = view.norm[name]
     width = len(term.tokens) - 1
-    spans = []
-    if not view.word_positions:
-        starts = [nt.word_at(pos) for pos in starts]
-    for first in starts:
-        if term.cased and not _case_ok(nt, first, first + width, term):
-            continue
-        spans.append((first, first + width))
-    return spans
+    if not term.cased:
+        return [(first, first + width) for first in starts]
+    nt = view.norm[name]
+    return [(f, f + width) for f in starts if _case_ok(nt, f, f + width, term)]
 
 
 def _keyword_hits(view: ItemView, name: str, term: Term) -> list[str]:
@@ -222,7 +276,7 @@ def _slot_count(view: ItemView, cf: CField, slot: CSlot, enough: int) -> int:
     for name in cf.fields:
         hits = view.hits.get(name)
         if hits:
-            for tid, term in slot.hit_phrases(hits):
+            for tid, term in view.slot_hits(name, slot):
                 if term.cased:
                     count += len(_phrase_occurrences(view, name, tid, term))
                 elif enough - count == 1:
@@ -249,14 +303,28 @@ def _slot_count(view: ItemView, cf: CField, slot: CSlot, enough: int) -> int:
 
 
 def _occurrences(view: ItemView, name: str, slot: CSlot) -> list[tuple[int, int]]:
-    spans: list[tuple[int, int]] = []
-    hits = view.hits.get(name)
-    if not hits:
-        return spans
-    for tid, term in slot.hit_phrases(hits):
-        spans.extend(_phrase_occurrences(view, name, tid, term))
-    spans.sort()
+    """Sorted word spans of every term of `slot` in field `name` (once per item and slot
+    content; callers must not modify the list)."""
+    key = (name, slot.key)
+    spans = view._occurrences.get(key)
+    if spans is None:
+        spans = []
+        for tid, term in view.slot_hits(name, slot):
+            spans.extend(_phrase_occurrences(view, name, tid, term))
+        spans.sort()
+        view._occurrences[key] = spans
     return spans
+
+
+def _sentence_map(view: ItemView, name: str, slot: CSlot) -> dict[int, tuple[int, int]]:
+    """Sentence number -> the first span of `slot` in it, in field `name` (once per item)."""
+    key = (name, slot.key)
+    found = view._by_sentence.get(key)
+    if found is None:
+        sentence_of = view.norm[name].sentence_of
+        found = {sentence_of(span[0]): span for span in reversed(_occurrences(view, name, slot))}
+        view._by_sentence[key] = found
+    return found
 
 
 def _near(per_slot: list[list[tuple[int, int]]], window: int) -> list[tuple[int, int]] | None:
@@ -301,13 +369,8 @@ def _onear(per_slot: list[list[tuple[int, int]]], window: int) -> list[tuple[int
     return None
 
 
-def _sentence(
-    view: ItemView, name: str, per_slot: list[list[tuple[int, int]]]
-) -> list[tuple[int, int]] | None:
-    nt = view.norm[name]
-    by_sentence: list[dict[int, tuple[int, int]]] = [
-        {nt.sentence_of(span[0]): span for span in reversed(spans)} for spans in per_slot
-    ]
+def _sentence(view: ItemView, name: str, slots: tuple[CSlot, ...]) -> list[tuple[int, int]] | None:
+    by_sentence = [_sentence_map(view, name, slot) for slot in slots]
     common = set(by_sentence[0]).intersection(*by_sentence[1:])
     if not common:
         return None
@@ -316,11 +379,23 @@ def _sentence(
 
 
 def proximity(view: ItemView, cf: CField) -> tuple[str, list[tuple[int, int]]] | None:
-    """For near/onear/sentence: the field and word spans that satisfy it, or None."""
+    """For near/onear/sentence: the field and word spans that satisfy it, or None (once per
+    item and entry content: the evidence asks again for what the condition found)."""
+    memo = view._proximity
+    if cf.key in memo:
+        return memo[cf.key]
+    found = memo[cf.key] = _proximity(view, cf)
+    return found
+
+
+def _proximity(view: ItemView, cf: CField) -> tuple[str, list[tuple[int, int]]] | None:
     fm = cf.source
     for name in cf.fields:
         if name not in view.hits:
             continue
+        present = view.present(name)
+        if not all(slot.key in present for slot in cf.slots):
+            continue  # a slot has no term in this field: no occurrence to look up
         per_slot = [_occurrences(view, name, slot) for slot in cf.slots]
         if not all(per_slot):
             continue
@@ -329,14 +404,23 @@ def proximity(view: ItemView, cf: CField) -> tuple[str, list[tuple[int, int]]] |
         elif fm.mode == "onear":
             found = _onear(per_slot, fm.window or 0)
         else:
-            found = _sentence(view, name, per_slot)
+            found = _sentence(view, name, cf.slots)
         if found:
             return name, found
     return None
 
 
 def eval_field(view: ItemView, cf: CField) -> bool:
-    """Whether one ``field|modifiers: values`` entry holds for the item."""
+    """Whether one ``field|modifiers: values`` entry holds for the item (evaluated once per
+    item and entry content, whichever rules share it)."""
+    memo = view._entries
+    found = memo.get(cf.key)
+    if found is None:
+        found = memo[cf.key] = _eval_field(view, cf)
+    return found
+
+
+def _eval_field(view: ItemView, cf: CField) -> bool:
     fm = cf.source
     mode = fm.mode
     if mode == "any":
