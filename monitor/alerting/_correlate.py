@@ -247,6 +247,7 @@ class Correlator:
             return []
         ts = c.event_time.timestamp()
         hits: list[CorrelationHit] = []
+        groups_by: dict[tuple[str, ...], list[str | None]] = {}  # rules share their group-by
         for spec in specs:
             if ts < spec.watermark - spec.lateness:
                 self.late += 1
@@ -258,7 +259,11 @@ class Correlator:
             start = ts if c.window_start is None else c.window_start.timestamp()
             if start != ts:
                 spec.spans = True
-            for group in group_values(spec.rule.group_by, c.entities, c.facets):
+            by = tuple(spec.rule.group_by)
+            groups = groups_by.get(by)
+            if groups is None:
+                groups = groups_by[by] = group_values(by, c.entities, c.facets)
+            for group in groups:
                 key = (spec.rule.id, group)
                 entries = self._groups.get(key)
                 if entries is None:
