@@ -187,13 +187,13 @@ class AlertEvaluator:
         where: Callable[[ItemReceived], bool] | None = None,
         entities: bool = True,
         stories: bool | None = None,
-    ) -> None:
         fold_after: int | None = FOLD_AFTER,
+    ) -> None:
         self.log = log
-        self.extract_entities = entities
         self.fold_after = fold_after
         self._folds: dict[str, _Fold] = {}
         self._position = 0
+        self.extract_entities = entities
         self._stories_wanted = stories
         self.cluster_stories = False
         self._stories = StoryIndex()
@@ -269,11 +269,11 @@ class AlertEvaluator:
         #: item id -> rule id -> alert id: the rules some version of the item matched.
         self._matched: dict[str, dict[str, str]] = {}
         self._superseded: set[str] = set()
+        #: raised alert id -> how many of its repeats are stored as `AlertSuppressed`.
+        self._sampled: dict[str, int] = {}
         self._late_base = 0
         checkpoint = self.output.get_checkpoint(self.name)
         if checkpoint == 0:
-        #: raised alert id -> how many of its repeats are stored as `AlertSuppressed`.
-        self._sampled: dict[str, int] = {}
             # Nothing evaluated yet under this name: start empty, whatever other evaluators
             # wrote, so a second evaluator from position 0 decides exactly like the first.
             return
@@ -299,9 +299,6 @@ class AlertEvaluator:
                     )
                 elif any(i in backlog for i in evt.item_ids):
                     continue
-            self._remember(evt.rule_id, evt.item_ids, evt.alert_id)
-            if isinstance(evt, AlertRaised):
-                seconds = self._throttles.get(evt.rule_id)
             if isinstance(evt, RepeatsFolded):
                 for item_id in evt.item_ids:
                     aid = detection_alert_id(evt.rule_id, evt.rule_version, item_id)
@@ -309,6 +306,9 @@ class AlertEvaluator:
                 continue
             if isinstance(evt, AlertSuppressed):
                 self._sampled[evt.folded_into] = self._sampled.get(evt.folded_into, 0) + 1
+            self._remember(evt.rule_id, evt.item_ids, evt.alert_id)
+            if isinstance(evt, AlertRaised):
+                seconds = self._throttles.get(evt.rule_id)
                 self._throttle.record(
                     evt.rule_id,
                     self._throttle_key(
@@ -418,7 +418,6 @@ class AlertEvaluator:
                 continue
             failures = 0
             self.log.wait(max(report.position, head), poll_interval)
-                self.tick()
 
     #: How far behind the clock `tick` lets time pass (seconds): items published up to this
     #: long before they are read are still counted where a replay counts them.
@@ -465,7 +464,9 @@ class AlertEvaluator:
                 return
             self._page_stories = self._assign_stories(page)
             events: list[Event] = []
+            self._folds = {}
             for record in page:
+                self._position = record.position
                 evt = record.event()
                 revision = evt if isinstance(evt, ItemRevised) else None
                 item = revised_item(evt) if isinstance(evt, ItemRevised) else evt
@@ -475,6 +476,7 @@ class AlertEvaluator:
                     continue
                 report.items += 1
                 self._evaluate(item, events, report, revision)
+            events.extend(fold.event(aid) for aid, fold in self._folds.items())
             result = self.output.append_events(events, checkpoint=(self.name, page[-1].position))
             self._stories_at = page[-1].position
             report.duplicates += result.duplicates
@@ -484,6 +486,17 @@ class AlertEvaluator:
                 if p is not None and isinstance(e, AlertRaised)
             )
             after = report.position = page[-1].position
+
+    def _keeps_each_repeat(self, rule_id: str, folded_into: str) -> bool:
+        """Whether a throttled repeat is stored as its own `AlertSuppressed`: the first
+        `fold_after` repeats of an alert (the sample), every repeat of a rule a correlation
+        listens to (its contributions must be restorable one by one), and every repeat when
+        folding is off (``fold_after=None``, as backtests run)."""
+        if self.fold_after is None or rule_id in self._correlator.inputs:
+            return True
+        if rule_id in self._aggregator.inputs:
+            return True
+        return self._sampled.get(folded_into, 0) < self.fold_after
 
     def _remember(self, rule_id: str, item_ids: Sequence[str], alert_id: str) -> None:
         if len(item_ids) == 1:  # a detection alert (correlations name several items)
@@ -507,9 +520,7 @@ class AlertEvaluator:
                         revision=revision.revision,
                         content_hash=revision.content_hash,
                         event_time=event_time(revised_item(revision)),
-            self._folds = {}
                     )
-                self._position = record.position
                 )
         return [m for m in matches if m.rule_id not in before]
 
@@ -519,7 +530,6 @@ class AlertEvaluator:
         out: list[Event],
         report: EvaluationReport,
         revision: ItemRevised | None = None,
-            events.extend(fold.event(aid) for aid, fold in self._folds.items())
     ) -> None:
         when = event_time(item)
         self._aggregate(self._aggregator.advance(when, strict=True), out, report)
@@ -684,6 +694,36 @@ def _first_place(entities: Sequence[str]) -> str | None:
     return next((e for e in entities if e.startswith("place:")), None)
 
 
+def throttle_key(
+    by: Sequence[str],
+    group: str | None,
+    facets: Mapping[str, str],
+    items: Sequence[str],
+    entities: Sequence[str],
+) -> str:
+    """The throttle group of a match under ``throttle: {by: [...]}`` keys.
+
+    ``place``/``actor`` take the match's first place/actor entity (as ``group`` does for
+    places), ``story`` the item's story (else the item itself: an item outside any story is its
+    own), facets their value; a missing value is a group of its own (empty). ``none`` is one
+    group for the whole rule.
+    """
+    parts = []
+    for name in by:
+        if name == "none":
+            return ""
+        if name == "group":
+            value = group or ""
+        elif name in ("place", "actor"):
+            value = next((e for e in entities if e.startswith(f"{name}:")), "")
+        elif name == "story":
+            value = facets.get("story") or (items[0] if items else "")
+        else:
+            value = facets.get(name, "")
+        parts.append(f"{name}={value}")
+    return "\x00".join(parts)
+
+
 def _item_entities(ruleset: Any, item: ItemReceived, matches: Sequence[Any]) -> tuple[str, ...]:
     # Every match carries the item's entities; only an item no rule matched needs a separate
     # extraction pass (a second normalization of its text).
@@ -740,36 +780,6 @@ def _not_generated(c: Contribution, group: str | None) -> AlertSuppressed:
     from the log counts it) but raising and delivering nothing; ``folded_into`` is empty."""
     facets = dict(c.facets)
     if c.window_start is not None:
-def throttle_key(
-    by: Sequence[str],
-    group: str | None,
-    facets: Mapping[str, str],
-    items: Sequence[str],
-    entities: Sequence[str],
-) -> str:
-    """The throttle group of a match under ``throttle: {by: [...]}`` keys.
-
-    ``place``/``actor`` take the match's first place/actor entity (as ``group`` does for
-    places), ``story`` the item's story (else the item itself: an item outside any story is its
-    own), facets their value; a missing value is a group of its own (empty). ``none`` is one
-    group for the whole rule.
-    """
-    parts = []
-    for name in by:
-        if name == "none":
-            return ""
-        if name == "group":
-            value = group or ""
-        elif name in ("place", "actor"):
-            value = next((e for e in entities if e.startswith(f"{name}:")), "")
-        elif name == "story":
-            value = facets.get("story") or (items[0] if items else "")
-        else:
-            value = facets.get(name, "")
-        parts.append(f"{name}={value}")
-    return "\x00".join(parts)
-
-
         facets[_WINDOW_START] = format_time(c.window_start)
     return AlertSuppressed(
         alert_id=c.alert_id,
