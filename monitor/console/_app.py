@@ -37,9 +37,9 @@ from .._durations import parse_duration
 from ..alerts import CHART_CSS, safe_link
 from ..app import Monitor
 from ..errors import ConfigError
-from ..events import VERDICTS, format_time, parse_time
+from ..events import VERDICTS, AlertRaised, format_time, parse_time
 from ..log import EventLog
-from ..projections import ProjectionRunner, Silences, Stories
+from ..projections import ItemVersions, ProjectionRunner, Silences, Stories
 from ..search import SORTS, Filters, QueryError, SearchTimeoutError, entity_id, item_detail
 from ._feedback import AlertReview
 from ._live import BACKLOG, OVERFLOW, Broadcaster, read_alerts
@@ -105,13 +105,22 @@ class _Console:
         # The stories fold is slow (hundreds of items a second) and no page needs it to be
         # current: it catches up in its own thread, and item pages show it once it has.
         self.stories = StoriesFollower(self.log) if stories else None
-        self.live = Broadcaster(self.log, clean=clean_text)
+        self.live = Broadcaster(self.log, clean=clean_text, headline=self.headline)
         self._fresh_at = -1
         self._lock = threading.Lock()
         self.assets = {
             "console.css": (_asset("console.css") + CHART_CSS.encode(), "text/css"),
             "console.js": (_asset("console.js"), "text/javascript"),
         }
+
+    def headline(self, alert: AlertRaised) -> str:
+        """The title of `alert`'s first item (from `ItemVersions`, which the watcher updates
+        right after it raises the alert), else the alert's summary."""
+        if alert.item_ids:
+            item = ItemVersions.get(self.log, alert.item_ids[0])
+            if item is not None:
+                return item.get("title", "")
+        return alert.annotations.get("summary", "")
 
     def fresh(self) -> int:
         """Catch the projections the pages read up with the log (only when it moved);
@@ -479,7 +488,11 @@ async def _stream(console: _Console, after: int, heartbeat: float) -> AsyncItera
         yield "retry: 3000\n\n"
         if after < sub.start:
             backlog = await run_in_threadpool(
-                lambda: list(_limited(read_alerts(console.log, after, sub.start, clean_text)))
+                lambda: list(
+                    _limited(
+                        read_alerts(console.log, after, sub.start, clean_text, console.headline)
+                    )
+                )
             )
             if len(backlog) > BACKLOG:
                 yield "event: reload\ndata: {}\n\n"

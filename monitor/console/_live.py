@@ -38,12 +38,18 @@ OVERFLOW: dict[str, Any] = {"overflow": True}
 BACKLOG = 200
 
 
-def alert_message(record: Record, clean: Callable[[str], str] = str) -> dict[str, Any]:
-    """What a stream sends for one stored `AlertRaised`: its id, rule, level, title, time,
-    places and log position (`clean` neutralises the feed's text)."""
+def alert_message(
+    record: Record,
+    clean: Callable[[str], str] = str,
+    headline: Callable[[AlertRaised], str] = lambda evt: "",
+) -> dict[str, Any]:
+    """What a stream sends for one stored `AlertRaised`: its id, rule, level, title, headline
+    (`headline(alert)`), time, places and log position (`clean` neutralises the feed's
+    text)."""
     evt = record.event()
     assert isinstance(evt, AlertRaised)
     return {
+        "headline": clean(headline(evt)),
         "position": record.position,
         "alert_id": evt.alert_id,
         "rule_id": evt.rule_id,
@@ -55,11 +61,15 @@ def alert_message(record: Record, clean: Callable[[str], str] = str) -> dict[str
 
 
 def read_alerts(
-    event_log: EventLog, after: int, until: int, clean: Callable[[str], str] = str
+    event_log: EventLog,
+    after: int,
+    until: int,
+    clean: Callable[[str], str] = str,
+    headline: Callable[[AlertRaised], str] = lambda evt: "",
 ) -> Iterator[dict[str, Any]]:
     """The messages of the alerts stored at positions in (`after`, `until`], in log order."""
     for record in event_log.read(after, types=("AlertRaised",), until=until):
-        yield alert_message(record, clean)
+        yield alert_message(record, clean, headline)
 
 
 @attrs.define(eq=False)
@@ -78,6 +88,7 @@ class Broadcaster:
         event_log: the log to follow (shared, thread-safe).
         queue_size: the most messages one subscriber may have waiting.
         clean: applied to the feed's text in each message.
+        headline: the headline of an alert (its item's title), for each message.
         wait: how long one `EventLog.wait` blocks before it checks for a stop.
     """
 
@@ -87,11 +98,13 @@ class Broadcaster:
         *,
         queue_size: int = 100,
         clean: Callable[[str], str] = str,
+        headline: Callable[[AlertRaised], str] = lambda evt: "",
         wait: float = 0.5,
     ) -> None:
         self.log = event_log
         self.queue_size = queue_size
         self.clean = clean
+        self.headline = headline
         self._wait = wait
         self._lock = threading.Lock()
         self._subscribers: set[Subscription] = set()
@@ -152,7 +165,7 @@ class Broadcaster:
         if not self.log.wait(position, self._wait):
             return
         head = self.log.head()
-        messages = list(read_alerts(self.log, position, head, self.clean))
+        messages = list(read_alerts(self.log, position, head, self.clean, self.headline))
         with self._lock:  # publish and move on together: see the module docstring
             for sub in list(self._subscribers):
                 for message in messages:

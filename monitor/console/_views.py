@@ -55,9 +55,13 @@ def alert_rows(
     place: str | None = None,
 ) -> list[dict[str, Any]]:
     """The latest alerts' listings (newest first), each with ``review`` (or None),
-    ``silenced_by`` (a silence id or None), ``places`` and ``when`` (a datetime)."""
+    ``silenced_by`` (a silence id or None), ``places``, ``when`` (a datetime) and
+    ``headline``: the current title of its first item (what happened, beside the rule's
+    title, which says what kind of thing it is)."""
     rows = AlertTimeline.latest(log, limit=limit, rule=rule, level=level, place=place)
     for row in rows:
+        item = ItemVersions.get(log, row["item_ids"][0]) if row["item_ids"] else None
+        row["headline"] = (item or {}).get("title", "")
         row["review"] = AlertReview.of_alert(log, row["alert_id"])
         row["silenced_by"] = Silences.muting(log, row["alert_id"])
         row["places"] = [e.split(":", 1)[1] for e in row["entities"] if e.startswith("place:")]

@@ -49,6 +49,8 @@ def test_alerts_page_lists_the_latest_alerts_with_the_live_position(readonly):
     page = client.get("/").text
     for alert in ("english_alert", "arabic_alert", "hostile_alert"):
         assert f'/alerts/{ids[alert]}"' in page
+    # each row has its item's current title beside the rule's
+    assert '<span class="headline" dir="auto">Convoy of 40 trucks reaches Abu Kamal</span>' in page
     after = int(re.search(r'data-after="(\d+)"', page).group(1))
     assert after > 0
     only = client.get("/?rule=shelling").text
@@ -246,6 +248,8 @@ def test_live_stream_replays_missed_alerts_then_sends_new_ones(client):
     assert len(set(m["alert_id"] for m in received)) == len(received)
     assert [m["position"] for m in received] == sorted(m["position"] for m in received)
     assert received[-1]["rule_id"] == "movement" and received[-1]["places"] == ["al-tanf"]
+    # the item's title, or the rule's summary of it when the item view is a moment behind
+    assert "New convoy spotted near al-Tanf" in received[-1]["headline"]
     assert all(RLO not in t for t in titles)
 
 

@@ -139,6 +139,8 @@ def test_live_page_receives_an_alert_ingested_after_it_loaded(served, browser):
         " && document.querySelector('#alert-list li.fresh').innerText.includes('al-tanf')"
     )
     assert browser.eval("document.querySelectorAll('#alert-list li').length") == before + 1
+    fresh = browser.eval("document.querySelector('#alert-list li.fresh').innerText")
+    assert "Reinforcements arrive at al-Tanf garrison" in fresh and "movement" in fresh
     assert browser.eval("document.title").startswith("(1) ")
     assert browser.eval("document.getElementById('new-count').textContent") == "1 new"
 

@@ -117,7 +117,7 @@ class TestReview:
 class TestBroadcaster:
     def test_new_alerts_reach_each_subscriber_in_order_and_a_full_queue_overflows(self):
         log = MemoryLog()
-        live = Broadcaster(log, queue_size=3, wait=0.05)
+        live = Broadcaster(log, queue_size=5, wait=0.05)
 
         async def scenario():
             fast, slow = live.subscribe(), live.subscribe()
@@ -140,7 +140,7 @@ class TestBroadcaster:
         assert [m["position"] for m in got] == sorted(m["position"] for m in got)
         # the slow one never read: it holds the overflow marker, not seven alerts
         held = [slow.queue.get_nowait() for _ in range(slow.queue.qsize())]
-        assert len(held) <= 3 and OVERFLOW in held
+        assert len(held) <= 5 and OVERFLOW in held
         # stop() found both loops closed (asyncio.run closed them) and forgot them
         assert live.subscribers == 0
 

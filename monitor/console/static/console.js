@@ -42,6 +42,11 @@
     const rule = el("span", "rule");
     rule.append(el("code", "", alert.rule_id));
     li.append(rule);
+    if (alert.headline) {
+      const headline = el("span", "headline", alert.headline);
+      headline.dir = "auto";
+      li.append(headline);
+    }
     if (alert.places.length) {
       const places = el("span", "places");
       for (const p of alert.places) places.append(el("bdi", "place", p));
