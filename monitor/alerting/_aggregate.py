@@ -40,7 +40,7 @@ from __future__ import annotations
 import hashlib
 import heapq
 from bisect import bisect_left, bisect_right, insort
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -200,31 +200,37 @@ class _Spec:
             and s >= max(e[0][0], g.cleared) + span
         )
 
-    def candidates(self, g: _Group) -> Iterator[float]:
-        """The instants at which the condition can change, ascending."""
-        times = {e[0] for e in g.entries}
-        # Up-spikes and max-cardinality can only start at a match (ElastAlert2 checks them at
-        # each event); dips, silences and min-cardinality when a match leaves a window.
+    def _shifts(self) -> tuple[int, ...]:
+        """Up-spikes and max-cardinality can only start at a match (ElastAlert2 checks them at
+        each event): shift 0; dips, silences and min-cardinality when a match leaves a window:
+        shift 1 (t + timespan)."""
         if self.type == "spike":
             kind = self.rule.spike_type
-            shifts = (0, 1) if kind == "both" else (0,) if kind == "up" else (1,)
-        elif self.type == "flatline":
-            shifts = (1,)
-        elif self.rule.max_cardinality is not None and self.rule.min_cardinality is None:
-            shifts = (0,)
-        else:
-            shifts = (0, 1)
-        out = {t + k * self.span for t in times for k in shifts}
-        if self.type == "cardinality" and g.entries:
-            out.add(max(g.entries[0][0], g.cleared) + self.span)
-        return iter(sorted(out))
+            return (0, 1) if kind == "both" else (0,) if kind == "up" else (1,)
+        if self.type == "flatline":
+            return (1,)
+        if self.rule.max_cardinality is not None and self.rule.min_cardinality is None:
+            return (0,)
+        return (0, 1)
+
+    def candidates(self, g: _Group, since: float) -> list[float]:
+        """The instants >= `since` at which the condition can change, ascending. Only the
+        entries that can shift past `since` are read: for matches in time order, the new one
+        (shift 0) and those within a timespan of it (shift 1)."""
+        entries, out = g.entries, set()
+        for k in self._shifts():
+            lo = bisect_left(entries, (since - k * self.span,))
+            out.update(e[0] + k * self.span for e in entries[lo:])
+        if self.type == "cardinality" and entries:
+            out.add(max(entries[0][0], g.cleared) + self.span)
+        return sorted(t for t in out if t >= since)
 
     def due(self, g: _Group, since: float) -> float | None:
         """The earliest instant >= `since` (and after the last restart) where it holds."""
         if self.type == "new_value" or not g.entries:
             return None
-        for s in self.candidates(g):
-            if s >= since and s > g.cleared and self.holds(g, s):
+        for s in self.candidates(g, since):
+            if s > g.cleared and self.holds(g, s):
                 return s
         return None
 
