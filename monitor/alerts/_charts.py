@@ -11,7 +11,8 @@ of them renders small, dependency-free, CSP-safe SVG with text that stays text):
   alerts whatever the row (scaling each row to its own maximum made one alert look as big as
   forty);
 * a y axis per row says what the scale is (0 and the shared maximum), an x axis at the bottom
-  carries dated ticks, and light grid lines run through every row at those dates;
+  carries dated ticks (day and month; the note above the rows gives the years), and light grid
+  lines run through every row at those dates;
 * the SVG has a viewBox and no fixed size: it fills its container from a phone to a wall
   screen (the page caps its width with CSS), with labels above the bars so a narrow screen
   keeps the whole width for them;
@@ -41,6 +42,7 @@ _ROW = 52  # one row: its label line, then the bars
 _LABEL = 16  # the label line's height
 _BAR_AREA = 30  # the tallest bar
 _AXIS = 34  # the x axis and its dates
+_HEAD = 36  # two lines above the rows: the period, and the scale
 
 #: The style the charts need (the report inlines it; the console serves it in its CSS file).
 CHART_CSS = """
@@ -52,7 +54,9 @@ svg.chart .axis{stroke:#888;stroke-width:1}
 svg.chart .grid{stroke:#e3e3e3;stroke-width:1}
 svg.chart .bar{fill:#2e6da4}
 svg.chart.places .bar{fill:#b9770e}
-svg.chart .note{font-size:11px;fill:#666}
+svg.chart .note{font-size:12px;fill:#666}
+@media (max-width:600px){svg.chart text{font-size:16px}svg.chart .label{font-size:17px}
+svg.chart .count{font-size:16px}svg.chart .note{font-size:15px}}
 """
 
 
@@ -74,22 +78,22 @@ def _nice_max(value: int) -> int:
     return 10 * power  # pragma: no cover: the loop always returns
 
 
-def _tick_days(bars: int, size: int, count: int = 6) -> list[int]:
-    """Bar indexes to label on the x axis: about `count`, evenly spread, first and last
-    included when there is room."""
+def _tick_days(bars: int, count: int = 6) -> list[int]:
+    """Bar indexes to label on the x axis: about `count`, evenly spread, the first and the
+    last included, never two closer than 0.6 of the spacing (their labels would overlap)."""
     if bars <= 1:
         return [0]
     step = max(1, math.ceil((bars - 1) / (count - 1)))
     ticks = list(range(0, bars, step))
-    if bars - 1 - ticks[-1] >= step / 2:
+    if bars - 1 - ticks[-1] >= 0.6 * step:
         ticks.append(bars - 1)
-    elif ticks[-1] != bars - 1:
+    elif len(ticks) > 1:
         ticks[-1] = bars - 1
     return ticks
 
 
-def _date_label(day: date, with_year: bool) -> str:
-    return f"{day.day} {day:%b}" + (f" {day.year}" if with_year else "")
+def _date_label(day: date) -> str:
+    return f"{day.day} {day:%b}"
 
 
 def _rows(series: Mapping[str, Mapping[date, int]]) -> list[tuple[str, Mapping[date, int]]]:
@@ -137,23 +141,27 @@ def daily_chart(
     top = _nice_max(max(max(b.values(), default=0) for _, b, _ in bucketed))
     plot_w = _WIDTH - _LEFT - _RIGHT
     bar_w = plot_w / bars
-    height = 18 + _ROW * len(bucketed) + _AXIS
+    height = _HEAD + _ROW * len(bucketed) + _AXIS
     per = "day" if size == 1 else f"{size} days"
     label = escape(f"{what.capitalize()} per {per}, {first.isoformat()} to {last.isoformat()}")
     out = [
         f'<svg class="chart {escape(css_class)}" xmlns="http://www.w3.org/2000/svg" '
         f'viewBox="0 0 {_WIDTH} {height}" role="img" aria-label="{label}">'
         f"<title>{label}</title>",
-        f'<text class="note" x="{_LEFT}" y="12">Bars share one scale: full height = {top} '
+        f'<text class="note" x="{_LEFT}" y="13">{escape(_date_label(first))} {first.year} – '
+        f"{escape(_date_label(last))} {last.year}</text>"
+        f'<text class="note" x="{_LEFT}" y="28">One scale for every row: a full bar is {top} '
         f"{escape(what)} per {per}</text>",
     ]
-    ticks = _tick_days(bars, size)
-    plot_bottom = 18 + _ROW * len(bucketed)
+    ticks = _tick_days(bars)
+    plot_bottom = _HEAD + _ROW * len(bucketed)
     for index in ticks:  # grid lines through every row at the labelled dates
         x = _LEFT + (index + 0.5) * bar_w
-        out.append(f'<line class="grid" x1="{x:.1f}" y1="18" x2="{x:.1f}" y2="{plot_bottom}"/>')
+        out.append(
+            f'<line class="grid" x1="{x:.1f}" y1="{_HEAD}" x2="{x:.1f}" y2="{plot_bottom}"/>'
+        )
     for row, (name, buckets, total) in enumerate(bucketed):
-        y0 = 18 + row * _ROW
+        y0 = _HEAD + row * _ROW
         base = y0 + _LABEL + _BAR_AREA + 2
         out.append(
             f'<text class="label" x="{_LEFT}" y="{y0 + _LABEL - 3}"><tspan>'
@@ -194,7 +202,7 @@ def daily_chart(
         out.append(
             f'<line class="axis" x1="{x:.1f}" y1="{axis_y}" x2="{x:.1f}" y2="{axis_y + 4}"/>'
             f'<text class="tick" x="{x:.1f}" y="{axis_y + 17}" text-anchor="{anchor}">'
-            f"{escape(_date_label(day, k in (0, len(ticks) - 1)))}</text>"
+            f"{escape(_date_label(day))}</text>"
         )
     out.append("</svg>")
     return "".join(out)

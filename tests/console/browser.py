@@ -96,10 +96,14 @@ class Browser:
         return result["result"].get("value")
 
     def wait_for(self, expression: str, timeout: float = 20.0):
-        """Poll `expression` until it is truthy; its value."""
+        """Poll `expression` until it is truthy; its value. An evaluation that fails while the
+        page navigates (its context destroyed) is retried."""
         deadline = time.monotonic() + timeout
         while True:
-            value = self.eval(expression)
+            try:
+                value = self.eval(expression)
+            except RuntimeError:
+                value = None
             if value:
                 return value
             if time.monotonic() > deadline:

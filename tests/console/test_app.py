@@ -123,9 +123,9 @@ def test_charts_share_one_scale_with_dated_axes(readonly):
     client, _ = readonly
     page = client.get("/charts").text
     assert page.count('<svg class="chart') == 2
-    assert "Bars share one scale" in page and 'viewBox="0 0 520' in page
+    assert "One scale for every row" in page and 'viewBox="0 0 520' in page
     assert "abu-kamal" in page and "movement" in page
-    assert re.search(r"\d{1,2} [A-Z][a-z]{2} \d{4}</text>", page)  # a dated tick
+    assert re.search(r'class="tick"[^>]*>\d{1,2} [A-Z][a-z]{2}</text>', page)  # a dated tick
 
 
 @pytest.mark.parametrize(

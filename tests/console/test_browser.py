@@ -152,8 +152,10 @@ def test_search_from_the_form_finds_an_item(served, browser):
         "document.querySelector('input[name=q]').value = 'البوكمال';"
         "document.querySelector('form.search').submit()"
     )
-    browser.wait_for("location.search.includes('q=')")
-    browser.wait_for("document.readyState === 'complete'")
+    browser.wait_for(
+        "location.search.includes('q=') && document.readyState === 'complete'"
+        " && document.querySelectorAll('.hit').length > 0"
+    )
     links = browser.eval("Array.from(document.querySelectorAll('.hit a.title'), a => a.href)")
     assert any(ids["arabic_item"] in link for link in links)
     assert ARABIC_TITLE in browser.text()

@@ -39,14 +39,15 @@ class TestDailyChart:
         svg = daily_chart({"a": Counter({D0: 1}), "b": Counter({D0: 2})})
         bars = _bars(svg)
         assert bars["a"][0] * 2 == pytest.approx(bars["b"][0])
-        assert "full height = 2 alerts per day" in svg
+        assert "One scale for every row: a full bar is 2 alerts per day" in svg
 
     def test_axes_dates_and_a_viewbox_without_fixed_size(self):
         svg = daily_chart({"r": Counter({D0: 1, D0 + timedelta(days=20): 3})}, css_class="rules")
         assert svg.startswith('<svg class="chart rules"') and 'viewBox="0 0 520 ' in svg
         assert not re.search(r"<svg[^>]* (width|height)=", svg)
         ticks = re.findall(r'class="tick"[^>]*>([^<]+)</text>', svg)
-        assert ticks[0] == "1 Mar 2026" and ticks[-1] == "21 Mar 2026" and len(ticks) >= 4
+        assert ticks[0] == "1 Mar" and ticks[-1] == "21 Mar" and len(ticks) >= 4
+        assert ">1 Mar 2026 – 21 Mar 2026<" in svg
         assert svg.count('class="axis"') >= 4  # x axis, ticks, a baseline and y axis per row
 
     def test_names_are_escaped_and_the_tail_summed(self):
