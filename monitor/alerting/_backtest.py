@@ -21,6 +21,7 @@ from ..events import AlertRaised, AlertSuppressed, ItemReceived, event_time
 from ..log import EventLog, MemoryLog
 from ..rules import RuleSet, RuleSources, load_rules, resolve_sources
 from ._evaluator import AlertEvaluator
+from ._scan_plan import ScanPlan, every_item_read, match_ranges, revised_items
 
 __all__ = ["BacktestReport", "RuleBacktest", "backtest", "backtest_rules"]
 
@@ -48,6 +49,12 @@ class BacktestReport:
     items: int
     ruleset_hash: str
     rules: list[RuleBacktest]
+    #: Item records left unread because the search index showed no tested rule can match them.
+    prefiltered: int = 0
+    #: How the history was read: "full scan", "prefiltered by the search index", or why the
+    #: prefilter could not be used.
+    scan: str = "full scan"
+    jobs: int = 1
 
     def as_json(self) -> dict[str, Any]:
         """A JSON-ready form (for ``monitor backtest --json``)."""
@@ -68,6 +75,8 @@ def backtest(
     progress: Callable[[int, int], None] | None = None,
     step: int = 5000,
     compare: Collection[str] | None = None,
+    jobs: int = 1,
+    candidates: Collection[str] | None = None,
 ) -> BacktestReport:
     """Evaluate `ruleset` over the items of `log` whose event time is in [since, until].
 
@@ -79,12 +88,28 @@ def backtest(
 
     `progress(done, total)` is called with log positions as the evaluation advances. Memory
     holds the scratch alerts and one key per active alert in the window, never the items.
+
+    `candidates` (item ids from the search index, see `monitor.search.items_with_any` and
+    `RuleSet.presearch_phrases`) lets every other item record go unread, when that is exact
+    (see `_scan_plan`); `jobs` > 1 matches position ranges in that many worker processes (an
+    SQLite or PostgreSQL log). Either way the result is that of the sequential full scan.
     """
 
     def wanted(item: ItemReceived) -> bool:
         when = event_time(item)
         return (since is None or when >= since) and (until is None or when <= until)
 
+    head = log.head()
+    plan = ScanPlan()
+    scan = "full scan"
+    reason = every_item_read(ruleset)
+    if candidates is not None:
+        if reason is None:
+            plan.candidates = set(candidates) | revised_items(log, head)
+            scan = "prefiltered by the search index"
+        else:
+            scan = f"full scan ({reason})"
+    plan.skip_unmatched = jobs > 1 and reason is None
     scratch = MemoryLog()
     evaluator = AlertEvaluator(
         log,
@@ -95,15 +120,35 @@ def backtest(
         where=wanted,
         entities=False,
         fold_after=None,  # every repeat as its own AlertSuppressed: counted and compared
+        skip=plan.skip if (plan.candidates is not None or plan.skip_unmatched) else None,
+        matcher=plan.matches if jobs > 1 else None,
     )
-    head = log.head()
     items = 0
-    position = 0
-    while position < head:
-        position = min(head, position + step)
-        items += evaluator.run(until=position).items
-        if progress is not None:
-            progress(position, head)
+    if jobs > 1:
+        ranges = match_ranges(
+            log,
+            ruleset,
+            jobs=jobs,
+            head=head,
+            step=step,
+            since=since,
+            until=until,
+            candidates=plan.candidates,
+        )
+        for end, matched, unmatched, _prefiltered in ranges:  # this process counts those
+            plan.matched.update(matched)
+            items += evaluator.run(until=end).items
+            items += unmatched if plan.skip_unmatched else 0
+            plan.matched.clear()  # every one was consumed; the rest were outside the window
+            if progress is not None:
+                progress(end, head)
+    else:
+        position = 0
+        while position < head:
+            position = min(head, position + step)
+            items += evaluator.run(until=position).items
+            if progress is not None:
+                progress(position, head)
 
     per_rule: dict[str, RuleBacktest] = {}
 
@@ -159,7 +204,14 @@ def backtest(
             per_rule[key[0]].new += 1
     _add_titles(log, [ex for row in per_rule.values() for ex in row.examples], head)
     rows = sorted(per_rule.values(), key=lambda r: (-r.would_raise, r.rule_id))
-    return BacktestReport(items=items, ruleset_hash=ruleset.hash, rules=rows)
+    return BacktestReport(
+        items=items,
+        ruleset_hash=ruleset.hash,
+        rules=rows,
+        prefiltered=plan.prefiltered,
+        scan=scan,
+        jobs=jobs,
+    )
 
 
 def _add_titles(log: EventLog, examples: list[dict[str, Any]], head: int) -> None:

@@ -54,7 +54,7 @@ from ..events import (
     parse_time,
     revised_item,
 )
-from ..log import EventLog
+from ..log import EventLog, Record
 from ..rules import StoryIndex, StoryUpdate, render_template
 from ._aggregate import Aggregator, aggregate_event, split_rules
 from ._correlate import Contribution, CorrelationHit, Correlator, Throttle
@@ -170,7 +170,11 @@ class AlertEvaluator:
     evaluator's throughput and a pass over the log's items on start, so a pack that does not
     use it does not pay for it.
     `lateness` overrides every correlation rule's allowed lateness in seconds (default: each
-    rule's timespan).
+    rule's timespan). `fold_after` is how many repeats of an alert are kept one by one (None:
+    every one). Two hooks serve backtests at scale (`backtest`): `skip(record)` drops an item
+    record before it is decoded (one the search index says no tested rule can match), and
+    `matcher(position, item)` gives the matches of an item computed elsewhere (by worker
+    processes) instead of ``ruleset.match``.
     """
 
     def __init__(
@@ -188,8 +192,12 @@ class AlertEvaluator:
         entities: bool = True,
         stories: bool | None = None,
         fold_after: int | None = FOLD_AFTER,
+        skip: Callable[[Record], bool] | None = None,
+        matcher: Callable[[int, ItemReceived], Sequence[Any]] | None = None,
     ) -> None:
         self.log = log
+        self.skip = skip
+        self.matcher = matcher
         self.fold_after = fold_after
         self._folds: dict[str, _Fold] = {}
         self._position = 0
@@ -467,6 +475,8 @@ class AlertEvaluator:
             self._folds = {}
             for record in page:
                 self._position = record.position
+                if self.skip is not None and self.skip(record):
+                    continue
                 evt = record.event()
                 revision = evt if isinstance(evt, ItemRevised) else None
                 item = revised_item(evt) if isinstance(evt, ItemRevised) else evt
@@ -533,7 +543,10 @@ class AlertEvaluator:
     ) -> None:
         when = event_time(item)
         self._aggregate(self._aggregator.advance(when, strict=True), out, report)
-        matches = self.ruleset.match(item)
+        if self.matcher is not None:
+            matches = list(self.matcher(self._position, item))
+        else:
+            matches = self.ruleset.match(item)
         if revision is not None:
             matches = self._revision_matches(revision, matches, out)
         extract = self.extract_entities and revision is None

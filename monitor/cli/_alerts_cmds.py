@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import heapq
 import json
+import os
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -31,6 +32,7 @@ from ..events import AlertRaised, ItemReceived, format_time, parse_time, to_plai
 from ..log import EventLog, open_log
 from ..projections import AlertTimeline, ProjectionRunner
 from ..rules import load_rules
+from ..search import backtest_candidates
 from ._context import EXIT_PROBLEM, CliContext
 from ._options import check_rule_sources, rules_option, rules_sources
 from ._progress import progress_bar
@@ -333,6 +335,20 @@ def show(obj: CliContext, alert_id: str, as_json: bool, rules: tuple[str, ...]) 
 )
 @click.option("--since", help="Only items with event time at or after this (2026-03-01, 7d).")
 @click.option("--until", help="Only items with event time at or before this.")
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Worker processes that match items, by position range [default: the machine's cores].",
+)
+@click.option(
+    "--prefilter",
+    type=click.Choice(["auto", "on", "off"]),
+    default="auto",
+    show_default=True,
+    help="Read only the items the search index says the rules can match: auto uses the index "
+    "when it is nearly up to date, on builds it first, off reads everything.",
+)
 @click.option("--json", "as_json", is_flag=True, help="The report as one JSON object.")
 @click.pass_obj
 def backtest_command(
@@ -343,6 +359,8 @@ def backtest_command(
     replace: tuple[str, ...],
     since: str | None,
     until: str | None,
+    jobs: int | None,
+    prefilter: str,
     as_json: bool,
 ) -> None:
     """Evaluate rules over the stored items WITHOUT appending anything: per rule, how many
@@ -366,6 +384,12 @@ def backtest_command(
     )
     log = _open(obj)
     try:
+        with progress_bar("search index") as update:
+            candidates, note = backtest_candidates(log, ruleset, mode=prefilter, progress=update)
+        if not as_json:  # --json carries it as "scan"
+            info(f"backtest: {note}", err=True)
+        memory = getattr(log, "url", "memory").startswith("memory")
+        workers = 1 if memory else (jobs or os.cpu_count() or 1)
         with progress_bar("backtest") as update:
             report = backtest(
                 log,
@@ -375,6 +399,8 @@ def backtest_command(
                 until=_when(until, "--until"),
                 progress=update,
                 compare=compare,
+                jobs=workers,
+                candidates=candidates,
             )
     finally:
         log.close()
@@ -384,7 +410,11 @@ def backtest_command(
     out = make_console()
     tested = ", ".join(add or only or replace or rules_sources(rules))
     mode = "the active rules plus " if add else ""
-    table = Table(title=f"Backtest of {mode}{tested} over {report.items} item(s)")
+    table = Table(
+        title=f"Backtest of {mode}{tested} over {report.items + report.prefiltered} item(s)",
+        caption=f"{report.scan}; {report.prefiltered:,} item(s) left unread; "
+        f"{report.jobs} job(s)",
+    )
     for column in ("rule", "would raise", "throttled", "active raised", "new", "gone"):
         table.add_column(column, justify="left" if column == "rule" else "right")
     for row in report.rules:

@@ -108,6 +108,10 @@ class CompiledRules:
     #: term id -> keys of the slots holding it (`CSlot.key`): which slots an item's hits
     #: touch, found once per field instead of by every candidate rule.
     tid_slots: tuple[tuple[int, ...], ...] = ()
+    #: term id -> every written form the scanner searches for it (see `_Interner`).
+    tid_forms: tuple[tuple[Term, ...], ...] = ()
+    #: term id -> the item fields some rule searches it in.
+    tid_fields: tuple[frozenset[str], ...] = ()
 
 
 class _Interner:
@@ -388,6 +392,7 @@ def compile_rules(
             for tid in crule.necessary:
                 tid_rules[tid].append(index)
     tid_slots: list[set[int]] = [set() for _ in range(len(interner.keys))]
+    tid_fields: list[set[str]] = [set() for _ in range(len(interner.keys))]
     for crule in compiled:
         for groups in crule.selections.values():
             for group in groups:
@@ -395,6 +400,9 @@ def compile_rules(
                     for slot in cf.slots:
                         for tid in slot.index:
                             tid_slots[tid].add(slot.key)
+                        for tid in chain(slot.index, slot.regex_literals):
+                            if tid >= 0:
+                                tid_fields[tid].update(cf.fields)
     scanner = SCANNERS[scanner_name](interner.scanner_terms())
     return CompiledRules(
         scanner=scanner,
@@ -407,4 +415,6 @@ def compile_rules(
             f for f in ("title", "summary", "content", "author", "url") if f in fields_used
         ),
         tid_slots=tuple(tuple(sorted(keys)) for keys in tid_slots),
+        tid_forms=tuple(interner.forms),
+        tid_fields=tuple(frozenset(f) for f in tid_fields),
     )

@@ -94,6 +94,30 @@ class RuleSet:
                 return lex
         raise KeyError(name)
 
+    def presearch_phrases(self) -> dict[str, tuple[tuple[tuple[str, ...], bool], ...] | None]:
+        """Per rule id: phrases (normalized tokens, last-token-is-a-prefix) at least one of
+        which an item's title, summary or content must contain for the rule to be able to
+        match it, or None when no such list exists (a rule with no indexable term, or whose
+        necessary terms are searched in other fields, or are regex literals, found inside
+        words). Every written form of each term is listed (Arabic clitic forms included), so
+        a word index that holds what `normalize` makes of those fields finds every candidate:
+        this is the presearcher's own clause, turned into a query for a search index
+        (``monitor backtest`` uses it to evaluate only the items that can match)."""
+        compiled = self._compiled
+        text_fields = frozenset({"title", "summary", "content"})
+        out: dict[str, tuple[tuple[tuple[str, ...], bool], ...] | None] = {}
+        for crule in compiled.rules:
+            chosen = None
+            for clause in crule.clauses:
+                forms = [f for tid in sorted(clause) for f in compiled.tid_forms[tid]]
+                if all(compiled.tid_fields[tid] <= text_fields for tid in clause) and all(
+                    f.kind == "phrase" and f.tokens for f in forms
+                ):
+                    chosen = tuple(dict.fromkeys((f.tokens, f.prefix) for f in forms))
+                    break
+            out[crule.rule.id] = chosen
+        return out
+
     def unindexed(self) -> tuple[Rule, ...]:
         """Rules with no indexable term: evaluated for every item (``rules check`` warns)."""
         return tuple(self._compiled.rules[i].rule for i in self._compiled.always)

@@ -27,14 +27,17 @@ from ._api import (
     ItemDetail,
     SearchTimeoutError,
     catch_up,
+    count_between,
     entity_id,
     index_lag,
     item_detail,
+    items_with_any,
     list_items,
     rebuild,
     search,
 )
 from ._filters import SORTS, Filters, Hit, Page
+from ._presearch import AUTO_MAX_LAG, backtest_candidates
 from ._projection import MAX_INDEXED_CHARS, SEARCH_PROJECTION, SearchIndex
 from ._query import (
     MAX_DEPTH,
@@ -51,6 +54,7 @@ from ._query import (
 from ._render import to_fts5, to_tsquery
 
 __all__ = [
+    "AUTO_MAX_LAG",
     "DEFAULT_LIMIT",
     "DEFAULT_TIMEOUT",
     "MAX_DEPTH",
@@ -73,10 +77,13 @@ __all__ = [
     "QueryError",
     "SearchIndex",
     "SearchTimeoutError",
+    "backtest_candidates",
     "catch_up",
+    "count_between",
     "entity_id",
     "index_lag",
     "item_detail",
+    "items_with_any",
     "list_items",
     "parse_query",
     "rebuild",

@@ -9,6 +9,8 @@ and each database query is stopped after `timeout` seconds (`DEFAULT_TIMEOUT`) w
 from __future__ import annotations
 
 import weakref
+from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
 import attrs
@@ -21,7 +23,7 @@ from ..rules import RuleSet
 from ._filters import SORTS, Filters, Page
 from ._pg_index import PostgresIndex
 from ._projection import SearchIndex, micros
-from ._query import QueryError, parse_query
+from ._query import Or, Phrase, QueryError, parse_query
 from ._render import to_fts5, to_tsquery
 from ._sqlite_index import SearchTimeout, SQLiteIndex
 
@@ -33,9 +35,11 @@ __all__ = [
     "ItemDetail",
     "SearchTimeoutError",
     "catch_up",
+    "count_between",
     "entity_id",
     "index_lag",
     "item_detail",
+    "items_with_any",
     "list_items",
     "rebuild",
     "search",
@@ -246,3 +250,27 @@ def item_detail(log: EventLog, item_id: str) -> ItemDetail | None:
             if isinstance(event, AlertRaised):
                 alerts.append(event)
     return ItemDetail(versions, tuple(alerts))
+
+
+def items_with_any(
+    log: EventLog, phrases: Iterable[tuple[Sequence[str], bool]], *, batch: int = 250
+) -> set[str]:
+    """The ids of the items whose indexed text (title and body of their current version)
+    contains at least one of `phrases`: normalized tokens and whether the last is a prefix, as
+    `RuleSet.presearch_phrases` gives them. Queried `batch` phrases at a time (one OR each), so
+    a rule with thousands of Arabic word forms is a few dozen index look-ups, not a scan."""
+    index = _index(log)
+    render = to_fts5 if isinstance(index, SQLiteIndex) else to_tsquery
+    nodes = [Phrase(tuple(tokens), prefix) for tokens, prefix in phrases if tokens]
+    found: set[str] = set()
+    for start in range(0, len(nodes), batch):
+        part = nodes[start : start + batch]
+        found.update(index.item_ids(render(part[0] if len(part) == 1 else Or(tuple(part)))))
+    return found
+
+
+def count_between(log: EventLog, since: datetime | None, until: datetime | None) -> int:
+    """How many indexed items have their time (published, else received) in [since, until]."""
+    low = micros(since) if since is not None else None
+    high = micros(until) if until is not None else None
+    return _index(log).count_between(low, high)

@@ -179,3 +179,16 @@ class PostgresIndex:
         """How many items the index holds."""
         sql = self._sql("SELECT count(*) FROM {s}search_docs")
         return self.log.with_connection(lambda c: c.execute(sql).fetchone()[0])
+
+    def item_ids(self, match: str) -> list[str]:
+        """Every item whose indexed text matches `match` (a tsquery text), unranked."""
+        sql = self._sql(
+            "SELECT item_id FROM {s}search_docs WHERE tsv @@ to_tsquery('simple', %s)"
+        )
+        return [r[0] for r in self.log.with_connection(lambda c: c.execute(sql, (match,)))]
+
+    def count_between(self, since: int | None, until: int | None) -> int:
+        """How many items have their time (published, else received) in [since, until]."""
+        sql = self._sql("SELECT count(*) FROM {s}search_docs WHERE ts >= %s AND ts <= %s")
+        low, high = since if since is not None else -(2**62), until if until is not None else 2**62
+        return self.log.with_connection(lambda c: c.execute(sql, (low, high)).fetchone()[0])

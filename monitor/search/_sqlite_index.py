@@ -176,6 +176,20 @@ class SQLiteIndex:
             lambda c: c.execute("SELECT count(*) FROM search_docs").fetchone()[0]
         )
 
+    def item_ids(self, match: str) -> list[str]:
+        """Every item whose indexed text matches `match` (an FTS5 expression), unranked."""
+        sql = (
+            "SELECT d.item_id FROM search_fts f JOIN search_docs d ON d.id = f.rowid "
+            "WHERE search_fts MATCH ?"
+        )
+        return [r[0] for r in self.log.with_connection(lambda c: c.execute(sql, (match,)))]
+
+    def count_between(self, since: int | None, until: int | None) -> int:
+        """How many items have their time (published, else received) in [since, until]."""
+        sql = "SELECT count(*) FROM search_docs WHERE ts >= ? AND ts <= ?"
+        low, high = since if since is not None else -(2**62), until if until is not None else 2**62
+        return self.log.with_connection(lambda c: c.execute(sql, (low, high)).fetchone()[0])
+
 
 def _hit(row: Any) -> Hit:
     position, item_id, feed_id, lang, text_lang, ts, title, url, snippet, score = row

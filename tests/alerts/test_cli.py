@@ -152,7 +152,9 @@ def test_backtest_reports_new_and_gone_without_appending(db, ruleset, tmp_path):
     result = run(db, "backtest", "--rules", str(edited), "--json")
     report = json.loads(result.output)
     rows = {r["rule_id"]: r for r in report["rules"]}
-    assert report["items"] == len(STORY)
+    # items read and evaluated, plus those the search index showed no rule can match
+    assert report["items"] + report["prefiltered"] == len(STORY)
+    assert report["scan"] == "prefiltered by the search index"
     assert rows["movement"]["would_raise"] == rows["movement"]["active"] == 4
     assert rows["movement"]["new"] == rows["movement"]["gone"] == 0
     assert rows["denial"]["would_raise"] == 1 and rows["shelling-burst"]["gone"] == 1

@@ -1,0 +1,205 @@
+"""Backtests at scale give exactly the sequential full scan's result: with the search index as
+a presearch (only items that can match are read), with worker processes matching position
+ranges, and with both, on random rule sets over random items."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import UTC, datetime, timedelta
+
+import attrs
+import pytest
+
+from monitor import search
+from monitor.alerting import backtest
+from monitor.events import ItemReceived, ItemRevised, content_hash, item_id
+from monitor.log import open_log
+from monitor.rules import load_rules
+
+T0 = datetime(2026, 4, 1, tzinfo=UTC)
+WORDS = [
+    "convoy", "convoys", "drone", "drones", "strike", "shelling", "tanf", "garrison",
+    "militia", "border", "crossing", "denied", "officials", "rocket", "base", "troops",
+    "market", "prices", "weather", "school", "harvest", "water", "council", "road",
+]  # fmt: skip
+ARABIC = ["قافلة", "والقافلة", "طائرة", "التنف", "بالتنف", "قصف", "الحدود"]
+
+
+def clock() -> datetime:
+    return T0
+
+
+def random_rules(rng: random.Random, count: int) -> str:
+    """`count` rules: word lists, phrases, all-of, near, a regex with a literal, a negation,
+    an Arabic term; some throttled, and a correlation over two of them."""
+    docs = []
+    for n in range(count):
+        words = rng.sample(WORDS, 3)
+        kind = rng.choice(["any", "all", "near", "phrase", "not", "regex", "arabic"])
+        if kind == "any":
+            detection = f"s: {{text: [{words[0]}, {words[1]}]}}\n  condition: s"
+        elif kind == "all":
+            detection = f"s: {{text|all: [{words[0]}, {words[1]}]}}\n  condition: s"
+        elif kind == "near":
+            detection = f"s: {{text|near=4: [{words[0]}, {words[1]}]}}\n  condition: s"
+        elif kind == "phrase":
+            detection = f"s: {{text: ['{words[0]} {words[1]}']}}\n  condition: s"
+        elif kind == "not":
+            detection = (
+                f"s: {{text: [{words[0]}]}}\n  n: {{text: [{words[1]}]}}\n  condition: s and not n"
+            )
+        elif kind == "regex":
+            detection = (  # a regex is found inside words: only the word can presearch
+                f"s: {{text: [{words[1]}]}}\n  r: {{text|re: ['{words[0]}\\s+\\w+']}}\n"
+                "  condition: s and r"
+            )
+        else:
+            detection = f"s: {{text: [{rng.choice(ARABIC)}, {words[0]}]}}\n  condition: s"
+        throttle = f"throttle: {rng.choice(['2h', '6h'])}\n" if rng.random() < 0.5 else ""
+        docs.append(
+            f"id: r{n}\ntitle: rule {n}\nlevel: medium\ndetection:\n  {detection}\n{throttle}"
+        )
+    docs.append(
+        "id: pair\ntitle: pair\nlevel: high\ncorrelation:\n  type: event_count\n"
+        "  rules: [r0, r1]\n  timespan: 12h\n  condition: {gte: 2}\n"
+    )
+    return "---\n".join(docs)
+
+
+def random_items(rng: random.Random, count: int) -> list[ItemReceived]:
+    items = []
+    for n in range(count):
+        words = rng.choices(WORDS + ARABIC, k=rng.randint(4, 14))
+        if rng.random() < 0.7:  # most items say nothing a rule looks for
+            words = rng.choices(["market", "prices", "weather", "school", "water"], k=6)
+        published = T0 + timedelta(minutes=17 * n)
+        feed = f"feed{n % 3}"
+        items.append(
+            ItemReceived(
+                item_id=item_id(feed, guid=f"g{n}"),
+                feed_id=feed,
+                guid=f"g{n}",
+                received=published,
+                published=published,
+                title=" ".join(words[:4]).capitalize(),
+                summary=" ".join(words),
+                source=f"outlet{n % 5}",
+            )
+        )
+    return items
+
+
+def revision_of(item: ItemReceived, text: str) -> ItemRevised:
+    """A revision of `item` whose title and summary become `text`."""
+    new = attrs.evolve(item, title=text, summary=text)
+    fields = {f.name: getattr(new, f.name) for f in attrs.fields(ItemReceived)}
+    return ItemRevised(**fields, revision=1, content_hash=content_hash(new))
+
+
+def results(report) -> list:
+    return [
+        (r.rule_id, r.would_raise, r.would_suppress, r.active, r.new, r.gone, r.examples)
+        for r in report.rules
+    ]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_prefilter_and_workers_equal_the_full_scan_on_random_rule_sets(tmp_path, seed) -> None:
+    rng = random.Random(seed)
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "r.yaml").write_text(random_rules(rng, 8))
+    ruleset = load_rules(tmp_path / "rules")
+    items = random_items(rng, 400)
+    with open_log(tmp_path / "log.db") as log:
+        log.append_events(items)
+        # revisions: one that stops matching what its first version matched, one that starts
+        log.append_events(
+            [revision_of(items[5], "market prices"), revision_of(items[9], "convoy drone")]
+        )
+        full = backtest(log, ruleset, clock=clock, step=97)
+        candidates, note = search.backtest_candidates(log, ruleset, mode="on")
+        prefiltered = backtest(log, ruleset, clock=clock, step=97, candidates=candidates)
+        workers = backtest(log, ruleset, clock=clock, step=97, jobs=2)
+        both = backtest(log, ruleset, clock=clock, step=97, jobs=2, candidates=candidates)
+    assert candidates is not None, note
+    assert prefiltered.scan == "prefiltered by the search index"
+    assert prefiltered.prefiltered > 0  # the index really left items unread
+    assert results(prefiltered) == results(workers) == results(both) == results(full)
+    assert sum(r.would_raise for r in full.rules) > 0
+    assert workers.items == full.items
+    # every item record was either read or left unread (no time window here)
+    assert prefiltered.items + prefiltered.prefiltered == full.items
+
+
+def test_a_time_window_gives_the_same_result_whatever_the_reading(tmp_path) -> None:
+    rng = random.Random(42)
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "r.yaml").write_text(random_rules(rng, 6))
+    ruleset = load_rules(tmp_path / "rules")
+    with open_log(tmp_path / "log.db") as log:
+        log.append_events(random_items(rng, 300))
+        window = {"since": T0 + timedelta(hours=20), "until": T0 + timedelta(hours=60)}
+        full = backtest(log, ruleset, clock=clock, **window)
+        candidates, _ = search.backtest_candidates(log, ruleset, mode="on")
+        fast = backtest(log, ruleset, clock=clock, jobs=2, candidates=candidates, **window)
+    assert results(fast) == results(full)
+    assert fast.items <= full.items
+
+
+def test_rules_that_read_every_item_turn_the_prefilter_off(tmp_path) -> None:
+    """A story throttle (stories depend on every item) keeps the full scan, and says why."""
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "r.yaml").write_text(
+        "id: s\ntitle: s\nlevel: low\ndetection:\n  s: {text: [convoy]}\n  condition: s\n"
+        "throttle: {window: 6h, by: story}\n"
+    )
+    ruleset = load_rules(tmp_path / "rules")
+    with open_log(tmp_path / "log.db") as log:
+        log.append_events(random_items(random.Random(1), 100))
+        candidates, _ = search.backtest_candidates(log, ruleset, mode="on")
+        report = backtest(log, ruleset, clock=clock, candidates=candidates)
+        full = backtest(log, ruleset, clock=clock)
+    assert report.scan.startswith("full scan (the rules cluster stories")
+    assert report.prefiltered == 0 and results(report) == results(full)
+
+
+def test_a_rule_without_index_terms_reads_everything(tmp_path) -> None:
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "r.yaml").write_text(
+        "id: k\ntitle: k\nlevel: low\ndetection:\n  s: {feed: [feed1]}\n  condition: s\n"
+    )
+    with open_log(tmp_path / "log.db") as log:
+        log.append_events(random_items(random.Random(2), 20))
+        candidates, note = search.backtest_candidates(log, load_rules(tmp_path / "rules"))
+    assert candidates is None and "no index terms for k" in note
+
+
+def test_cli_jobs_and_prefilter(tmp_path, monitor_cli) -> None:
+    """`monitor backtest --jobs 2 --prefilter on --json` reports how it read the history."""
+    rng = random.Random(3)
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "r.yaml").write_text(random_rules(rng, 5))
+    db = str(tmp_path / "log.db")
+    with open_log(db) as log:
+        log.append_events(random_items(rng, 200))
+    args = ["--db", db, "backtest", "--rules", str(tmp_path / "rules"), "--json"]
+    fast = json.loads(monitor_cli(*args, "--jobs", "2", "--prefilter", "on"))
+    slow = json.loads(monitor_cli(*args, "--jobs", "1", "--prefilter", "off"))
+    assert fast["jobs"] == 2 and fast["scan"] == "prefiltered by the search index"
+    assert slow["jobs"] == 1 and slow["scan"] == "full scan" and slow["prefiltered"] == 0
+    assert fast["rules"] == slow["rules"]
+
+
+@pytest.fixture
+def monitor_cli(capsys):
+    """Run `monitor` in-process; return its stdout (exit 0 expected)."""
+    from monitor.cli import main
+
+    def run(*args: str) -> str:
+        with pytest.raises(SystemExit) as exit_info:
+            main(list(args))
+        assert exit_info.value.code == 0
+        return capsys.readouterr().out
+
+    return run
