@@ -144,6 +144,7 @@ def _time(fn: Callable[[], Any]) -> float:
     return time.perf_counter() - start
 
 
+@pytest.mark.timeout(3600)
 def test_correlator_throughput(benchmark, bench_report):
     """Matches/s through the correlator with >= 10,000 live groups, vs the naive rescan."""
     stream = _stream(N_WARM + N_TIMED)
@@ -354,6 +355,7 @@ correlation: {type: cardinality, rules: [a], group-by: [place], timespan: 6h,
 """
 
 
+@pytest.mark.timeout(3600)  # 120,000 warm-up matches through 11 rules, five times
 def test_every_correlation_and_aggregation_type(benchmark, bench_report, tmp_path):
     """Matches/s with every correlation type (Sigma's, with ranges, upper bounds and distinct)
     and every aggregation type (spike, flatline, new_value, cardinality) listening to the same
