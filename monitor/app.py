@@ -69,6 +69,7 @@ from .projections import (
     RuleHits,
     Silences,
     builtin_projections,
+    rebuild_in_processes,
     sortable_time,
 )
 from .rules import RuleSet, RuleSources, load_rules
@@ -497,8 +498,13 @@ class Monitor:
         delivery = self._delivery.run()
         return ProcessReport(alerts, delivery.delivered, delivery.failing)
 
-    def replay(self, *, progress: Callable[[int, int], None] | None = None) -> None:
-        """Drop every projection and rebuild it from position 0."""
+    def replay(self, *, progress: Callable[[int, int], None] | None = None, jobs: int = 1) -> None:
+        """Drop every projection and rebuild it from position 0; with `jobs` > 1, in that
+        many processes, each rebuilding its share of the projections (an SQLite or PostgreSQL
+        log; see `monitor.projections.rebuild_in_processes`)."""
+        if jobs > 1:
+            rebuild_in_processes(self.log, self.projections.projections, jobs)
+            return
         self.projections.rebuild(progress=progress)
 
     # --- feeds -------------------------------------------------------------------------------

@@ -147,8 +147,16 @@ def _projection_table(rows: list[dict[str, Any]]) -> Table:
 
 
 @click.command()
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Rebuild the projections in this many processes, each its share (SQLite or "
+    "PostgreSQL logs).",
+)
 @click.pass_obj
-def replay(obj: CliContext) -> None:
+def replay(obj: CliContext, jobs: int) -> None:
     """Drop every projection and rebuild it from the first record (the log is untouched).
 
     After records were lost at the end of the log (see `monitor verify`), this is also the way
@@ -160,7 +168,7 @@ def replay(obj: CliContext) -> None:
             action = "rebuilt" if moved.kind == "projection" else f"moved back to {moved.head}"
             info(f"records lost: {moved}; {action}", err=True)
         with progress_bar("replaying") as update:
-            monitor.replay(progress=update)
+            monitor.replay(progress=update, jobs=jobs)
         rows = [
             {"name": s.name, "version": s.version, "checkpoint": s.checkpoint, "lag": s.lag}
             for s in monitor.projections.status()

@@ -21,6 +21,7 @@ from ._builtins import BUILTIN_PROJECTIONS, builtin_projections
 from ._entities import EntityMentions
 from ._feeds import FEED_STATUS_KEYS, FeedStatus, ItemsByFeedDay
 from ._items import ItemVersions
+from ._parallel import rebuild_in_processes
 from ._runner import DEFAULT_PAGE_SIZE, ProgressCallback, ProjectionRunner, ProjectionStatus
 from ._silences import Silences
 from ._stories import Stories
@@ -46,6 +47,7 @@ __all__ = [
     "iter_from",
     "iter_scan",
     "key",
+    "rebuild_in_processes",
     "sortable_time",
     "utc_day",
 ]
