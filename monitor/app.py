@@ -382,9 +382,12 @@ class Monitor:
         return event
 
     def _alert_rule(self, alert_id: str) -> str:
-        """The rule id of alert `alert_id` (from the timeline), or a ConfigError."""
-        self.projections.run()
+        """The rule id of alert `alert_id` (from the timeline, caught up only when it does not
+        know the alert yet), or a ConfigError."""
         listing = AlertTimeline.get(self.log, alert_id)
+        if listing is None:
+            ProjectionRunner(self.log, [AlertTimeline()]).run()
+            listing = AlertTimeline.get(self.log, alert_id)
         if listing is None:
             raise ConfigError(f"no alert {alert_id!r} in this log; `monitor alerts` lists them")
         return listing["rule_id"]

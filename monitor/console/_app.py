@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -39,9 +38,20 @@ from ..app import Monitor
 from ..errors import ConfigError
 from ..events import VERDICTS, AlertRaised, format_time, parse_time
 from ..log import EventLog
-from ..projections import ItemVersions, ProjectionRunner, Silences, Stories
-from ..search import SORTS, Filters, QueryError, SearchTimeoutError, entity_id, item_detail
-from ._feedback import AlertReview
+from ..projections import FeedStatus, ItemVersions, Silences, Stories
+from ..search import (
+    SORTS,
+    Filters,
+    QueryError,
+    SearchTimeoutError,
+    catch_up,
+    entity_id,
+    index_lag,
+    item_detail,
+    list_items,
+)
+from ..search import search as search_items
+from ._follow import CatchUp, quick_runner
 from ._live import BACKLOG, OVERFLOW, Broadcaster, read_alerts
 from ._safety import (
     SECURITY_HEADERS,
@@ -59,6 +69,8 @@ __all__ = ["HEARTBEAT", "MAX_LIMIT", "create_app"]
 HEARTBEAT = 15.0
 #: The most alerts one listing page shows.
 MAX_LIMIT = 500
+#: A search index at most this many records behind is caught up before the search.
+QUICK_SEARCH = 2_000
 _LEVELS = ("critical", "high", "medium", "low", "informational")
 _MAX_DAYS = 366
 
@@ -101,10 +113,10 @@ class _Console:
         self.log: EventLog = monitor.log
         self.token = token or None
         self.env = _environment()
-        self.runner = ProjectionRunner(self.log, [Silences(), AlertReview()])
-        # The stories fold is slow (hundreds of items a second) and no page needs it to be
-        # current: it catches up in its own thread, and item pages show it once it has.
-        self.stories = StoriesFollower(self.log) if stories else None
+        self.quick = quick_runner(self.log)
+        # Everything that folds every item (and the slow stories fold) catches up in a
+        # thread of its own: see `_follow`.
+        self.catch_up = CatchUp(self.log, [Stories()] if stories else [])
         self.live = Broadcaster(self.log, clean=clean_text, headline=self.headline)
         self._fresh_at = -1
         self._lock = threading.Lock()
@@ -124,16 +136,23 @@ class _Console:
 
     def fresh(self) -> int:
         """Catch the projections the pages read up with the log (only when it moved);
-        return the head they reflect. Starts the stories fold on first use."""
-        if self.stories is not None:
-            self.stories.start()
+        return the head they reflect. Starts the catch-up thread on first use."""
+        self.catch_up.start()
         head = self.log.head()
         if head != self._fresh_at:
             with self._lock:
-                self.monitor.projections.run()
-                self.runner.run()
+                self.quick.run(until=head)
                 self._fresh_at = head
         return head
+
+    def search_lag(self) -> int:
+        """Bring the search index up to date when it is a little behind (cheap), else leave
+        it to the catch-up thread; return how many records it is still behind."""
+        lag = index_lag(self.log)
+        if 0 < lag <= QUICK_SEARCH:
+            catch_up(self.log)
+            lag = index_lag(self.log)
+        return lag
 
     def render(self, request: Request, template: str, status: int = 200, **values: Any) -> Response:
         head = values.pop("head", None)
@@ -210,8 +229,7 @@ def create_app(
         item = item_view(console.log, item_id)
         if item is None:
             return console.error(request, 404, "No such item", f"No item {item_id} in this log.")
-        monitor.catch_up_search()
-        detail = item_detail(console.log, item_id)
+        detail = item_detail(console.log, item_id) if console.catch_up.search else None
         alerts = list(reversed(detail.alerts)) if detail else []
         return console.render(request, "item.html", page="item", item=item, alerts=alerts)
 
@@ -224,12 +242,18 @@ def create_app(
         try:
             filters = _search_filters(params, monitor)
             options = {"limit": _limit(request, 25), "cursor": params.get("cursor") or None}
+            values["lag"] = console.search_lag()
             if query:
-                page = monitor.search(
-                    query, filters=filters, sort=params["sort"] or "rank", **options
+                page = search_items(
+                    console.log,
+                    query,
+                    ruleset=monitor.ruleset,
+                    filters=filters,
+                    sort=params["sort"] or "rank",
+                    **options,
                 )
             else:
-                page = monitor.items(filters=filters, **options)
+                page = list_items(console.log, filters=filters, **options)
         except (QueryError, ConfigError, SearchTimeoutError, ValueError) as exc:
             values["error"] = str(exc)
             return console.render(request, "search.html", 400, page="search", **values)
@@ -253,7 +277,7 @@ def create_app(
     def feeds_page(request: Request) -> Response:
         console.fresh()
         feeds = []
-        for status in monitor.feed_status():
+        for status in FeedStatus.all(console.log):
             state = (
                 "disabled"
                 if status.get("disabled")
@@ -424,8 +448,7 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
         console.live.stop()
-        if console.stories is not None:
-            console.stories.stop()
+        console.catch_up.stop()
 
     app = Starlette(routes=routes, lifespan=lifespan)
     app.add_middleware(_SecurityHeaders)
@@ -524,51 +547,6 @@ def _limited(messages: Any) -> Any:
 def _sse(message: dict[str, Any]) -> str:
     data = json.dumps(message, ensure_ascii=False, separators=(",", ":"))
     return f"id: {message['position']}\nevent: alert\ndata: {data}\n\n"
-
-
-class StoriesFollower:
-    """Keeps the `Stories` projection caught up with the log in a daemon thread, so that the
-    first page after a start on a long log does not wait for a fold over every item."""
-
-    #: Records folded between two checks for a stop.
-    STEP = 5_000
-
-    def __init__(self, event_log: EventLog, wait: float = 0.5) -> None:
-        self.runner = ProjectionRunner(event_log, [Stories()])
-        self.log = event_log
-        self._wait = wait
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
-
-    def start(self) -> None:
-        """Start the thread (idempotent)."""
-        with self._lock:
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._follow, name="console-stories", daemon=True
-                )
-                self._thread.start()
-
-    def stop(self) -> None:
-        """Stop after the page being folded (the checkpoint is committed with each page)."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-
-    def _follow(self) -> None:
-        at = 0
-        while not self._stop.is_set():
-            try:
-                head = self.log.head()
-                # In steps, so that a stop waits for one step at most.
-                at = self.runner.run(until=min(head, at + self.STEP))["stories"]
-            except Exception:  # a failing fold must not take the console down
-                logging.getLogger("monitor.console").exception("console: stories fold failed")
-                self._stop.wait(self._wait)
-                continue
-            if at >= head:
-                self.log.wait(head, self._wait)
 
 
 class _SecurityHeaders:

@@ -259,3 +259,31 @@ def test_live_stream_sends_heartbeats_when_idle(client):
         for line in stream.iter_lines():
             if line.startswith(": heartbeat"):
                 break
+
+
+def test_search_does_not_wait_for_an_index_far_behind(db_copy, monkeypatch):
+    """Behind by more than it folds in a request, the search page answers at once with a
+    note; the catch-up thread folds the index meanwhile, and then the new item is found."""
+    import time
+
+    from starlette.testclient import TestClient
+
+    from monitor import Monitor
+    from monitor.console import create_app
+    from monitor.console._follow import CatchUp
+
+    monkeypatch.setattr("monitor.console._app.QUICK_SEARCH", 0)  # never fold in the request
+    start = CatchUp.start
+    monkeypatch.setattr(CatchUp, "start", lambda self: None)  # held back for the first page
+    db, _ = db_copy
+    with Monitor.open(str(db)) as monitor, TestClient(create_app(monitor)) as app:
+        new = monitor.item({"feed": "wire", "guid": "z1", "title": "Zeppelin sighted over Raqqa"})
+        monitor.append([new])
+        first = app.get("/search", params={"q": "zeppelin"}).text
+        monkeypatch.setattr(CatchUp, "start", start)
+        deadline = time.monotonic() + 30
+        while "still catching up" in (page := app.get("/search", params={"q": "zeppelin"}).text):
+            assert time.monotonic() < deadline, "the index never caught up"
+            time.sleep(0.1)
+    assert "still catching up" in first and f"/items/{new.item_id}" not in first
+    assert f"/items/{new.item_id}" in page
