@@ -148,9 +148,14 @@ def build(db: str | Path, base: datetime | None = None) -> dict[str, str]:
             ]
         )
         m.process()
-        by_item = {a["item_ids"][0]: a["alert_id"] for a in m.alerts(limit=50)}
+        listed = m.alerts(limit=50)
+    by_item = {a["item_ids"][0]: a["alert_id"] for a in listed if "-" not in a["rule_id"]}
     ids = {e.guid: e.item_id for e in events}
+    corroborated = [a for a in listed if a["rule_id"] == "movement-corroborated"]
     return {
+        "correlation_alert": next(
+            a["alert_id"] for a in corroborated if ids["r-1"] in a["item_ids"]
+        ),
         "english_alert": by_item[ids["r-1"]],
         "arabic_alert": by_item[ids["s-1"]],
         "hostile_alert": by_item[ids["h-1"]],

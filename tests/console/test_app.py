@@ -103,6 +103,17 @@ def test_search_uses_the_cli_query_language_and_reports_errors(readonly):
     assert f"/items/{ids['item']}" not in feed
 
 
+def test_correlation_alert_page_shows_its_condition_and_contributing_items(readonly):
+    client, ids = readonly
+    page = client.get(f"/alerts/{ids['correlation_alert']}").text
+    assert "<h2>Correlation</h2>" in page and "value_count source &gt;= 2 within 2d" in page
+    contributors = page.split("<h2>Correlation</h2>")[1]
+    assert f"/alerts/{ids['english_alert']}" in contributors
+    assert f"/alerts/{ids['arabic_alert']}" in contributors
+    assert "<mark>Convoy</mark> of 40 trucks crosses toward Abu Kamal" in contributors
+    assert "<mark>رتل</mark>" in contributors
+
+
 def test_item_page_lists_its_alerts(readonly):
     client, ids = readonly
     page = client.get(f"/items/{ids['item']}").text
