@@ -185,7 +185,7 @@ def test_a_silence_made_in_the_console_stops_delivery(served, browser):
             ]
         )
     raised = {a.rule_id: a.alert_id for a in report.alerts}
-    assert set(raised) == {"shelling", "movement"}
+    assert {"shelling", "movement"} <= set(raised)
     delivered = [json.loads(line) for line in sink_file.read_text().splitlines()]
     ids_out = {d.get("alert_id") for d in delivered}
     assert raised["movement"] in ids_out
