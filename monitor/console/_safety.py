@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import hmac
+import re
 
 from markupsafe import Markup
 
@@ -51,16 +52,19 @@ TOKEN_FIELD = "token"
 # Embeddings, overrides (U+202A-U+202E) and isolates (U+2066-U+2069). The marks U+200E/U+200F
 # are kept: they only nudge neutral characters and cannot reorder the text around them.
 _BIDI_CONTROLS = dict.fromkeys([*range(0x202A, 0x202F), *range(0x2066, 0x206A)])
+# Every printed value passes here and almost none holds a control: a regex search (one C loop)
+# tells, and only then is the text rewritten.
+_ANY_CONTROL = re.compile("[\u202a-\u202e\u2066-\u2069]")
 
 
 def neutralise(value: object) -> object:
     """`value` without bidi embedding, override and isolate controls when it is text (markup
     stays markup); anything else as it is. Applied to every value a template prints."""
+    if not isinstance(value, str) or _ANY_CONTROL.search(value) is None:
+        return value
     if isinstance(value, Markup):
         return Markup(str(value).translate(_BIDI_CONTROLS))
-    if isinstance(value, str):
-        return value.translate(_BIDI_CONTROLS)
-    return value
+    return value.translate(_BIDI_CONTROLS)
 
 
 def clean_text(text: str) -> str:

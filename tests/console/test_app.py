@@ -28,6 +28,7 @@ def test_every_page_has_the_security_headers(readonly, path):
     assert "frame-ancestors 'none'" in CSP
     assert response.headers["x-content-type-options"] == "nosniff"
     assert response.headers["referrer-policy"] == "no-referrer"
+    assert re.fullmatch(r"app;dur=\d+\.\d\d", response.headers["server-timing"])
     # no inline script or style, nothing loaded from elsewhere (links to originals are fine)
     assert not re.search(r"<script(?![^>]*\bsrc=\"/static/)", response.text)
     assert "<style" not in response.text and " style=" not in response.text
