@@ -7,7 +7,7 @@ of English and Arabic terms each) through ``|expand``, most of its selections ar
 (drills, denials, aid convoys) with ``and not`` selections shaped the same way. Here a pack of
 the same shape is built at any size:
 
-* Lexicons: one per four rules (at least 24), of 12-40 terms from the made-up vocabulary of
+* Lexicons: one per two rules (24 to 1,500), of 12-40 terms from the made-up vocabulary of
   `rules_synth` (so no term is an English word by accident), a quarter of them two-word
   phrases, each lexicon also holding its terms in Arabic letters (``arabize``), a few as
   ``verbs``; a tenth of the lexicons are places with a ``canonical`` id (entities).
@@ -85,6 +85,13 @@ def _phrase_lexicons(count: int, terms: list[str]) -> list[dict[str, object]]:
     return out
 
 
+def _lexicon_count(rules: int) -> int:
+    """Lexicons of a pack of `rules` rules: one per two rules, at least 24 (a small pack
+    still names many concepts), at most 1,500 (a large pack reuses them: 10,000 rules are
+    many places and actors crossed with the same movement, attack and denial words)."""
+    return max(24, min(rules // 2, 1500))
+
+
 def _lexicon_weights(count: int) -> list[float]:
     """Cumulative Zipf-like weights of the lexicons: a few (``attack_terms``,
     ``force_nouns``) are named by many rules and common in text, most by a few."""
@@ -95,7 +102,7 @@ def make_pack(count: int, seed: int = 5) -> dict[str, str]:
     """Return ``{file name: YAML text}``: lexicons and `count` rules shaped like ``rules/``."""
     rng = random.Random(seed)
     terms, _ = vocabulary()
-    n_lex = max(24, count // 2)
+    n_lex = _lexicon_count(count)
     lexicons = _lexicons(rng, n_lex, terms)
     lex_weights = _lexicon_weights(n_lex)
     phrases = _phrase_lexicons(n_lex, terms)
@@ -183,7 +190,7 @@ def make_pack_items(
     rng = random.Random(seed)
     terms, filler = vocabulary()
     pack_rng = random.Random(5)
-    n_lex = max(24, pack_size // 2)
+    n_lex = _lexicon_count(pack_size)
     lexicons = _lexicons(pack_rng, n_lex, terms)
     lex_terms = [[t for t in lex["terms"] if t.isascii()] for lex in lexicons]  # type: ignore[union-attr]
     weights = [1.0 / (i + 1) for i in range(len(filler))]

@@ -108,6 +108,13 @@ class CompiledRules:
     #: term id -> keys of the slots holding it (`CSlot.key`): which slots an item's hits
     #: touch, found once per field instead of by every candidate rule.
     tid_slots: tuple[tuple[int, ...], ...] = ()
+    #: rule index -> its condition's branches (an OR of ANDs of clauses, see `_branches`),
+    #: for rules whose single presearch clause says less: a candidate must have one branch
+    #: whose clauses are all hit.
+    #: Each clause is an id into ``clause_sets``: the matcher tests a clause shared by many
+    #: rules (a lexicon's terms) once per item.
+    branches: dict[int, tuple[tuple[int, ...], ...]] = attrs.Factory(dict)
+    clause_sets: tuple[frozenset[int], ...] = ()
     #: term id -> every written form the scanner searches for it (see `_Interner`).
     tid_forms: tuple[tuple[Term, ...], ...] = ()
     #: term id -> the item fields some rule searches it in.
@@ -273,6 +280,40 @@ def _node_clauses(node: Node, sels: dict[str, Clauses], usage: Mapping[int, int]
     return _and(parts, usage) if isinstance(node, And) else _or(parts)
 
 
+Branches = tuple[tuple[frozenset[int], ...], ...]
+#: A condition with more branches than this is not expanded (``(a or b) and (c or d) ...``
+#: multiplies them); its rule keeps the one-clause presearch only.
+_MAX_BRANCHES = 32
+
+
+def _branches(node: Node, sels: dict[str, Branches | None]) -> Branches | None:
+    """The condition as an OR of ANDs of clauses (each branch: clauses that must all be hit
+    for that way of matching), or None when too large.
+
+    The presearch index keeps one clause per rule, and an ``or`` keeps one clause per
+    branch: for ``(moved or sent) and not talk``, "the place name is here". The branches
+    keep the rest: "the place name and a movement word, or the place name and a sending
+    word". Every branch is a necessary condition of its way of matching, so a rule none of
+    whose branches is fully hit cannot match, and skipping it changes no result.
+    """
+    if isinstance(node, Ref):
+        return sels.get(node.name)
+    if isinstance(node, Not):
+        return ((),)
+    parts = [_branches(a, sels) for a in node.args]  # type: ignore[union-attr]
+    if any(p is None for p in parts):
+        return None
+    if isinstance(node, Or):
+        found = tuple(b for p in parts for b in p)  # type: ignore[union-attr]
+    else:
+        found = ((),)
+        for part in parts:
+            found = tuple(tuple(dict.fromkeys(a + b)) for a in found for b in part)  # type: ignore[union-attr]
+            if len(found) > _MAX_BRANCHES:
+                return None
+    return found if len(found) <= _MAX_BRANCHES else None
+
+
 def _field_cost(cf: CField) -> int:
     if any(slot.regexes for slot in cf.slots):
         return 20  # a regex search runs over the original text, field by field
@@ -362,11 +403,25 @@ def compile_rules(
                             usage[tid] = usage.get(tid, 0) + 1
             selections[sel.name] = tuple(alternatives)
         planned.append((rule, selections))
+    branches: dict[int, tuple[tuple[int, ...], ...]] = {}
+    clause_ids: dict[Any, int] = {}
     for rule, selections in planned:
-        sel_clauses: dict[str, Clauses] = {
-            name: _or([_and([_field_clauses(cf, usage) for cf in g], usage) for g in groups])
+        sel_ands = {
+            name: [_and([_field_clauses(cf, usage) for cf in g], usage) for g in groups]
             for name, groups in selections.items()
         }
+        sel_clauses: dict[str, Clauses] = {name: _or(ands) for name, ands in sel_ands.items()}
+        found = _branches(
+            rule.condition,
+            {
+                n: tuple(ands) if len(ands) <= _MAX_BRANCHES else None
+                for n, ands in sel_ands.items()
+            },
+        )
+        if found is not None and len(found) > 1 and all(found):
+            branches[len(compiled)] = tuple(
+                tuple(_intern(clause_ids, clause) for clause in way) for way in found
+            )
         clauses = _node_clauses(rule.condition, sel_clauses, usage)
         positive = frozenset(_positive(rule.condition))
         condition = _cheap_first(rule.condition, selections)
@@ -415,6 +470,8 @@ def compile_rules(
             f for f in ("title", "summary", "content", "author", "url") if f in fields_used
         ),
         tid_slots=tuple(tuple(sorted(keys)) for keys in tid_slots),
+        branches=branches,
+        clause_sets=tuple(clause_ids),
         tid_forms=tuple(interner.forms),
         tid_fields=tuple(frozenset(f) for f in tid_fields),
     )

@@ -487,11 +487,45 @@ def candidates(view: ItemView, compiled: CompiledRules) -> list[int]:
     return keep
 
 
+def _some_way_hit(view: ItemView, compiled: CompiledRules, indexes: list[int]) -> list[int]:
+    """The `candidates` some way of matching could still match: one branch of the rule's
+    condition (see `_compile._branches`) has every clause hit. A clause (a lexicon's terms)
+    is shared by many rules, so each is tested once per item. The presearch index holds one
+    clause per rule; this keeps a rule named by "al-Tanf" from being evaluated when none of
+    the words its condition needs beside "al-Tanf" occur.
+    """
+    branches = compiled.branches.get
+    per_field = list(view.hits.values())
+    hit = per_field[0].keys() if len(per_field) == 1 else set().union(*per_field)
+    sets = compiled.clause_sets
+    tested: dict[int, bool] = {}
+    kept = []
+    for index in indexes:
+        ways = branches(index)
+        if ways is None:
+            kept.append(index)
+            continue
+        for way in ways:
+            for cid in way:
+                ok = tested.get(cid)
+                if ok is None:
+                    ok = tested[cid] = not hit.isdisjoint(sets[cid])
+                if not ok:
+                    break
+            else:
+                kept.append(index)
+                break
+    return kept
+
+
 def match_item(view: ItemView, compiled: CompiledRules) -> list[tuple[CRule, dict[str, bool]]]:
     """The compiled rules whose condition holds, with their selection results."""
     matched = []
     rules = compiled.rules
-    for index in candidates(view, compiled):
+    indexes = candidates(view, compiled)
+    if compiled.branches and indexes:
+        indexes = _some_way_hit(view, compiled, indexes)
+    for index in indexes:
         crule = rules[index]
         memo: dict[str, bool] = {}
         if eval_node(crule.condition, crule, view, memo):
