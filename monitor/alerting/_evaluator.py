@@ -543,14 +543,22 @@ class AlertEvaluator:
     ) -> None:
         when = event_time(item)
         self._aggregate(self._aggregator.advance(when, strict=True), out, report)
+        extract = self.extract_entities and revision is None
+        found: tuple[str, ...] | None = None
         if self.matcher is not None:
             matches = list(self.matcher(self._position, item))
+        elif extract and hasattr(self.ruleset, "match_with_entities"):
+            matches, found = self.ruleset.match_with_entities(item)  # one normalization
         else:
             matches = self.ruleset.match(item)
         if revision is not None:
             matches = self._revision_matches(revision, matches, out)
-        extract = self.extract_entities and revision is None
-        entities = _item_entities(self.ruleset, item, matches) if extract else ()
+        if not extract:
+            entities: tuple[str, ...] = ()
+        elif found is not None:
+            entities = found
+        else:
+            entities = _item_entities(self.ruleset, item, matches)
         if entities:
             out.append(
                 EntitiesExtracted(

@@ -134,6 +134,18 @@ class RuleSet:
         empty, huge (fields are cut at `MAX_FIELD_CHARS`) or binary junk give a clean result.
         """
         fields, view = self._view(item)
+        return self._matches(fields, view)
+
+    def match_with_entities(self, item: Item) -> tuple[list[Match], tuple[str, ...]]:
+        """`match` and `entities` of `item` from one normalization of its text (the rule
+        evaluator wants both for every item; `entities` alone would normalize it again)."""
+        fields, view = self._view(item)
+        matches = self._matches(fields, view)
+        if matches:
+            return matches, tuple(matches[0].entities)
+        return matches, item_entities(view, self._compiled)
+
+    def _matches(self, fields: dict[str, Any], view: ItemView) -> list[Match]:
         matched = match_item(view, self._compiled)
         if not matched:
             return []
