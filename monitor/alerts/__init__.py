@@ -21,8 +21,8 @@ from ._grouping import Digest, Grouper, GroupSettings, group_settings
 from ._items import ItemLookup
 from ._report import ReportData, collect_report, highlight, render_html
 from ._resolved import RaisedLookup
-from ._secrets import SECRET_SETTINGS, read_sink_secret
 from ._safe_output import safe_link
+from ._secrets import SECRET_SETTINGS, read_sink_secret
 from ._service import DeliveryService
 from ._silences import SILENCE_TYPES, SilenceBook
 from ._sink import (
