@@ -36,15 +36,13 @@ from starlette.routing import Route
 from .._durations import parse_duration
 from ..alerts import CHART_CSS, safe_link
 from ..app import Monitor
-from ..errors import ConfigError
+from ..errors import ConfigError, MonitorError
 from ..events import VERDICTS, AlertRaised, format_time, parse_time
 from ..log import EventLog
 from ..projections import FeedStatus, ItemVersions, Silences, Stories
 from ..search import (
     SORTS,
     Filters,
-    QueryError,
-    SearchTimeoutError,
     catch_up,
     entity_id,
     index_lag,
@@ -150,6 +148,8 @@ class _Console:
     def search_lag(self) -> int:
         """Bring the search index up to date when it is a little behind (cheap), else leave
         it to the catch-up thread; return how many records it is still behind."""
+        if not self.catch_up.search:
+            return 0
         lag = index_lag(self.log)
         if 0 < lag <= QUICK_SEARCH:
             catch_up(self.log)
@@ -256,7 +256,8 @@ def create_app(
                 )
             else:
                 page = list_items(console.log, filters=filters, **options)
-        except (QueryError, ConfigError, SearchTimeoutError, ValueError) as exc:
+        except (MonitorError, ValueError) as exc:  # a bad query, filter or timeout; a log
+            # without a search index (memory:) says so
             values["error"] = str(exc)
             return console.render(request, "search.html", 400, page="search", **values)
         values["hits"] = [

@@ -4,11 +4,13 @@ links, right-to-left override characters)."""
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from monitor import Monitor
 from monitor.events import FeedFailed, FeedPolled, ItemSighted, revision_of
+from monitor.log import EventLog
 
 RULES = Path(__file__).parent / "rulepack"
 RLO = "\u202e"  # RIGHT-TO-LEFT OVERRIDE: reverses what follows it unless neutralised
@@ -94,10 +96,15 @@ def items(base: datetime) -> list[dict]:
     ]
 
 
-def build(db: str | Path, base: datetime | None = None) -> dict[str, str]:
-    """Write the data into the log at `db` and evaluate the rules; return the ids tests use."""
+def build(db: str | Path | EventLog, base: datetime | None = None) -> dict[str, str]:
+    """Write the data into the log at `db` (a path, or an open log left open) and evaluate
+    the rules; return the ids tests use."""
     base = base or now_hour()
-    with Monitor.open(str(db), rules=str(RULES), clock=lambda: base) as m:
+    if isinstance(db, EventLog):
+        opened = contextlib.nullcontext(Monitor(db, rules=str(RULES), clock=lambda: base))
+    else:
+        opened = Monitor.open(str(db), rules=str(RULES), clock=lambda: base)
+    with opened as m:
         events = [m.item(fields) for fields in items(base)]
         m.ingest(events)
         first = events[0]

@@ -299,3 +299,45 @@ def test_search_does_not_wait_for_an_index_far_behind(db_copy, monkeypatch):
             time.sleep(0.1)
     assert "still catching up" in first and f"/items/{new.item_id}" not in first
     assert f"/items/{new.item_id}" in page
+
+
+@pytest.mark.postgres
+def test_the_console_over_a_postgresql_log():
+    """The same pages and actions over the PostgreSQL backend (its search index too)."""
+    from starlette.testclient import TestClient
+
+    from monitor import Monitor
+    from monitor.console import create_app
+    from tests.console.data import RULES, build
+    from tests.pg import fresh_postgres_log, pg_url
+
+    log = fresh_postgres_log(pg_url())
+    try:
+        ids = build(log)
+        monitor = Monitor(log, rules=str(RULES))
+        with TestClient(create_app(monitor, token=TOKEN)) as app:
+            assert ids["english_alert"] in app.get("/").text
+            arabic = app.get(f"/alerts/{ids['arabic_alert']}").text
+            assert "<mark>رتل</mark>" in arabic
+            assert f"/items/{ids['item']}" in app.get("/search", params={"q": "convoy"}).text
+            assert "HTTP 503" in app.get("/feeds").text
+            done = app.post(
+                f"/alerts/{ids['english_alert']}/feedback",
+                data={"token": TOKEN, "verdict": "false_positive"},
+            )
+            assert done.status_code == 200
+            assert AlertReview.of_rule(log, "movement")["false_positive"] == 1
+    finally:
+        log.close()
+
+
+def test_a_memory_log_has_no_search_and_says_so():
+    from starlette.testclient import TestClient
+
+    from monitor.console import create_app
+    from monitor.log import MemoryLog
+
+    with TestClient(create_app(MemoryLog())) as app:
+        assert app.get("/").status_code == 200
+        page = app.get("/search", params={"q": "convoy"})
+        assert page.status_code == 400 and "search needs an SQLite or PostgreSQL log" in page.text
