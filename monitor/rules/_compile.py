@@ -166,7 +166,11 @@ def _intern(keys: dict[Any, int], content: Any) -> int:
 
 
 def _compile_field(
-    fm: FieldMatch, interner: _Interner, regex_cache: dict[Any, Any], keys: dict[Any, int]
+    fm: FieldMatch,
+    interner: _Interner,
+    regex_cache: dict[Any, Any],
+    keys: dict[Any, int],
+    shared_slots: dict[int, Any],
 ) -> CField:
     fields = _TEXT_SOURCES.get(fm.field, (fm.field,))
     # Only scanned text fields have hits to presearch a regex's literal with.
@@ -190,16 +194,23 @@ def _compile_field(
             else:
                 keywords.append(term)
         unique = tuple(dict.fromkeys(phrases))  # equal terms ("al-Tanf", "Al Tanf") once
+        key = _intern(keys, ("slot", unique))
+        # Equal slots (one lexicon named by many rules) share one phrase tuple and one index:
+        # at 10,000 rules, per-rule copies of hundreds of expanded terms were most of the
+        # compiled plans' memory.
+        shared = shared_slots.get(key)
+        if shared is None:
+            shared = shared_slots[key] = (unique, _phrase_index(unique))
         slots.append(
             CSlot(
                 slot.label,
-                unique,
+                shared[0],
                 tuple(regexes),
                 tuple(keywords),
                 slot.weight,
                 tuple(literals),
-                _phrase_index(unique),
-                key=_intern(keys, ("slot", unique)),
+                shared[1],
+                key=key,
             )
         )
     # What decides the entry's result and evidence, and nothing else (not its location).
@@ -385,6 +396,7 @@ def compile_rules(
     interner = _Interner()
     regex_cache: dict[Any, Any] = {}
     keys: dict[Any, int] = {}
+    shared_slots: dict[int, Any] = {}
     compiled = []
     fields_used: set[str] = set(ENTITY_FIELDS)
     planned = []
@@ -394,7 +406,9 @@ def compile_rules(
         for sel in rule.detection:
             alternatives = []
             for group in sel.alternatives:
-                cfields = tuple(_compile_field(fm, interner, regex_cache, keys) for fm in group)
+                cfields = tuple(
+                    _compile_field(fm, interner, regex_cache, keys, shared_slots) for fm in group
+                )
                 alternatives.append(cfields)
                 fields_used.update(f for cf in cfields for f in cf.fields)
                 for cf in cfields:
