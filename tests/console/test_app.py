@@ -197,7 +197,7 @@ def test_acknowledge_and_verdicts_append_events_and_count_against_the_rule(clien
     assert counts["false_positive"] == 1 and counts["true_positive"] == 1
     assert precision(counts) == 0.5
     rules = app.get("/rules").text
-    assert re.search(r'id="movement".*?<td class="num precision">50%</td>', rules, re.S)
+    assert re.search(r'id="movement".*?<td[^>]*class="num precision"[^>]*>50%</td>', rules, re.S)
     page = app.get(f"/alerts/{alert}").text
     assert "acknowledged by" in page and "false positive" in page and "checked" in page
     bad = app.post(f"/alerts/{alert}/feedback", data={"verdict": "maybe", "token": TOKEN})
