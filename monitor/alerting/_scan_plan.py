@@ -142,9 +142,7 @@ def match_ranges(
     url = getattr(log, "url", "")
     if not url or url.startswith("memory"):
         raise ValueError("worker processes need a log they can open (SQLite or PostgreSQL)")
-    _JOB.update(
-        ruleset=ruleset, url=url, since=since, until=until, candidates=candidates, log=None
-    )
+    _JOB.update(ruleset=ruleset, url=url, since=since, until=until, candidates=candidates, log=None)
     ranges = [(lo, min(head, lo + step)) for lo in range(0, head, step)]
     context = multiprocessing.get_context("fork")
     with context.Pool(jobs, initializer=_open_worker_log) as pool:

@@ -412,8 +412,7 @@ def backtest_command(
     mode = "the active rules plus " if add else ""
     table = Table(
         title=f"Backtest of {mode}{tested} over {report.items + report.prefiltered} item(s)",
-        caption=f"{report.scan}; {report.prefiltered:,} item(s) left unread; "
-        f"{report.jobs} job(s)",
+        caption=f"{report.scan}; {report.prefiltered:,} item(s) left unread; {report.jobs} job(s)",
     )
     for column in ("rule", "would raise", "throttled", "active raised", "new", "gone"):
         table.add_column(column, justify="left" if column == "rule" else "right")

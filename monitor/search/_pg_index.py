@@ -182,9 +182,7 @@ class PostgresIndex:
 
     def item_ids(self, match: str) -> list[str]:
         """Every item whose indexed text matches `match` (a tsquery text), unranked."""
-        sql = self._sql(
-            "SELECT item_id FROM {s}search_docs WHERE tsv @@ to_tsquery('simple', %s)"
-        )
+        sql = self._sql("SELECT item_id FROM {s}search_docs WHERE tsv @@ to_tsquery('simple', %s)")
         return [r[0] for r in self.log.with_connection(lambda c: c.execute(sql, (match,)))]
 
     def count_between(self, since: int | None, until: int | None) -> int:

@@ -8,7 +8,7 @@ import pytest
 
 from monitor.alerting import AlertEvaluator
 from monitor.errors import RuleSetError
-from monitor.events import AlertRaised, AlertSuppressed, RepeatsFolded
+from monitor.events import AlertRaised, AlertSuppressed
 from monitor.log import MemoryLog
 from monitor.projections import ProjectionRunner, Stories
 from monitor.rules import load_rules
