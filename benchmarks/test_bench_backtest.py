@@ -96,15 +96,15 @@ def test_rare_rule_with_the_index_against_the_full_scan(
     (tmp_path / "rare.yaml").write_text(RARE_RULE)
     ruleset = load_rules(tmp_path)
     with open_log(history, read_only=True) as log:
-        candidates, _note = search.backtest_candidates(log, ruleset, mode="on")
+        candidates, visit, _note = search.backtest_candidates(log, ruleset, mode="on")
         full = backtest(log, ruleset, clock=_clock)
-        fast = backtest(log, ruleset, clock=_clock, candidates=candidates)
+        fast = backtest(log, ruleset, clock=_clock, candidates=candidates, visit=visit)
         assert _rows(fast) == _rows(full) and full.rules[0].would_raise > 0
         full_s = _best(lambda: backtest(log, ruleset, clock=_clock))
 
         def prefiltered() -> None:
-            found, _ = search.backtest_candidates(log, ruleset, mode="on")
-            backtest(log, ruleset, clock=_clock, candidates=found)
+            found, where, _ = search.backtest_candidates(log, ruleset, mode="on")
+            backtest(log, ruleset, clock=_clock, candidates=found, visit=where)
 
         benchmark.pedantic(prefiltered, rounds=ROUNDS, iterations=1)
         fast_s = benchmark.stats.stats.min

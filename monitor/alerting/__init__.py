@@ -16,6 +16,7 @@ from ._correlate import Contribution, CorrelationHit, Correlator, Throttle, grou
 from ._corrtests import TEST_EPOCH, explain_correlation_tests, run_correlation_tests
 from ._evaluator import AlertEvaluator, EvaluationReport, detection_alert_id
 from ._explain import Contributor, CorrelationExplanation, explain_correlation
+from ._scan_plan import Visit
 
 __all__ = [
     "TEST_EPOCH",
@@ -31,6 +32,7 @@ __all__ = [
     "EvaluationReport",
     "RuleBacktest",
     "Throttle",
+    "Visit",
     "aggregate_alert_id",
     "backtest",
     "backtest_rules",

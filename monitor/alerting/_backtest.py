@@ -21,7 +21,7 @@ from ..events import AlertRaised, AlertSuppressed, ItemReceived, event_time
 from ..log import EventLog, MemoryLog
 from ..rules import RuleSet, RuleSources, load_rules, resolve_sources
 from ._evaluator import AlertEvaluator
-from ._scan_plan import ScanPlan, every_item_read, match_ranges, revised_items
+from ._scan_plan import ScanPlan, Visit, every_item_read, match_ranges, revised_items
 
 __all__ = ["BacktestReport", "RuleBacktest", "backtest", "backtest_rules"]
 
@@ -77,6 +77,7 @@ def backtest(
     compare: Collection[str] | None = None,
     jobs: int = 1,
     candidates: Collection[str] | None = None,
+    visit: Visit | None = None,
 ) -> BacktestReport:
     """Evaluate `ruleset` over the items of `log` whose event time is in [since, until].
 
@@ -91,8 +92,11 @@ def backtest(
 
     `candidates` (item ids from the search index, see `monitor.search.items_with_any` and
     `RuleSet.presearch_phrases`) lets every other item record go unread, when that is exact
-    (see `_scan_plan`); `jobs` > 1 matches position ranges in that many worker processes (an
-    SQLite or PostgreSQL log). Either way the result is that of the sequential full scan.
+    (see `_scan_plan`), and `visit` (the positions of those records, when the index can list
+    them) lets the backtest read only those, jumping from one to the next; `jobs` > 1
+    matches position ranges in that many worker processes (an SQLite or PostgreSQL log; not
+    with `visit`, whose few records one process reads faster). Either way the result is that
+    of the sequential full scan.
     """
 
     def wanted(item: ItemReceived) -> bool:
@@ -109,6 +113,9 @@ def backtest(
             scan = "prefiltered by the search index"
         else:
             scan = f"full scan ({reason})"
+    jumping = visit is not None and plan.candidates is not None
+    if jumping:
+        jobs = 1  # the few records to read: one process jumps to each faster than workers scan
     plan.skip_unmatched = jobs > 1 and reason is None
     scratch = MemoryLog()
     evaluator = AlertEvaluator(
@@ -124,7 +131,22 @@ def backtest(
         matcher=plan.matches if jobs > 1 else None,
     )
     items = 0
-    if jobs > 1:
+    if jumping:
+        assert visit is not None
+        evaluator.page_size = 1  # each run reads exactly the record it jumps to
+        done = 0
+        for position in visit.positions:
+            if position > head:
+                break
+            scratch.set_checkpoint("backtest", position - 1)  # resume right before it
+            items += evaluator.run(until=position).items
+            done += 1
+            if progress is not None and done % 500 == 0:
+                progress(position, head)
+        plan.prefiltered = max(0, visit.item_records - done)
+        if progress is not None:
+            progress(head, head)
+    elif jobs > 1:
         ranges = match_ranges(
             log,
             ruleset,

@@ -33,7 +33,7 @@ from ..log import EventLog, Record, open_log
 from ._aggregate import split_rules
 from ._evaluator import _uses_stories
 
-__all__ = ["ScanPlan", "every_item_read", "match_ranges", "revised_items"]
+__all__ = ["ScanPlan", "Visit", "every_item_read", "match_ranges", "revised_items"]
 
 _ITEM = ("ItemReceived", "ItemRevised")
 
@@ -61,6 +61,16 @@ def revised_items(log: EventLog, until: int) -> set[str]:
 def item_of(record: Record) -> str:
     """The item id in an ``item:<id>`` dedupe key."""
     return (record.dedupe_key or "")[5:]
+
+
+@attrs.frozen
+class Visit:
+    """The item records a backtest must read, by log position (sorted), when the search index
+    can list them: the candidates' records, every revision and every revised item's first
+    version; `item_records` is how many item records the log holds, to count the others."""
+
+    positions: tuple[int, ...]
+    item_records: int
 
 
 @attrs.define

@@ -385,7 +385,9 @@ def backtest_command(
     log = _open(obj)
     try:
         with progress_bar("search index") as update:
-            candidates, note = backtest_candidates(log, ruleset, mode=prefilter, progress=update)
+            candidates, visit, note = backtest_candidates(
+                log, ruleset, mode=prefilter, progress=update
+            )
         if not as_json:  # --json carries it as "scan"
             info(f"backtest: {note}", err=True)
         memory = getattr(log, "url", "memory").startswith("memory")
@@ -401,6 +403,7 @@ def backtest_command(
                 compare=compare,
                 jobs=workers,
                 candidates=candidates,
+                visit=visit,
             )
     finally:
         log.close()

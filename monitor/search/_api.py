@@ -254,15 +254,16 @@ def item_detail(log: EventLog, item_id: str) -> ItemDetail | None:
 
 def items_with_any(
     log: EventLog, phrases: Iterable[tuple[Sequence[str], bool]], *, batch: int = 250
-) -> set[str]:
+) -> dict[str, int]:
     """The ids of the items whose indexed text (title and body of their current version)
     contains at least one of `phrases`: normalized tokens and whether the last is a prefix, as
     `RuleSet.presearch_phrases` gives them. Queried `batch` phrases at a time (one OR each), so
-    a rule with thousands of Arabic word forms is a few dozen index look-ups, not a scan."""
+    a rule with thousands of Arabic word forms is a few dozen index look-ups, not a scan.
+    Returns item id -> the log position of the indexed (current) version."""
     index = _index(log)
     render = to_fts5 if isinstance(index, SQLiteIndex) else to_tsquery
     nodes = [Phrase(tuple(tokens), prefix) for tokens, prefix in phrases if tokens]
-    found: set[str] = set()
+    found: dict[str, int] = {}
     for start in range(0, len(nodes), batch):
         part = nodes[start : start + batch]
         found.update(index.item_ids(render(part[0] if len(part) == 1 else Or(tuple(part)))))

@@ -180,10 +180,13 @@ class PostgresIndex:
         sql = self._sql("SELECT count(*) FROM {s}search_docs")
         return self.log.with_connection(lambda c: c.execute(sql).fetchone()[0])
 
-    def item_ids(self, match: str) -> list[str]:
-        """Every item whose indexed text matches `match` (a tsquery text), unranked."""
-        sql = self._sql("SELECT item_id FROM {s}search_docs WHERE tsv @@ to_tsquery('simple', %s)")
-        return [r[0] for r in self.log.with_connection(lambda c: c.execute(sql, (match,)))]
+    def item_ids(self, match: str) -> list[tuple[str, int]]:
+        """Every item whose indexed text matches `match` (a tsquery text), unranked, with the
+        log position of its indexed version."""
+        sql = self._sql(
+            "SELECT item_id, id FROM {s}search_docs WHERE tsv @@ to_tsquery('simple', %s)"
+        )
+        return [(r[0], r[1]) for r in self.log.with_connection(lambda c: c.execute(sql, (match,)))]
 
     def count_between(self, since: int | None, until: int | None) -> int:
         """How many items have their time (published, else received) in [since, until]."""

@@ -3,16 +3,22 @@
 Lucene's percolator inverted: instead of running every stored item through every rule, ask
 the index which items contain one of each rule's necessary phrases
 (`RuleSet.presearch_phrases`) and evaluate only those. `monitor.alerting.backtest` decides
-whether that is exact for a rule set; this module only answers the question.
+whether that is exact for a rule set; this module only answers the question, as item ids
+and, when it can, as the log positions to read (`Visit`): the candidates' records, every
+revision, and the first version of every revised item (from the ``item_versions``
+projection; the index holds only current versions). With positions the backtest reads those
+records alone; without, it reads every item record's row and skips the others undecoded.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from ..alerting import Visit
 from ..errors import MonitorError
 from ..log import EventLog
-from ._api import catch_up, index_lag, items_with_any
+from ..projections import ItemVersions, ProjectionRunner
+from ._api import _index, catch_up, index_lag, items_with_any
 
 __all__ = ["AUTO_MAX_LAG", "backtest_candidates"]
 
@@ -23,29 +29,58 @@ AUTO_MAX_LAG = 20_000
 
 def backtest_candidates(
     log: EventLog, ruleset: Any, *, mode: str = "auto", progress: Any = None
-) -> tuple[set[str] | None, str]:
-    """The ids of the items `ruleset` can match, from the search index, and a note saying
-    what was done; (None, why) when the index cannot answer (a rule with no phrases, no index
-    for this log, an index too far behind for ``auto``) or `mode` is ``off``."""
+) -> tuple[set[str] | None, Visit | None, str]:
+    """(the ids of the items `ruleset` can match, the positions to read or None, a note
+    saying what was done); (None, None, why) when the index cannot answer (a rule with no
+    phrases, no index for this log, an index too far behind for ``auto``) or `mode` is
+    ``off``."""
     if mode == "off":
-        return None, "prefilter off"
+        return None, None, "prefilter off"
     phrases = ruleset.presearch_phrases()
     missing = sorted(rule for rule, found in phrases.items() if found is None)
     if missing:
-        return None, f"no index terms for {', '.join(missing[:3])}: every item is read"
+        return None, None, f"no index terms for {', '.join(missing[:3])}: every item is read"
     try:
         lag = index_lag(log)
         if mode == "auto" and lag > AUTO_MAX_LAG:
-            return None, (
-                f"the search index is {lag:,} records behind: every item is read "
-                "(`monitor items reindex` or `--prefilter on` builds it first)"
+            return (
+                None,
+                None,
+                (
+                    f"the search index is {lag:,} records behind: every item is read "
+                    "(`monitor items reindex` or `--prefilter on` builds it first)"
+                ),
             )
-        catch_up(log, progress)
+        head = catch_up(log, progress)
     except MonitorError as exc:  # a memory log; a read-only log that cannot catch up
         if mode == "on":
             raise
-        return None, f"no search index ({exc}): every item is read"
-    found: set[str] = set()
+        return None, None, f"no search index ({exc}): every item is read"
+    found: dict[str, int] = {}
     for rule_phrases in phrases.values():
-        found |= items_with_any(log, rule_phrases or ())
-    return found, f"{len(found):,} candidate item(s) from the search index"
+        found.update(items_with_any(log, rule_phrases or ()))
+    note = f"{len(found):,} candidate item(s) from the search index"
+    return set(found), _visit(log, found, head), note
+
+
+def _visit(log: EventLog, found: dict[str, int], head: int) -> Visit | None:
+    """The item records to read, or None when the first versions of revised items cannot
+    be found (``item_versions`` behind the index)."""
+    revisions: dict[str, list[int]] = {}
+    for record in log.read(0, types=("ItemRevised",), until=head):
+        parts = (record.dedupe_key or "").split(":")
+        revisions.setdefault(parts[1] if len(parts) > 1 else "", []).append(record.position)
+    positions = {p for item, p in found.items() if item not in revisions}
+    if revisions:
+        try:
+            ProjectionRunner(log, [ItemVersions()]).run(until=head)
+        except MonitorError:
+            return None
+        for item, at in revisions.items():
+            row = ItemVersions.get(log, item)
+            if not row or not row.get("versions"):
+                return None
+            positions.add(row["versions"][0]["position"])
+            positions.update(at)
+    stored = _index(log).count() + sum(len(at) for at in revisions.values())
+    return Visit(positions=tuple(sorted(positions)), item_records=stored)

@@ -176,13 +176,14 @@ class SQLiteIndex:
             lambda c: c.execute("SELECT count(*) FROM search_docs").fetchone()[0]
         )
 
-    def item_ids(self, match: str) -> list[str]:
-        """Every item whose indexed text matches `match` (an FTS5 expression), unranked."""
+    def item_ids(self, match: str) -> list[tuple[str, int]]:
+        """Every item whose indexed text matches `match` (an FTS5 expression), unranked, with
+        the log position of its indexed version."""
         sql = (
-            "SELECT d.item_id FROM search_fts f JOIN search_docs d ON d.id = f.rowid "
+            "SELECT d.item_id, d.id FROM search_fts f JOIN search_docs d ON d.id = f.rowid "
             "WHERE search_fts MATCH ?"
         )
-        return [r[0] for r in self.log.with_connection(lambda c: c.execute(sql, (match,)))]
+        return [(r[0], r[1]) for r in self.log.with_connection(lambda c: c.execute(sql, (match,)))]
 
     def count_between(self, since: int | None, until: int | None) -> int:
         """How many items have their time (published, else received) in [since, until]."""

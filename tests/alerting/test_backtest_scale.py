@@ -118,18 +118,23 @@ def test_prefilter_and_workers_equal_the_full_scan_on_random_rule_sets(tmp_path,
             [revision_of(items[5], "market prices"), revision_of(items[9], "convoy drone")]
         )
         full = backtest(log, ruleset, clock=clock, step=97)
-        candidates, note = search.backtest_candidates(log, ruleset, mode="on")
+        candidates, visit, note = search.backtest_candidates(log, ruleset, mode="on")
         prefiltered = backtest(log, ruleset, clock=clock, step=97, candidates=candidates)
+        jumping = backtest(log, ruleset, clock=clock, candidates=candidates, visit=visit)
         workers = backtest(log, ruleset, clock=clock, step=97, jobs=2)
         both = backtest(log, ruleset, clock=clock, step=97, jobs=2, candidates=candidates)
-    assert candidates is not None, note
+    assert candidates is not None and visit is not None, note
+    # the revised items' first versions and both revisions are read whatever their text
+    assert {6, 10, 401, 402} <= set(visit.positions)  # positions 1-400 hold the items
     assert prefiltered.scan == "prefiltered by the search index"
     assert prefiltered.prefiltered > 0  # the index really left items unread
-    assert results(prefiltered) == results(workers) == results(both) == results(full)
+    assert results(prefiltered) == results(jumping) == results(full)
+    assert results(workers) == results(both) == results(full)
     assert sum(r.would_raise for r in full.rules) > 0
     assert workers.items == full.items
     # every item record was either read or left unread (no time window here)
     assert prefiltered.items + prefiltered.prefiltered == full.items
+    assert jumping.items + jumping.prefiltered == full.items
 
 
 def test_a_time_window_gives_the_same_result_whatever_the_reading(tmp_path) -> None:
@@ -141,9 +146,10 @@ def test_a_time_window_gives_the_same_result_whatever_the_reading(tmp_path) -> N
         log.append_events(random_items(rng, 300))
         window = {"since": T0 + timedelta(hours=20), "until": T0 + timedelta(hours=60)}
         full = backtest(log, ruleset, clock=clock, **window)
-        candidates, _ = search.backtest_candidates(log, ruleset, mode="on")
+        candidates, visit, _ = search.backtest_candidates(log, ruleset, mode="on")
         fast = backtest(log, ruleset, clock=clock, jobs=2, candidates=candidates, **window)
-    assert results(fast) == results(full)
+        jump = backtest(log, ruleset, clock=clock, candidates=candidates, visit=visit, **window)
+    assert results(fast) == results(jump) == results(full)
     assert fast.items <= full.items
 
 
@@ -157,8 +163,8 @@ def test_rules_that_read_every_item_turn_the_prefilter_off(tmp_path) -> None:
     ruleset = load_rules(tmp_path / "rules")
     with open_log(tmp_path / "log.db") as log:
         log.append_events(random_items(random.Random(1), 100))
-        candidates, _ = search.backtest_candidates(log, ruleset, mode="on")
-        report = backtest(log, ruleset, clock=clock, candidates=candidates)
+        candidates, visit, _ = search.backtest_candidates(log, ruleset, mode="on")
+        report = backtest(log, ruleset, clock=clock, candidates=candidates, visit=visit)
         full = backtest(log, ruleset, clock=clock)
     assert report.scan.startswith("full scan (the rules cluster stories")
     assert report.prefiltered == 0 and results(report) == results(full)
@@ -171,7 +177,7 @@ def test_a_rule_without_index_terms_reads_everything(tmp_path) -> None:
     )
     with open_log(tmp_path / "log.db") as log:
         log.append_events(random_items(random.Random(2), 20))
-        candidates, note = search.backtest_candidates(log, load_rules(tmp_path / "rules"))
+        candidates, _visit, note = search.backtest_candidates(log, load_rules(tmp_path / "rules"))
     assert candidates is None and "no index terms for k" in note
 
 
@@ -185,10 +191,13 @@ def test_cli_jobs_and_prefilter(tmp_path, monitor_cli) -> None:
         log.append_events(random_items(rng, 200))
     args = ["--db", db, "backtest", "--rules", str(tmp_path / "rules"), "--json"]
     fast = json.loads(monitor_cli(*args, "--jobs", "2", "--prefilter", "on"))
+    workers = json.loads(monitor_cli(*args, "--jobs", "2", "--prefilter", "off"))
     slow = json.loads(monitor_cli(*args, "--jobs", "1", "--prefilter", "off"))
-    assert fast["jobs"] == 2 and fast["scan"] == "prefiltered by the search index"
+    # with the index listing the records to read, one process jumps from one to the next
+    assert fast["jobs"] == 1 and fast["scan"] == "prefiltered by the search index"
+    assert workers["jobs"] == 2 and workers["scan"] == "full scan"
     assert slow["jobs"] == 1 and slow["scan"] == "full scan" and slow["prefiltered"] == 0
-    assert fast["rules"] == slow["rules"]
+    assert fast["rules"] == workers["rules"] == slow["rules"]
 
 
 @pytest.fixture
