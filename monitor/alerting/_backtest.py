@@ -9,6 +9,7 @@ would no longer raise.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Collection
 from datetime import datetime
@@ -18,7 +19,7 @@ from typing import Any
 import attrs
 
 from ..events import AlertRaised, AlertSuppressed, ItemReceived, event_time
-from ..log import EventLog, MemoryLog
+from ..log import EventLog, MemoryLog, Record
 from ..rules import RuleSet, RuleSources, load_rules, resolve_sources
 from ._evaluator import AlertEvaluator
 from ._scan_plan import ScanPlan, Visit, every_item_read, match_ranges, revised_items
@@ -133,19 +134,19 @@ def backtest(
     items = 0
     if jumping:
         assert visit is not None
-        evaluator.page_size = 1  # each run reads exactly the record it jumps to
-        done = 0
-        for position in visit.positions:
-            if position > head:
-                break
-            scratch.set_checkpoint("backtest", position - 1)  # resume right before it
-            items += evaluator.run(until=position).items
-            done += 1
-            if progress is not None and done % 500 == 0:
-                progress(position, head)
-        plan.prefiltered = max(0, visit.item_records - done)
-        if progress is not None:
-            progress(head, head)
+        wanted = [p for p in visit.positions if p <= head]
+
+        def listed_pages(after: int, limit: int) -> list[Record]:
+            """The next `limit` listed records after `after`, each read where it is."""
+            start = bisect_right(wanted, after)
+            page = log.read_positions(wanted[start : start + limit])
+            if progress is not None and page:
+                progress(page[-1].position, head)
+            return page
+
+        evaluator.pages = listed_pages
+        items += evaluator.run().items
+        plan.prefiltered = max(0, visit.item_records - len(wanted))
     elif jobs > 1:
         ranges = match_ranges(
             log,

@@ -172,9 +172,10 @@ class AlertEvaluator:
     `lateness` overrides every correlation rule's allowed lateness in seconds (default: each
     rule's timespan). `fold_after` is how many repeats of an alert are kept one by one (None:
     every one). Two hooks serve backtests at scale (`backtest`): `skip(record)` drops an item
-    record before it is decoded (one the search index says no tested rule can match), and
+    record before it is decoded (one the search index says no tested rule can match),
     `matcher(position, item)` gives the matches of an item computed elsewhere (by worker
-    processes) instead of ``ruleset.match``.
+    processes) instead of ``ruleset.match``, and `pages(after, limit)` reads the next item
+    records instead of ``log.read_page`` (only those the index lists).
     """
 
     def __init__(
@@ -194,10 +195,12 @@ class AlertEvaluator:
         fold_after: int | None = FOLD_AFTER,
         skip: Callable[[Record], bool] | None = None,
         matcher: Callable[[int, ItemReceived], Sequence[Any]] | None = None,
+        pages: Callable[[int, int], Sequence[Record]] | None = None,
     ) -> None:
         self.log = log
         self.skip = skip
         self.matcher = matcher
+        self.pages = pages
         self.fold_after = fold_after
         self._folds: dict[str, _Fold] = {}
         self._position = 0
@@ -465,7 +468,10 @@ class AlertEvaluator:
     def _run(self, report: EvaluationReport, until: int | None) -> None:
         after = report.position
         while True:
-            page = self.log.read_page(after, self.page_size, _ITEM)
+            if self.pages is not None:
+                page = list(self.pages(after, self.page_size))
+            else:
+                page = self.log.read_page(after, self.page_size, _ITEM)
             if until is not None:
                 page = [r for r in page if r.position <= until]
             if not page:

@@ -207,6 +207,15 @@ class EventLog(abc.ABC):
         """Return up to `limit` records with position > `after`, in order, optionally of
         the given types only."""
 
+    def read_positions(self, positions: Sequence[int]) -> list[Record]:
+        """Return the records at `positions` (ascending), skipping any the log does not hold:
+        for a reader that knows which records it wants (a backtest given them by the search
+        index). Backends answer in a few queries; this default reads them one by one."""
+        found = []
+        for position in positions:
+            found.extend(r for r in self.read_page(position - 1, 1) if r.position == position)
+        return found
+
     @abc.abstractmethod
     def head(self) -> int:
         """Return the position of the last record, 0 when the log is empty."""

@@ -95,6 +95,8 @@ STATEMENTS = {
     "page": "SELECT " + COLUMNS + " FROM {s}.events WHERE position > %s ORDER BY position LIMIT %s",
     "page_types": "SELECT " + COLUMNS + " FROM {s}.events WHERE position > %s "
     "AND type = ANY(%s) ORDER BY position LIMIT %s",
+    "positions": "SELECT " + COLUMNS + " FROM {s}.events WHERE position = ANY(%s) "
+    "ORDER BY position",
     "max": "SELECT coalesce(max(position), 0) FROM {s}.events",
     "get_checkpoint": "SELECT position FROM {s}.checkpoints WHERE name = %s",
     "state": "SELECT version, position FROM {s}.projections WHERE name = %s",

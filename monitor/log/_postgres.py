@@ -346,6 +346,15 @@ class PostgresLog(EventLog):
 
         return self._reader.run(page)
 
+    def read_positions(self, positions: Sequence[int]) -> list[Record]:
+        wanted = list(positions)
+
+        def read(conn: psycopg.Connection) -> list[Record]:
+            rows = conn.execute(self._sql["positions"], (wanted,), binary=True).fetchall()
+            return [Record(p, t, v, bytes(d), k, r, bytes(h)) for p, t, v, d, k, r, h in rows]
+
+        return self._reader.run(read) if wanted else []
+
     def head(self) -> int:
         return self._reader.run(lambda c: c.execute(self._sql["max"]).fetchone()[0])
 

@@ -367,6 +367,17 @@ class SQLiteLog(EventLog):
             )
         return [Record(*row) for row in rows]
 
+    def read_positions(self, positions: Sequence[int]) -> list[Record]:
+        found: list[Record] = []
+        for start in range(0, len(positions), KEY_CHUNK):
+            chunk = list(positions[start : start + KEY_CHUNK])
+            marks = ",".join("?" * len(chunk))
+            rows = self._query(
+                SELECT + f"WHERE position IN ({marks}) ORDER BY position", tuple(chunk)
+            )
+            found.extend(Record(*row) for row in rows)
+        return found
+
     def head(self) -> int:
         return self._query("SELECT coalesce(max(position), 0) FROM events")[0][0]
 
