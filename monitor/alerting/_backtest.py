@@ -158,10 +158,20 @@ def backtest(
             until=until,
             candidates=plan.candidates,
         )
-        for end, matched, unmatched, _prefiltered in ranges:  # this process counts those
+        if plan.skip_unmatched:
+            # Only the records the workers matched (and revisions) reach the evaluator: read
+            # just those, a page at a time, instead of every row of the range.
+            def matched_pages(after: int, limit: int) -> list[Record]:
+                listed = sorted(p for p in plan.matched if p > after)[:limit]
+                return log.read_positions(listed)
+
+            evaluator.pages = matched_pages
+        for end, matched, unmatched, prefiltered in ranges:
             plan.matched.update(matched)
             items += evaluator.run(until=end).items
-            items += unmatched if plan.skip_unmatched else 0
+            if plan.skip_unmatched:  # the workers read what this process did not
+                items += unmatched
+                plan.prefiltered += prefiltered
             plan.matched.clear()  # every one was consumed; the rest were outside the window
             if progress is not None:
                 progress(end, head)
