@@ -47,8 +47,8 @@ from typing import Any
 import attrs
 
 from ..events import AlertRaised, AlertSuppressed, format_time
-from ..rules import AGGREGATION_TYPES, render_template
-from ._correlate import Contribution, Throttle, group_values
+from ..rules import AGGREGATION_TYPES
+from ._correlate import Contribution, Throttle, group_values, window_alert
 
 __all__ = [
     "MAX_ITEMS",
@@ -497,35 +497,11 @@ def aggregate_event(
             entities=hit.entities,
             facets=facets,
         )
-    context = {
-        "item": {},
-        "rule": {
-            "id": rule.id,
-            "title": rule.title,
-            "level": rule.level,
-            "version": rule.version,
-            "description": rule.description,
-        },
-        "labels": dict(rule.labels),
-        "entities": list(hit.entities),
-    }
-    annotations = {k: render_template(v, context) for k, v in rule.annotations.items()}
-    annotations = {"summary": hit.summary, **hit.numbers, **annotations}
-    annotations.setdefault("contributing", " ".join(hit.alert_ids))
-    return AlertRaised(
-        alert_id=hit.alert_id,
-        rule_id=rule.id,
-        rule_version=rule.version,
-        level=rule.level,
-        title=rule.title,
-        item_ids=hit.item_ids,
-        entities=hit.entities,
-        group_key=hit.group,
-        event_time=hit.window_end,
-        window_start=hit.window_start,
-        window_end=hit.window_end,
-        labels={"aggregation": rule.type, **rule.labels},
-        annotations=annotations,
+    return window_alert(
+        hit,
+        kind="aggregation",
+        item={},
         ruleset_hash=ruleset_hash,
         facets=facets,
+        first={"summary": hit.summary, **hit.numbers},
     )

@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import hashlib
 from bisect import bisect_left, bisect_right, insort
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from heapq import heappop, heappush
 from itertools import product
@@ -54,8 +54,8 @@ from typing import Any
 
 import attrs
 
-from ..events import format_time
-from ..rules import Bounds
+from ..events import AlertRaised, format_time
+from ..rules import Bounds, render_template
 
 __all__ = [
     "Contribution",
@@ -64,6 +64,7 @@ __all__ = [
     "Throttle",
     "correlation_alert_id",
     "group_values",
+    "window_alert",
 ]
 
 #: Run the sweep that drops expired entries and empty groups after this many contributions
@@ -536,3 +537,52 @@ class Throttle:
             if ts + 2 * seconds < self._latest:
                 del self._last[key]
         self._swept_size = len(self._last)
+
+
+def window_alert(
+    hit: Any,
+    *,
+    kind: str,
+    item: Mapping[str, Any],
+    ruleset_hash: str | None,
+    facets: Mapping[str, str],
+    first: Mapping[str, str] | None = None,
+) -> AlertRaised:
+    """The `AlertRaised` of a rule over a window of matches (a correlation's or an
+    aggregation's `hit`: rule, group, window, contributing alerts and items). `kind` labels it
+    (``correlation`` or ``aggregation``: the rule's type); the rule's annotations are rendered
+    with `item` (the completing item's fields, or empty), the rule, its labels and the
+    entities, after `first` (figures a type adds); ``contributing`` lists the counted alerts."""
+    rule = hit.rule
+    context = {
+        "item": dict(item),
+        "rule": {
+            "id": rule.id,
+            "title": rule.title,
+            "level": rule.level,
+            "version": rule.version,
+            "description": rule.description,
+        },
+        "labels": dict(rule.labels),
+        "entities": list(hit.entities),
+    }
+    rendered = {k: render_template(v, context) for k, v in rule.annotations.items()}
+    annotations = {**(first or {}), **rendered}
+    annotations.setdefault("contributing", " ".join(hit.alert_ids))
+    return AlertRaised(
+        alert_id=hit.alert_id,
+        rule_id=rule.id,
+        rule_version=rule.version,
+        level=rule.level,
+        title=rule.title,
+        item_ids=hit.item_ids,
+        entities=hit.entities,
+        group_key=hit.group,
+        event_time=hit.window_end,
+        window_start=hit.window_start,
+        window_end=hit.window_end,
+        labels={kind: rule.type, **rule.labels},
+        annotations=annotations,
+        ruleset_hash=ruleset_hash,
+        facets=dict(facets),
+    )

@@ -55,9 +55,9 @@ from ..events import (
     revised_item,
 )
 from ..log import EventLog, Record
-from ..rules import StoryIndex, StoryUpdate, render_template
+from ..rules import StoryIndex, StoryUpdate
 from ._aggregate import Aggregator, aggregate_event, split_rules
-from ._correlate import Contribution, CorrelationHit, Correlator, Throttle
+from ._correlate import Contribution, CorrelationHit, Correlator, Throttle, window_alert
 
 __all__ = [
     "AlertEvaluator",
@@ -676,34 +676,10 @@ class AlertEvaluator:
                 entities=hit.entities,
                 facets={**corr_facets, _WINDOW_START: format_time(hit.window_start)},
             )
-        context = {
-            "item": _item_context(item),
-            "rule": {
-                "id": rule.id,
-                "title": rule.title,
-                "level": rule.level,
-                "version": rule.version,
-                "description": rule.description,
-            },
-            "labels": dict(rule.labels),
-            "entities": list(hit.entities),
-        }
-        annotations = {k: render_template(v, context) for k, v in rule.annotations.items()}
-        annotations.setdefault("contributing", " ".join(hit.alert_ids))
-        return AlertRaised(
-            alert_id=hit.alert_id,
-            rule_id=rule.id,
-            rule_version=rule.version,
-            level=rule.level,
-            title=rule.title,
-            item_ids=hit.item_ids,
-            entities=hit.entities,
-            group_key=hit.group,
-            event_time=hit.window_end,
-            window_start=hit.window_start,
-            window_end=hit.window_end,
-            labels={"correlation": rule.type, **rule.labels},
-            annotations=annotations,
+        return window_alert(
+            hit,
+            kind="correlation",
+            item=_item_context(item),
             ruleset_hash=self.ruleset.hash,
             facets=corr_facets,
         )
