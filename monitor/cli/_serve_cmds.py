@@ -17,6 +17,10 @@ from ._options import rules_option, rules_sources
 __all__ = ["is_loopback", "parse_bind", "read_token", "register"]
 
 
+#: The Host names a console bound to loopback answers to by default.
+LOOPBACK_NAMES = ["localhost", "127.0.0.1", "::1", "[::1]"]
+
+
 def parse_bind(value: str) -> tuple[str, int]:
     """``HOST:PORT`` (``[::1]:8080`` for IPv6) as (host, port); a `click.BadParameter`
     saying what to write otherwise."""
@@ -76,6 +80,15 @@ def read_token(token_file: str | None, token_env: str | None) -> str | None:
 )
 @click.option("--token-env", metavar="NAME", help="Read the token from this environment variable.")
 @click.option(
+    "--allow-host",
+    "allow_hosts",
+    multiple=True,
+    metavar="NAME",
+    help="A Host name the console answers to (repeatable; *.example.org works). Default on "
+    "loopback: localhost, 127.0.0.1 and ::1 only, which defeats DNS rebinding; default "
+    "elsewhere: any.",
+)
+@click.option(
     "--stories/--no-stories",
     default=True,
     show_default=True,
@@ -88,6 +101,7 @@ def serve_command(
     bind: str,
     token_file: str | None,
     token_env: str | None,
+    allow_hosts: tuple[str, ...],
     stories: bool,
     rules: tuple[str, ...],
 ) -> None:
@@ -112,7 +126,8 @@ def serve_command(
             err=True,
         )
     with Monitor.open(obj.db, rules=list(rules_sources(rules))) as monitor:
-        app = create_app(monitor, token=token, stories=stories)
+        allowed = list(allow_hosts) or (LOOPBACK_NAMES if is_loopback(host) else None)
+        app = create_app(monitor, token=token, stories=stories, allowed_hosts=allowed)
         shown = f"[{host}]" if ":" in host else host
         if not obj.quiet:
             mode = "actions need the token" if token else "read-only"

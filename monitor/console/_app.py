@@ -13,7 +13,7 @@ import asyncio
 import json
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, timedelta
 from importlib import resources
@@ -23,6 +23,7 @@ from urllib.parse import quote, urlencode
 import jinja2
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import (
     HTMLResponse,
@@ -189,13 +190,17 @@ def create_app(
     token: str | None = None,
     stories: bool = True,
     heartbeat: float = HEARTBEAT,
+    allowed_hosts: Sequence[str] | None = None,
 ) -> Starlette:
     """The console over `monitor_or_log` (a `Monitor`, for its rules and clock, or an open
     log). `token` enables the actions (acknowledge, verdict, silence); without it the console
     is read-only. `stories` folds the stories projection, in a thread of its own, for the
     "story" line of an item (a
     fold over every item: leave it off on a huge log that does not need it). The caller owns
-    the monitor and closes it."""
+    the monitor and closes it. `allowed_hosts` (names, ``*.example.org``) refuses requests
+    whose Host header names anything else, with 400: a page in a browser that a hostile site
+    points at 127.0.0.1 by DNS rebinding sends that site's name and is refused (`monitor
+    serve` passes the loopback names when it binds to loopback)."""
     monitor = monitor_or_log if isinstance(monitor_or_log, Monitor) else Monitor(monitor_or_log)
     console = _Console(monitor, token, stories)
 
@@ -453,10 +458,27 @@ def create_app(
         console.live.stop()
         console.catch_up.stop()
 
-    app = Starlette(routes=routes, lifespan=lifespan)
-    app.add_middleware(_SecurityHeaders)
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        # Starlette's error middleware answers a crash outside every other middleware: this
+        # handler gives that page the security headers too.
+        exception_handlers={500: _server_error},
+    )
+    if allowed_hosts is not None:
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))
+    app.add_middleware(_SecurityHeaders)  # outermost: a refused Host gets the headers too
     app.state.console = console
     return app
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    """A plain 500 page with the security headers (the error is logged by the server)."""
+    return PlainTextResponse(
+        "internal error: the console could not build this page; see the server's log",
+        status_code=500,
+        headers=SECURITY_HEADERS,
+    )
 
 
 def _sync(page: Callable[[Request], Response]) -> Callable[[Request], Any]:

@@ -341,3 +341,43 @@ def test_a_memory_log_has_no_search_and_says_so():
         assert app.get("/").status_code == 200
         page = app.get("/search", params={"q": "convoy"})
         assert page.status_code == 400 and "search needs an SQLite or PostgreSQL log" in page.text
+
+
+def test_a_foreign_host_header_is_refused_with_the_security_headers(db_copy):
+    """With allowed hosts (what `monitor serve` passes on loopback), a request naming another
+    host, as a DNS-rebinding page would, gets 400; the loopback names are served."""
+    from starlette.testclient import TestClient
+
+    from monitor import Monitor
+    from monitor.cli._serve_cmds import LOOPBACK_NAMES
+    from monitor.console import create_app
+
+    db, _ = db_copy
+    with Monitor.open(str(db)) as monitor:
+        app = create_app(monitor, allowed_hosts=LOOPBACK_NAMES, stories=False)
+        with TestClient(app, base_url="http://127.0.0.1:8080") as client:
+            assert client.get("/").status_code == 200
+            refused = client.get("/", headers={"host": "attacker.example:8080"})
+            assert refused.status_code == 400
+            assert "default-src 'none'" in refused.headers["content-security-policy"]
+
+
+def test_an_internal_error_page_has_the_security_headers(db_copy, monkeypatch):
+    """A page that crashes answers 500 with the same headers as every other page."""
+    from starlette.testclient import TestClient
+
+    from monitor import Monitor
+    from monitor.console import create_app
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("monitor.console._app.alert_rows", broken)
+    db, _ = db_copy
+    with Monitor.open(str(db)) as monitor:
+        app = create_app(monitor, stories=False)
+        with TestClient(app, raise_server_exceptions=False) as client:
+            page = client.get("/")
+    assert page.status_code == 500
+    assert "default-src 'none'" in page.headers["content-security-policy"]
+    assert "boom" not in page.text
