@@ -219,7 +219,8 @@ def backtest(
                 }
             )
     active: Counter[tuple[str, tuple[str, ...]]] = Counter()
-    for _r, evt in log.iter_events(types=("AlertRaised",), until=head):
+    for record in log.read_key_prefix("alert:", ("AlertRaised",), until=head):
+        evt = record.event()
         assert isinstance(evt, AlertRaised)
         if not reported(evt.rule_id):
             continue

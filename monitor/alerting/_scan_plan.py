@@ -51,7 +51,7 @@ def revised_items(log: EventLog, until: int) -> set[str]:
     """Ids of the items with a revision up to position `until` (read from the dedupe keys
     ``revision:<item>:<hash>``, nothing decoded)."""
     found = set()
-    for record in log.read(0, types=("ItemRevised",), until=until):
+    for record in log.read_key_prefix("revision:", ("ItemRevised",), until=until):
         parts = (record.dedupe_key or "").split(":")
         if len(parts) > 1:
             found.add(parts[1])

@@ -207,6 +207,20 @@ class EventLog(abc.ABC):
         """Return up to `limit` records with position > `after`, in order, optionally of
         the given types only."""
 
+    def read_key_prefix(
+        self, prefix: str, types: Collection[str], *, until: int | None = None
+    ) -> list[Record]:
+        """Return the records of `types` whose dedupe key starts with `prefix` (up to position
+        `until`), in log order: every revision (``revision:``), every raised alert
+        (``alert:``). Records stored without their natural dedupe key (possible only through
+        the low-level `append`) are not found. Backends with a dedupe index answer from it,
+        without reading the other records; this default reads the records of `types`."""
+        return [
+            r
+            for r in self.read(0, types=types, until=until)
+            if (r.dedupe_key or "").startswith(prefix)
+        ]
+
     def read_positions(self, positions: Sequence[int]) -> list[Record]:
         """Return the records at `positions` (ascending), skipping any the log does not hold:
         for a reader that knows which records it wants (a backtest given them by the search

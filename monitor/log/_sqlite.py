@@ -367,6 +367,21 @@ class SQLiteLog(EventLog):
             )
         return [Record(*row) for row in rows]
 
+    def read_key_prefix(
+        self, prefix: str, types: Collection[str], *, until: int | None = None
+    ) -> list[Record]:
+        # A range on the dedupe key index: keys starting with `prefix` sort between it and
+        # the prefix with its last character raised by one (BINARY collation).
+        high = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+        wanted = sorted(types)
+        marks = ",".join("?" * len(wanted))
+        rows = self._query(
+            SELECT + f"WHERE dedupe_key >= ? AND dedupe_key < ? AND type IN ({marks}) "
+            "AND position <= ? ORDER BY position",
+            (prefix, high, *wanted, until if until is not None else 2**62),
+        )
+        return [Record(*row) for row in rows]
+
     def read_positions(self, positions: Sequence[int]) -> list[Record]:
         found: list[Record] = []
         for start in range(0, len(positions), KEY_CHUNK):

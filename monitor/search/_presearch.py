@@ -67,7 +67,7 @@ def _visit(log: EventLog, found: dict[str, int], head: int) -> Visit | None:
     """The item records to read, or None when the first versions of revised items cannot
     be found (``item_versions`` behind the index)."""
     revisions: dict[str, list[int]] = {}
-    for record in log.read(0, types=("ItemRevised",), until=head):
+    for record in log.read_key_prefix("revision:", ("ItemRevised",), until=head):
         parts = (record.dedupe_key or "").split(":")
         revisions.setdefault(parts[1] if len(parts) > 1 else "", []).append(record.position)
     positions = {p for item, p in found.items() if item not in revisions}
