@@ -25,9 +25,9 @@ Guarantees every backend keeps:
 from __future__ import annotations
 
 import abc
-import functools
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -63,13 +63,47 @@ class NewRecord:
 
     @classmethod
     def from_event(cls, evt: Event) -> NewRecord:
-        """Encode `evt` canonically, with its natural dedupe key."""
-        return cls(evt.type_name, evt.schema_version, encode(evt), evt.dedupe_key())
+        """Encode `evt` canonically, with its natural dedupe key. The event is remembered
+        under its bytes, so a reader in this process that reads the record back soon (the
+        projections after the evaluator appended alerts) gets it without decoding."""
+        data = encode(evt)
+        _DECODED.put((evt.type_name, evt.schema_version, data), evt)
+        return cls(evt.type_name, evt.schema_version, data, evt.dedupe_key())
 
 
-@functools.lru_cache(maxsize=2048)  # about two pages of each reader; ~4 MB of 2 KB items
-def _decode_shared(type_name: str, version: int, data: bytes) -> Event:
-    return decode(type_name, version, data)
+class _SharedEvents:
+    """Recently encoded or decoded events by (type, version, bytes): a bounded LRU.
+
+    The evaluator, the projections and delivery each read the same new records one after the
+    other, and decoding is most of what reading costs; events are frozen, so sharing one is
+    safe. Written by hand (not `functools.lru_cache`) because appends put entries in too."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._events: OrderedDict[tuple[str, int, bytes | str], Event] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def put(self, key: tuple[str, int, bytes | str], evt: Event) -> None:
+        with self._lock:
+            self._events[key] = evt
+            self._events.move_to_end(key)
+            if len(self._events) > self.size:
+                self._events.popitem(last=False)
+
+    def get(self, type_name: str, version: int, data: bytes | str) -> Event:
+        key = (type_name, version, data)
+        with self._lock:
+            evt = self._events.get(key)
+            if evt is not None:
+                self._events.move_to_end(key)
+                return evt
+        evt = decode(type_name, version, data)
+        self.put(key, evt)
+        return evt
+
+
+#: About two pages of each reader: ~8 MB of 2 KB items at most.
+_DECODED = _SharedEvents(4096)
 
 
 @attrs.frozen
@@ -91,7 +125,7 @@ class Record:
         read the same new records one after the other, and decoding is most of what reading
         costs. Events are frozen, so sharing one is safe."""
         if isinstance(self.data, bytes | str):
-            return _decode_shared(self.type, self.version, self.data)
+            return _DECODED.get(self.type, self.version, self.data)
         return decode(self.type, self.version, self.data)
 
     @property
