@@ -161,18 +161,21 @@ def backtest(
         if plan.skip_unmatched:
             # Only the records the workers matched (and revisions) reach the evaluator: read
             # just those, a page at a time, instead of every row of the range.
-            def matched_pages(after: int, limit: int) -> list[Record]:
+            def matched_pages(after: int, limit: int) -> list[Any]:
                 listed = sorted(p for p in plan.matched if p > after)[:limit]
-                return log.read_positions(listed)
+                return [plan.decoded[p] for p in listed]  # as the workers decoded them
 
             evaluator.pages = matched_pages
         for end, matched, unmatched, prefiltered in ranges:
-            plan.matched.update(matched)
+            for position, (matches, decoded) in matched.items():
+                plan.matched[position] = matches
+                plan.decoded[position] = decoded
             items += evaluator.run(until=end).items
             if plan.skip_unmatched:  # the workers read what this process did not
                 items += unmatched
                 plan.prefiltered += prefiltered
             plan.matched.clear()  # every one was consumed; the rest were outside the window
+            plan.decoded.clear()
             if progress is not None:
                 progress(end, head)
     else:
