@@ -84,3 +84,15 @@ def aggregation_alerts(log: MemoryLog, rs: RuleSet) -> list[AlertRaised]:
         for _r, e in log.iter_events(types=("AlertRaised",))
         if isinstance(e, AlertRaised) and e.rule_id in ids
     ]
+
+
+def aggregation_yaml(type_: str, body: str, *, timespan: str | None = "6h") -> str:
+    """A detection rule ``strike`` and an aggregation rule of `type_` over it whose body ends
+    with `body` (after ``timespan``, when given, on line 12; `body` starts on line 13): what
+    the loader-error tests give the loader."""
+    span = f"  timespan: {timespan}\n" if timespan is not None else ""
+    return (
+        "id: strike\ntitle: A strike\ndetection:\n  sel: {title: [strike]}\n  condition: sel\n"
+        f"---\nid: agg\ntitle: Aggregation\ncorrelation:\n  type: {type_}\n  rules: [strike]\n"
+        f"{span}  {body}\n"
+    )

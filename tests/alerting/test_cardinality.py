@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from monitor.alerting import Aggregator, run_tests
-from tests.alerting.helpers import agg, at, c, item, ruleset, run
+from tests.alerting.helpers import agg, aggregation_yaml, at, c, item, ruleset, run
 from tests.rules.builders import check
 
 H = 3600
@@ -108,21 +108,7 @@ def test_cardinality_yaml_tests_and_replay(tmp_path):
 )
 def test_cardinality_loader_errors(tmp_path, body, message):
     """Missing, bad or unknown cardinality fields are errors naming what to write."""
-    text = f"""\
-id: strike
-title: A strike
-detection:
-  sel: {{title: [strike]}}
-  condition: sel
----
-id: card
-title: Card
-correlation:
-  type: cardinality
-  rules: [strike]
-  timespan: 6h
-  {body}
-"""
+    text = aggregation_yaml("cardinality", body)
     report = check(tmp_path, text)
     assert any(message in str(e) and e.source.line for e in report.errors), report.errors
 

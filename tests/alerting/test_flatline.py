@@ -8,7 +8,17 @@ import pytest
 
 from monitor.alerting import Aggregator, AlertEvaluator, run_tests
 from monitor.log import MemoryLog
-from tests.alerting.helpers import T0, agg, aggregation_alerts, at, c, item, ruleset, run
+from tests.alerting.helpers import (
+    T0,
+    agg,
+    aggregation_alerts,
+    aggregation_yaml,
+    at,
+    c,
+    item,
+    ruleset,
+    run,
+)
 from tests.rules.builders import check
 
 H = 3600
@@ -143,21 +153,7 @@ def test_flatline_watcher_tick_and_replay_raise_the_same_alert(tmp_path):
 )
 def test_flatline_loader_errors(tmp_path, body, message):
     """Bad or unknown flatline fields are errors at their line."""
-    text = f"""\
-id: strike
-title: A strike
-detection:
-  sel: {{title: [strike]}}
-  condition: sel
----
-id: quiet
-title: Quiet
-correlation:
-  type: flatline
-  rules: [strike]
-  timespan: 6h
-  {body}
-"""
+    text = aggregation_yaml("flatline", body)
     report = check(tmp_path, text)
     (error,) = [e for e in report.errors if message in str(e)]
     assert error.source.line == 13

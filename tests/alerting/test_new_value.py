@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from monitor.alerting import Aggregator, run_tests
-from tests.alerting.helpers import agg, at, c, item, ruleset, run
+from tests.alerting.helpers import agg, aggregation_yaml, at, c, item, ruleset, run
 from tests.rules.builders import check
 
 D = 86400
@@ -105,19 +105,6 @@ def test_new_value_yaml_tests_and_replay(tmp_path):
 )
 def test_new_value_loader_errors(tmp_path, body, message):
     """Missing or unknown new_value fields are errors naming what to write."""
-    text = f"""\
-id: strike
-title: A strike
-detection:
-  sel: {{title: [strike]}}
-  condition: sel
----
-id: nv
-title: New
-correlation:
-  type: new_value
-  rules: [strike]
-  {body}
-"""
+    text = aggregation_yaml("new_value", body, timespan=None)
     report = check(tmp_path, text)
     assert any(message in str(e) and e.source.line for e in report.errors), report.errors

@@ -6,7 +6,7 @@ import pytest
 
 from monitor.alerting import Aggregator
 from monitor.rules import check_rules
-from tests.alerting.helpers import agg, at, c, item, ruleset, run
+from tests.alerting.helpers import agg, aggregation_yaml, at, c, item, ruleset, run
 from tests.rules.builders import check
 
 UP = {"spike_height": 3.0, "threshold_cur": 3, "threshold_ref": 1}
@@ -188,21 +188,7 @@ def test_spike_alert_text_and_replay_from_zero_gives_the_same_alerts(tmp_path):
 )
 def test_spike_loader_errors_name_the_field_and_the_line(tmp_path, body, message):
     """Bad or unknown spike fields are errors with file:line, naming the allowed fields."""
-    text = f"""\
-id: strike
-title: A strike
-detection:
-  sel: {{title: [strike]}}
-  condition: sel
----
-id: s
-title: Spike
-correlation:
-  type: spike
-  rules: [strike]
-  timespan: 1h
-  {body}
-"""
+    text = aggregation_yaml("spike", body, timespan="1h")
     report = check(tmp_path, text)
     assert not report.ok
     (error,) = [e for e in report.errors if message in str(e)]
