@@ -1,10 +1,10 @@
 """Backtests: what would a rule set have raised over the stored history? Nothing is appended.
 
 The real `AlertEvaluator` runs over the stored `ItemReceived` records with its output, state
-and checkpoint in a scratch `MemoryLog`, so throttles and correlations behave exactly as they
-would live. The result is compared, per rule, with the alerts the active rules actually raised
-for the same items (by rule id and item ids): `new` alerts the tested set adds, `gone` ones it
-would no longer raise.
+and checkpoint in a `ScratchOutput` (events kept as objects), so throttles and correlations
+behave exactly as they would live. The result is compared, per rule, with the alerts the
+active rules actually raised for the same items (by rule id and item ids): `new` alerts the
+tested set adds, `gone` ones it would no longer raise.
 """
 
 from __future__ import annotations
@@ -19,10 +19,11 @@ from typing import Any
 import attrs
 
 from ..events import AlertRaised, AlertSuppressed, ItemReceived, event_time
-from ..log import EventLog, MemoryLog, Record
+from ..log import EventLog, Record
 from ..rules import RuleSet, RuleSources, load_rules, resolve_sources
 from ._evaluator import AlertEvaluator
 from ._scan_plan import ScanPlan, Visit, every_item_read, match_ranges, revised_items
+from ._scratch import ScratchOutput
 
 __all__ = ["BacktestReport", "RuleBacktest", "backtest", "backtest_rules"]
 
@@ -118,7 +119,7 @@ def backtest(
     if jumping:
         jobs = 1  # the few records to read: one process jumps to each faster than workers scan
     plan.skip_unmatched = jobs > 1 and reason is None
-    scratch = MemoryLog()
+    scratch = ScratchOutput()
     evaluator = AlertEvaluator(
         log,
         ruleset,
@@ -163,19 +164,19 @@ def backtest(
             # just those, a page at a time, instead of every row of the range.
             def matched_pages(after: int, limit: int) -> list[Any]:
                 listed = sorted(p for p in plan.matched if p > after)[:limit]
-                return [plan.decoded[p] for p in listed]  # as the workers decoded them
+                return [plan.records[p] for p in listed]  # as the workers read them
 
             evaluator.pages = matched_pages
         for end, matched, unmatched, prefiltered in ranges:
-            for position, (matches, decoded) in matched.items():
+            for position, (matches, record) in matched.items():
                 plan.matched[position] = matches
-                plan.decoded[position] = decoded
+                plan.records[position] = record
             items += evaluator.run(until=end).items
             if plan.skip_unmatched:  # the workers read what this process did not
                 items += unmatched
                 plan.prefiltered += prefiltered
             plan.matched.clear()  # every one was consumed; the rest were outside the window
-            plan.decoded.clear()
+            plan.records.clear()
             if progress is not None:
                 progress(end, head)
     else:

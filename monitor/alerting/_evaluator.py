@@ -58,6 +58,7 @@ from ..log import EventLog, Record
 from ..rules import StoryIndex, StoryUpdate
 from ._aggregate import Aggregator, aggregate_event, split_rules
 from ._correlate import Contribution, CorrelationHit, Correlator, Throttle, window_alert
+from ._scratch import ScratchOutput
 
 __all__ = [
     "AlertEvaluator",
@@ -161,8 +162,9 @@ class AlertEvaluator:
     """Evaluate `ruleset` over the items of `log`, appending alerts (see module docstring).
 
     `output` is where alerts, entities and the checkpoint go (default: `log` itself); a backtest
-    passes a scratch `MemoryLog` so the stored log is only read. `where` filters the items
-    evaluated (e.g. by event time); `entities=False` skips `EntitiesExtracted` (backtests).
+    passes a `ScratchOutput` (events kept as objects), so the stored log is only read. `where`
+    filters the items evaluated (e.g. by event time); `entities=False` skips
+    `EntitiesExtracted` (backtests).
     `stories` says whether to cluster items into stories: True always, False never (alerts
     then carry no ``story`` facet and a ``throttle: {by: story}`` groups by item), None (the
     default) only while the rule set uses stories (a ``throttle: {by: story}``, or a
@@ -185,7 +187,7 @@ class AlertEvaluator:
         *,
         clock: Callable[[], datetime],
         name: str = "rules",
-        output: EventLog | None = None,
+        output: EventLog | ScratchOutput | None = None,
         page_size: int = 500,
         lateness: float | None = None,
         source: str = "",
