@@ -51,6 +51,24 @@ def test_ingest_raises_alerts_and_correlations(app):
     assert (again.stored, again.duplicates, again.alerts) == (0, 1, ())
 
 
+def test_a_large_ingest_is_processed_batch_by_batch(app, monkeypatch):
+    """`ingest` processes each batch before appending the next (so readers find its records
+    still decoded); the report sums every batch and equals one ingest per item."""
+    monkeypatch.setattr("monitor.app.INGEST_BATCH", 2)
+    passes: list[int] = []
+    process = app.process
+    monkeypatch.setattr(app, "process", lambda: passes.append(app.log.head()) or process())
+    report = app.ingest([MOVEMENT, DENIAL, WEATHER])
+    assert len(passes) == 2 and passes[0] < passes[1]  # [MOVEMENT, DENIAL], then [WEATHER]
+    assert (report.stored, report.duplicates) == (3, 0)
+    with Monitor(MemoryLog(), rules=RULES, clock=app.clock) as single:
+        one_by_one = [a for i in (MOVEMENT, DENIAL, WEATHER) for a in single.ingest([i]).alerts]
+    assert sorted(a.alert_id for a in report.alerts) == sorted(a.alert_id for a in one_by_one)
+    assert {"troop-movement", "official-denial", "movement-then-denial"} <= {
+        a.rule_id for a in report.alerts
+    }
+
+
 def test_alerts_query_is_newest_first_and_filters(app):
     """alerts() lists newest first and honours a rule filter."""
     app.ingest([MOVEMENT, DENIAL])
