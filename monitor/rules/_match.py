@@ -9,7 +9,7 @@ condition or the evidence needs them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from itertools import chain
 from typing import Any
@@ -40,20 +40,70 @@ _EVIDENCE_PER_FIELD = 20
 _TEXTUAL = ("title", "summary", "content", "author", "url")
 
 
+def _resolved(value: Any) -> Any:
+    return value() if callable(value) else value
+
+
 @attrs.frozen
 class Match:
-    """One rule that matched one item, with what it found and where."""
+    """One rule that matched one item, with what it found and where.
+
+    `evidence` and `annotations` may be given as functions that compute them, and are then
+    computed on first read: most matches of a busy rule become throttled repeats, whose
+    stored record keeps neither, so the rule engine does not locate evidence or render
+    annotation templates that nobody reads. Equality, `repr` and pickling see the values.
+    """
 
     rule_id: str
     rule_version: int
     level: str
     title: str
     entities: tuple[str, ...]
-    evidence: tuple[Evidence, ...]
+    _evidence: tuple[Evidence, ...] | Callable[[], tuple[Evidence, ...]] = attrs.field(
+        alias="evidence", eq=_resolved, hash=False, repr=lambda v: repr(_resolved(v))
+    )
     labels: dict[str, str] = attrs.field(factory=dict, hash=False)
-    annotations: dict[str, str] = attrs.field(factory=dict, hash=False)
+    _annotations: dict[str, str] | Callable[[], dict[str, str]] = attrs.field(
+        alias="annotations",
+        factory=dict,
+        eq=_resolved,
+        hash=False,
+        repr=lambda v: repr(_resolved(v)),
+    )
     throttle: int | None = None
     throttle_by: tuple[str, ...] | None = None
+
+    @property
+    def evidence(self) -> tuple[Evidence, ...]:
+        """Where the rule's terms were found (computed on first read when deferred)."""
+        if callable(self._evidence):
+            object.__setattr__(self, "_evidence", self._evidence())
+        return self._evidence  # type: ignore[return-value]
+
+    @property
+    def annotations(self) -> dict[str, str]:
+        """The rule's annotations rendered for this item (on first read when deferred)."""
+        if callable(self._annotations):
+            object.__setattr__(self, "_annotations", self._annotations())
+        return self._annotations  # type: ignore[return-value]
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Deferred values are functions of this process's view of the item: send the values.
+        return (
+            Match,
+            (
+                self.rule_id,
+                self.rule_version,
+                self.level,
+                self.title,
+                self.entities,
+                self.evidence,
+                self.labels,
+                self.annotations,
+                self.throttle,
+                self.throttle_by,
+            ),
+        )
 
 
 def _as_text(value: Any) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
@@ -150,30 +151,9 @@ class RuleSet:
         if not matched:
             return []
         entities = item_entities(view, self._compiled)
-        context: dict[str, Any] | None = None
         result = []
         for crule, memo in matched:
             rule = crule.rule
-            annotations = {}
-            if rule.annotations:
-                if context is None:
-                    context = dict(fields)
-                    context["text"] = "\n".join(
-                        t for t in (fields["title"], fields["summary"], fields["content"]) if t
-                    )
-                ctx = {
-                    "item": context,
-                    "entities": list(entities),
-                    "labels": rule.labels,
-                    "rule": {
-                        "id": rule.id,
-                        "title": rule.title,
-                        "level": rule.level,
-                        "version": rule.version,
-                        "description": rule.description,
-                    },
-                }
-                annotations = {k: render(v, ctx) for k, v in rule.annotations.items()}
             result.append(
                 Match(
                     rule_id=rule.id,
@@ -181,9 +161,12 @@ class RuleSet:
                     level=rule.level,
                     title=rule.title,
                     entities=entities,
-                    evidence=rule_evidence(view, crule, memo),
+                    # Both on first read (see `Match`): a throttled repeat reads neither.
+                    evidence=functools.partial(rule_evidence, view, crule, memo),
                     labels=dict(rule.labels),
-                    annotations=annotations,
+                    annotations=functools.partial(_annotations, rule, fields, entities)
+                    if rule.annotations
+                    else {},
                     throttle=rule.throttle,
                     throttle_by=rule.throttle_by,
                 )
@@ -201,3 +184,26 @@ class RuleSet:
         crule = self._index[rule_id]
         _, view = self._view(item)
         return explain(crule, view, self._compiled)
+
+
+def _annotations(
+    rule: Rule, fields: Mapping[str, Any], entities: tuple[str, ...]
+) -> dict[str, str]:
+    """`rule`'s annotation templates rendered for one item."""
+    context = dict(fields)
+    context["text"] = "\n".join(
+        t for t in (fields["title"], fields["summary"], fields["content"]) if t
+    )
+    ctx = {
+        "item": context,
+        "entities": list(entities),
+        "labels": rule.labels,
+        "rule": {
+            "id": rule.id,
+            "title": rule.title,
+            "level": rule.level,
+            "version": rule.version,
+            "description": rule.description,
+        },
+    }
+    return {k: render(v, ctx) for k, v in rule.annotations.items()}
