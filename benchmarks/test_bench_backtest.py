@@ -146,6 +146,7 @@ def test_default_pack_with_two_jobs_against_one(benchmark, bench_report, history
         two_s = benchmark.stats.stats.min
         alone_one = _best(lambda: _matching_alone(log, ruleset, 1))
         alone_two = _best(lambda: _matching_alone(log, ruleset, 2))
+        peak = _peak(lambda: backtest(log, ruleset, clock=_clock, jobs=2))  # this process
     ratio, ceiling = one_s / two_s, alone_one / alone_two
     benchmark.extra_info.update(one_job_s=one_s, two_jobs_s=two_s, ratio=ratio, ceiling=ceiling)
     bench_report.append(
@@ -153,5 +154,6 @@ def test_default_pack_with_two_jobs_against_one(benchmark, bench_report, history
         f"({N_ITEMS / one_s:,.0f} items/s), 2 jobs {two_s:.1f}s ({N_ITEMS / two_s:,.0f} "
         f"items/s) = x{ratio:.2f}; the machine's ceiling, matching alone in 1 process "
         f"{alone_one:.1f}s against 2 {alone_two:.1f}s = x{ceiling:.2f} (the backtest reaches "
-        f"{ratio / ceiling:.0%} of it); cores here: {os.cpu_count()}"
+        f"{ratio / ceiling:.0%} of it); peak {peak:.1f} MB in this process; cores here: "
+        f"{os.cpu_count()}"
     )

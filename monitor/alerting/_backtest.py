@@ -18,7 +18,7 @@ from typing import Any
 
 import attrs
 
-from ..events import AlertRaised, AlertSuppressed, ItemReceived, event_time
+from ..events import AlertRaised, AlertSuppressed, Event, ItemReceived, event_time
 from ..log import EventLog, Record
 from ..rules import RuleSet, RuleSources, load_rules, resolve_sources
 from ._evaluator import AlertEvaluator
@@ -65,6 +65,44 @@ class BacktestReport:
 
 def _key(alert: AlertRaised | AlertSuppressed) -> tuple[str, tuple[str, ...]]:
     return alert.rule_id, tuple(alert.item_ids)
+
+
+class _Tally:
+    """The tested rules' figures, counted from the evaluator's alerts as they are appended."""
+
+    def __init__(self, compare: Collection[str] | None) -> None:
+        self.compare = compare
+        self.per_rule: dict[str, RuleBacktest] = {}
+        self.tested: set[tuple[str, tuple[str, ...]]] = set()
+
+    def entry(self, rule_id: str) -> RuleBacktest:
+        return self.per_rule.setdefault(rule_id, RuleBacktest(rule_id))
+
+    def reported(self, rule_id: str) -> bool:
+        return self.compare is None or rule_id in self.compare
+
+    def add(self, evt: Event) -> None:
+        if not isinstance(evt, AlertRaised | AlertSuppressed) or not self.reported(evt.rule_id):
+            return
+        row = self.entry(evt.rule_id)
+        if isinstance(evt, AlertSuppressed):
+            if evt.folded_into:  # empty: a `generate: false` match, which raises nothing
+                row.would_suppress += 1
+            return
+        row.would_raise += 1
+        self.tested.add(_key(evt))
+        if len(row.examples) < _EXAMPLES:
+            row.examples.append(
+                {
+                    "alert_id": evt.alert_id,
+                    "event_time": evt.event_time.isoformat(),
+                    "group": evt.group_key,
+                    "item_ids": list(evt.item_ids),
+                    "title": "",
+                    "summary": evt.annotations.get("summary", ""),
+                    "evidence": [e.text for e in evt.evidence[:5]],
+                }
+            )
 
 
 def backtest(
@@ -119,7 +157,13 @@ def backtest(
     if jumping:
         jobs = 1  # the few records to read: one process jumps to each faster than workers scan
     plan.skip_unmatched = jobs > 1 and reason is None
-    scratch = ScratchOutput()
+    tally = _Tally(compare)
+    for rule in (*getattr(ruleset, "rules", ()), *getattr(ruleset, "correlations", ())):
+        if tally.reported(rule.id):
+            tally.entry(rule.id)  # every tested rule gets a row, also when it raises nothing
+    # Alerts are counted as the evaluator appends them and not kept: memory follows the raised
+    # alerts (their comparison keys), not every match of the history.
+    scratch = ScratchOutput(tally=tally.add)
     evaluator = AlertEvaluator(
         log,
         ruleset,
@@ -187,41 +231,7 @@ def backtest(
             if progress is not None:
                 progress(position, head)
 
-    per_rule: dict[str, RuleBacktest] = {}
-
-    def entry(rule_id: str) -> RuleBacktest:
-        return per_rule.setdefault(rule_id, RuleBacktest(rule_id))
-
-    def reported(rule_id: str) -> bool:
-        return compare is None or rule_id in compare
-
-    for rule in (*getattr(ruleset, "rules", ()), *getattr(ruleset, "correlations", ())):
-        if reported(rule.id):
-            entry(rule.id)  # every tested rule gets a row, also when it would raise nothing
-    tested: set[tuple[str, tuple[str, ...]]] = set()
-    for _r, evt in scratch.iter_events(types=("AlertRaised", "AlertSuppressed")):
-        if not reported(evt.rule_id):  # type: ignore[attr-defined]
-            continue
-        row = entry(evt.rule_id)  # type: ignore[attr-defined]
-        if isinstance(evt, AlertSuppressed):
-            if evt.folded_into:  # empty: a `generate: false` match, which raises nothing
-                row.would_suppress += 1
-            continue
-        assert isinstance(evt, AlertRaised)
-        row.would_raise += 1
-        tested.add(_key(evt))
-        if len(row.examples) < _EXAMPLES:
-            row.examples.append(
-                {
-                    "alert_id": evt.alert_id,
-                    "event_time": evt.event_time.isoformat(),
-                    "group": evt.group_key,
-                    "item_ids": list(evt.item_ids),
-                    "title": "",
-                    "summary": evt.annotations.get("summary", ""),
-                    "evidence": [e.text for e in evt.evidence[:5]],
-                }
-            )
+    per_rule, tested, entry, reported = tally.per_rule, tally.tested, tally.entry, tally.reported
     active: Counter[tuple[str, tuple[str, ...]]] = Counter()
     for record in log.read_key_prefix("alert:", ("AlertRaised",), until=head):
         evt = record.event()

@@ -7,11 +7,16 @@ to count them: at one alert or repeat per four items that was a fifth of a backt
 and all of it in the one process that folds the workers' matches. This keeps the events as
 they are, with the only two guarantees the evaluator relies on: appends are idempotent by the
 events' dedupe keys, and the checkpoint moves with the batch.
+
+With `tally`, nothing is kept: each new event goes to `tally` as it is appended, so a
+backtest's memory follows what it counts (its dedupe keys), not every alert and repeat of the
+history (a MemoryLog held each as JSON bytes; at one repeat per four items, a million items
+meant hundreds of megabytes).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 
 import attrs
 
@@ -38,10 +43,12 @@ class ScratchOutput:
     """The output of an evaluator whose results are counted, not stored: the subset of
     `EventLog` that `AlertEvaluator` writes to and restores from, held in memory as objects."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, tally: Callable[[Event], None] | None = None) -> None:
         self._kept: list[_Kept] = []
         self._keys: set[str] = set()
         self._checkpoints: dict[str, int] = {}
+        self._tally = tally
+        self._appended = 0
 
     def append_events(
         self, events: Sequence[Event], *, checkpoint: tuple[str, int] | None = None
@@ -55,9 +62,12 @@ class ScratchOutput:
                     positions.append(None)
                     continue
                 self._keys.add(key)
-            kept = _Kept(len(self._kept) + 1, evt.type_name, key, evt)
-            self._kept.append(kept)
-            positions.append(kept.position)
+            self._appended += 1
+            positions.append(self._appended)
+            if self._tally is not None:
+                self._tally(evt)
+            else:
+                self._kept.append(_Kept(self._appended, evt.type_name, key, evt))
         if checkpoint is not None:
             self._checkpoints[checkpoint[0]] = checkpoint[1]
         return AppendResult(tuple(positions))
@@ -65,13 +75,16 @@ class ScratchOutput:
     def iter_events(
         self, after: int = 0, *, types: Collection[str] | None = None
     ) -> Iterator[tuple[_Kept, Event]]:
-        """(kept, event) pairs after scratch position `after`, of the given types, in order."""
-        for kept in self._kept[after:]:
-            if types is None or kept.type in types:
+        """(kept, event) pairs after scratch position `after`, of the given types, in order
+        (none with `tally`: an evaluator starting over this output finds it empty, which is
+        right only at its start, the one time a backtest's evaluator restores)."""
+        for kept in self._kept:
+            if kept.position > after and (types is None or kept.type in types):
                 yield kept, kept.decoded
 
     def get_checkpoint(self, name: str) -> int:
         return self._checkpoints.get(name, 0)
 
     def __len__(self) -> int:
-        return len(self._kept)
+        """How many events were appended (kept or tallied)."""
+        return self._appended
