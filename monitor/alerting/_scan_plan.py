@@ -22,8 +22,10 @@ count them.
 from __future__ import annotations
 
 import multiprocessing
+from collections import deque
 from collections.abc import Callable, Collection, Iterator
 from datetime import datetime
+from itertools import islice
 from typing import Any
 
 import attrs
@@ -159,15 +161,26 @@ def match_ranges(
     candidates: Collection[str] | None,
 ) -> Iterator[tuple[int, dict[int, list[Any]], int, int]]:
     """Yield `_match_range` results for (0, head] in `step`-sized ranges, in log order, from
-    `jobs` worker processes (forked: they share the compiled rule set with this one)."""
+    `jobs` worker processes (forked: they share the compiled rule set with this one).
+
+    At most two ranges per worker are in flight: with ``Pool.imap``, workers that match
+    faster than this process folds would pile finished ranges (a few MB each) up in memory
+    without limit, as many as the history has ranges."""
     url = getattr(log, "url", "")
     if not url or url.startswith("memory"):
         raise ValueError("worker processes need a log they can open (SQLite or PostgreSQL)")
     _JOB.update(ruleset=ruleset, url=url, since=since, until=until, candidates=candidates, log=None)
-    ranges = [(lo, min(head, lo + step)) for lo in range(0, head, step)]
+    ranges = iter([(lo, min(head, lo + step)) for lo in range(0, head, step)])
     context = multiprocessing.get_context("fork")
     with context.Pool(jobs, initializer=_open_worker_log) as pool:
-        yield from pool.imap(_match_range, ranges)
+        pending: deque[Any] = deque(
+            pool.apply_async(_match_range, (bounds,)) for bounds in islice(ranges, 2 * jobs)
+        )
+        while pending:
+            result = pending.popleft().get()
+            for bounds in islice(ranges, 1):
+                pending.append(pool.apply_async(_match_range, (bounds,)))
+            yield result
 
 
 def progress_every(progress: Callable[[int, int], None] | None) -> Callable[[int, int], None]:

@@ -212,3 +212,46 @@ def monitor_cli(capsys):
         return capsys.readouterr().out
 
     return run
+
+
+def test_workers_run_at_most_two_ranges_each_ahead_of_the_fold(tmp_path, monkeypatch):
+    """Ranges are handed to the workers as the fold consumes them, never all at once: a
+    fold slower than the workers must not pile finished ranges up in memory."""
+    from multiprocessing.pool import Pool
+
+    from monitor.alerting._scan_plan import match_ranges
+
+    submitted: list[tuple[int, int]] = []
+    real = Pool.apply_async
+
+    def counting(self, func, args=(), *rest, **kw):
+        submitted.append(args[0])
+        return real(self, func, args, *rest, **kw)
+
+    monkeypatch.setattr(Pool, "apply_async", counting)
+    (tmp_path / "r.yaml").write_text(
+        "id: r\ntitle: r\nlevel: low\ndetection:\n  s: {text: [convoy]}\n  condition: s\n"
+    )
+    ruleset = load_rules(tmp_path)
+    with open_log(tmp_path / "log.db") as log:
+        log.append_events(
+            [
+                ItemReceived(
+                    item_id=item_id("f", guid=str(n)),
+                    feed_id="f",
+                    guid=str(n),
+                    title=f"convoy {n}" if n % 2 else f"market {n}",
+                    received=T0,
+                )
+                for n in range(60)
+            ]
+        )
+        ranges = match_ranges(
+            log, ruleset, jobs=2, head=log.head(), step=5, since=None, until=None, candidates=None
+        )
+        ends = []
+        for consumed, (end, matched, _unmatched, _prefiltered) in enumerate(ranges, start=1):
+            assert len(submitted) <= consumed + 4  # 2 jobs x 2 in flight, beyond those yielded
+            ends.append(end)
+            assert all(p <= end for p in matched)
+    assert ends == list(range(5, 61, 5)) and len(submitted) == 12
