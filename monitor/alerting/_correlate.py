@@ -55,7 +55,7 @@ from typing import Any
 import attrs
 
 from ..events import AlertRaised, format_time
-from ..rules import Bounds, render_template
+from ..rules import Bounds, render_annotations
 
 __all__ = [
     "Contribution",
@@ -554,19 +554,7 @@ def window_alert(
     with `item` (the completing item's fields, or empty), the rule, its labels and the
     entities, after `first` (figures a type adds); ``contributing`` lists the counted alerts."""
     rule = hit.rule
-    context = {
-        "item": dict(item),
-        "rule": {
-            "id": rule.id,
-            "title": rule.title,
-            "level": rule.level,
-            "version": rule.version,
-            "description": rule.description,
-        },
-        "labels": dict(rule.labels),
-        "entities": list(hit.entities),
-    }
-    rendered = {k: render_template(v, context) for k, v in rule.annotations.items()}
+    rendered = render_annotations(rule, dict(item), hit.entities)
     annotations = {**(first or {}), **rendered}
     annotations.setdefault("contributing", " ".join(hit.alert_ids))
     return AlertRaised(

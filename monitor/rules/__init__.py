@@ -33,7 +33,7 @@ from ._model import (
 )
 from ._modifiers import MODIFIERS
 from ._normalize import normalize, normalize_tokens
-from ._render import check_template
+from ._render import check_template, render_annotations
 from ._render import render as render_template
 from ._ruleset import RuleSet
 from ._scoring import (
@@ -110,6 +110,7 @@ __all__ = [
     "normalize_tokens",
     "parse_duration",
     "read_corpus",
+    "render_annotations",
     "render_template",
     "resolve_sources",
     "rule_files",

@@ -8,10 +8,10 @@ Placeholders are checked when a rule loads, so a typo is a load error, not an em
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-__all__ = ["PLACEHOLDER", "check_template", "render"]
+__all__ = ["PLACEHOLDER", "check_template", "render", "render_annotations"]
 
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)\s*\}\}")
 _ITEM_FIELDS = frozenset(
@@ -78,3 +78,18 @@ def render(template: str, context: Mapping[str, Any]) -> str:
         return text if len(text) <= 300 else text[:299] + "…"
 
     return PLACEHOLDER.sub(value, template)
+
+
+def render_annotations(
+    rule: Any, item: Mapping[str, Any], entities: Iterable[str]
+) -> dict[str, str]:
+    """Every annotation template of `rule` (a detection or correlation rule) rendered with
+    the context rules may name: ``item`` (the item's fields), ``rule`` (its id, title, level,
+    version, description), ``labels`` and ``entities``."""
+    context = {
+        "item": item,
+        "entities": list(entities),
+        "labels": rule.labels,
+        "rule": {name: getattr(rule, name) for name in sorted(_RULE_FIELDS)},
+    }
+    return {k: render(v, context) for k, v in rule.annotations.items()}

@@ -16,7 +16,7 @@ from ._evidence import item_entities, rule_evidence
 from ._explain import Explanation, explain
 from ._match import ItemView, Match, item_fields, match_item
 from ._model import CorrelationRule, Lexicon, Rule
-from ._render import render
+from ._render import render_annotations
 
 __all__ = ["RuleSet"]
 
@@ -190,20 +190,7 @@ def _annotations(
     rule: Rule, fields: Mapping[str, Any], entities: tuple[str, ...]
 ) -> dict[str, str]:
     """`rule`'s annotation templates rendered for one item."""
-    context = dict(fields)
-    context["text"] = "\n".join(
-        t for t in (fields["title"], fields["summary"], fields["content"]) if t
-    )
-    ctx = {
-        "item": context,
-        "entities": list(entities),
-        "labels": rule.labels,
-        "rule": {
-            "id": rule.id,
-            "title": rule.title,
-            "level": rule.level,
-            "version": rule.version,
-            "description": rule.description,
-        },
-    }
-    return {k: render(v, ctx) for k, v in rule.annotations.items()}
+    item = dict(fields)
+    parts = (fields["title"], fields["summary"], fields["content"])
+    item["text"] = "\n".join(t for t in parts if t)
+    return render_annotations(rule, item, entities)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import pickle
 
+import pytest
+
 import monitor.rules._ruleset as ruleset_module
 from monitor import Monitor
 from monitor.log import MemoryLog
@@ -26,7 +28,9 @@ def _item(n: int) -> dict[str, str]:
     }
 
 
-def test_evidence_and_annotations_are_computed_on_first_read_only(monkeypatch):
+@pytest.fixture
+def evidence_calls(monkeypatch) -> list[str]:
+    """The rule ids the rule engine locates evidence for, in order."""
     calls: list[str] = []
     real = ruleset_module.rule_evidence
     monkeypatch.setattr(
@@ -34,6 +38,11 @@ def test_evidence_and_annotations_are_computed_on_first_read_only(monkeypatch):
         "rule_evidence",
         lambda view, crule, memo: calls.append(crule.rule.id) or real(view, crule, memo),
     )
+    return calls
+
+
+def test_evidence_and_annotations_are_computed_on_first_read_only(evidence_calls):
+    calls = evidence_calls
     ruleset = load_rules(RULES)
     (match,) = [m for m in ruleset.match(_item(1)) if m.rule_id == "troop-movement"]
     assert calls == []
@@ -66,18 +75,11 @@ def test_a_deferred_match_equals_prints_and_pickles_as_its_values():
     assert copied == eager and copied.evidence == eager.evidence
 
 
-def test_throttled_repeats_never_compute_evidence(monkeypatch, clock):
+def test_throttled_repeats_never_compute_evidence(evidence_calls, clock):
     """Five reports of one movement within the throttle: one alert, whose evidence is
     located; the four repeats are stored without any being computed."""
-    counted: list[str] = []
-    real = ruleset_module.rule_evidence
-    monkeypatch.setattr(
-        ruleset_module,
-        "rule_evidence",
-        lambda view, crule, memo: counted.append(crule.rule.id) or real(view, crule, memo),
-    )
     with Monitor(MemoryLog(), rules=RULES, clock=clock) as app:
         report = app.ingest([_item(n) for n in range(5)])
         raised = [a for a in report.alerts if a.rule_id == "troop-movement"]
         assert len(raised) == 1 and raised[0].evidence
-    assert counted.count("troop-movement") == 1
+    assert evidence_calls.count("troop-movement") == 1
