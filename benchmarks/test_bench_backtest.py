@@ -25,8 +25,7 @@ import attrs
 import pytest
 
 from monitor import search
-from monitor.alerting import backtest
-from monitor.alerting._scan_plan import match_ranges
+from monitor.alerting import backtest, match_ranges
 from monitor.log import open_log
 from monitor.rules import load_rules
 

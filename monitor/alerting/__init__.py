@@ -16,7 +16,8 @@ from ._correlate import Contribution, CorrelationHit, Correlator, Throttle, grou
 from ._corrtests import TEST_EPOCH, explain_correlation_tests, run_correlation_tests
 from ._evaluator import AlertEvaluator, EvaluationReport, detection_alert_id
 from ._explain import Contributor, CorrelationExplanation, explain_correlation
-from ._scan_plan import Visit
+from ._scan_plan import Visit, match_ranges
+from ._scratch import ScratchOutput
 
 __all__ = [
     "TEST_EPOCH",
@@ -31,6 +32,7 @@ __all__ = [
     "Correlator",
     "EvaluationReport",
     "RuleBacktest",
+    "ScratchOutput",
     "Throttle",
     "Visit",
     "aggregate_alert_id",
@@ -40,6 +42,7 @@ __all__ = [
     "explain_correlation",
     "explain_correlation_tests",
     "group_values",
+    "match_ranges",
     "run_correlation_tests",
     "run_tests",
 ]

@@ -219,7 +219,7 @@ def test_workers_run_at_most_two_ranges_each_ahead_of_the_fold(tmp_path, monkeyp
     fold slower than the workers must not pile finished ranges up in memory."""
     from multiprocessing.pool import Pool
 
-    from monitor.alerting._scan_plan import match_ranges
+    from monitor.alerting import match_ranges
 
     submitted: list[tuple[int, int]] = []
     real = Pool.apply_async

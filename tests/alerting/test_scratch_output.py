@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from monitor.alerting._scratch import ScratchOutput
+from monitor.alerting import ScratchOutput
 from monitor.events import AlertSuppressed, EntitiesExtracted
 
 T = datetime(2026, 3, 1, 8, tzinfo=UTC)
