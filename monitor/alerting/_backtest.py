@@ -10,8 +10,7 @@ tested set adds, `gone` ones it would no longer raise.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections import Counter
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from ..rules import RuleSet, RuleSources, load_rules, resolve_sources
 from ._evaluator import AlertEvaluator
 from ._scan_plan import ScanPlan, Visit, every_item_read, match_ranges, revised_items
 from ._scratch import ScratchOutput
+from ._spill import SpillKeys
 
 __all__ = ["BacktestReport", "RuleBacktest", "backtest", "backtest_rules"]
 
@@ -63,8 +63,14 @@ class BacktestReport:
         return attrs.asdict(self)
 
 
-def _key(alert: AlertRaised | AlertSuppressed) -> tuple[str, tuple[str, ...]]:
-    return alert.rule_id, tuple(alert.item_ids)
+def _key(alert: AlertRaised) -> str:
+    """The comparison key of an alert: its rule and its items (what makes two alerts, one
+    stored and one a backtest's, the same alert), as one string for `SpillKeys`."""
+    return alert.rule_id + "\x1f" + "\x1e".join(alert.item_ids)
+
+
+def _rule_of(key: str) -> str:
+    return key.partition("\x1f")[0]
 
 
 class _Tally:
@@ -73,7 +79,8 @@ class _Tally:
     def __init__(self, compare: Collection[str] | None) -> None:
         self.compare = compare
         self.per_rule: dict[str, RuleBacktest] = {}
-        self.tested: set[tuple[str, tuple[str, ...]]] = set()
+        #: the keys of the alerts the tested set would raise (on disk: one per alert)
+        self.tested = SpillKeys()
 
     def entry(self, rule_id: str) -> RuleBacktest:
         return self.per_rule.setdefault(rule_id, RuleBacktest(rule_id))
@@ -128,7 +135,9 @@ def backtest(
     for (``--replace``: a rule the set lacks shows all its alerts as gone).
 
     `progress(done, total)` is called with log positions as the evaluation advances. Memory
-    holds the scratch alerts and one key per active alert in the window, never the items.
+    does not grow with the history: alerts are counted as they are raised, and what must be
+    remembered for the whole history (dedupe keys, which rules matched which item, the keys
+    compared with the stored alerts) is kept on temporary databases (`SpillKeys`).
 
     `candidates` (item ids from the search index, see `monitor.search.items_with_any` and
     `RuleSet.presearch_phrases`) lets every other item record go unread, when that is exact
@@ -231,25 +240,13 @@ def backtest(
             if progress is not None:
                 progress(position, head)
 
-    per_rule, tested, entry, reported = tally.per_rule, tally.tested, tally.entry, tally.reported
-    active: Counter[tuple[str, tuple[str, ...]]] = Counter()
-    for record in log.read_key_prefix("alert:", ("AlertRaised",), until=head):
-        evt = record.event()
-        assert isinstance(evt, AlertRaised)
-        if not reported(evt.rule_id):
-            continue
-        if (since is None or evt.event_time >= since) and (
-            until is None or evt.event_time <= until
-        ):
-            active[_key(evt)] += 1
-    for key in active:
-        row = entry(key[0])
-        row.active += 1
-        if key not in tested:
-            row.gone += 1
-    for key in tested:
-        if key not in active:
-            per_rule[key[0]].new += 1
+    evaluator.close()
+    scratch.close()
+    try:
+        _compare(log, tally, head, since, until)
+    finally:
+        tally.tested.close()
+    per_rule = tally.per_rule
     _add_titles(log, [ex for row in per_rule.values() for ex in row.examples], head)
     rows = sorted(per_rule.values(), key=lambda r: (-r.would_raise, r.rule_id))
     return BacktestReport(
@@ -260,6 +257,43 @@ def backtest(
         scan=scan,
         jobs=jobs,
     )
+
+
+def _compare(
+    log: EventLog, tally: _Tally, head: int, since: datetime | None, until: datetime | None
+) -> None:
+    """Count, per rule, the alerts the log holds for the window (`active`), those the tested
+    set would no longer raise (`gone`) and those it adds (`new`). Both sides are key sets on
+    disk compared by a sorted merge, so a year of alerts is never held in memory."""
+    active = SpillKeys()
+    try:
+        batch: list[str] = []
+        for record in log.read_key_prefix("alert:", ("AlertRaised",), until=head):
+            evt = record.event()
+            assert isinstance(evt, AlertRaised)
+            if not tally.reported(evt.rule_id):
+                continue
+            if (since is None or evt.event_time >= since) and (
+                until is None or evt.event_time <= until
+            ):
+                batch.append(_key(evt))
+            if len(batch) >= 1000:
+                _count_active(tally, active, batch)
+                batch = []
+        _count_active(tally, active, batch)
+        for key in active.missing_from(tally.tested):
+            tally.entry(_rule_of(key)).gone += 1
+        for key in tally.tested.missing_from(active):
+            tally.entry(_rule_of(key)).new += 1
+    finally:
+        active.close()
+
+
+def _count_active(tally: _Tally, active: SpillKeys, keys: Iterable[str]) -> None:
+    keys = list(keys)
+    for key, new in zip(keys, active.add_new(keys), strict=True):
+        if new:  # the same rule and items stored twice count once
+            tally.entry(_rule_of(key)).active += 1
 
 
 def _add_titles(log: EventLog, examples: list[dict[str, Any]], head: int) -> None:

@@ -530,6 +530,10 @@ class Throttle:
         if self._since_sweep >= max(_SWEEP_EVERY, self._swept_size):
             self.sweep()
 
+    def alert_ids(self) -> set[str]:
+        """The ids of the alerts repeats can still fold into (each group's last one)."""
+        return {alert for _ts, alert, _seconds in self._last.values()}
+
     def sweep(self) -> None:
         """Forget groups whose last alert is too old to throttle anything new."""
         self._since_sweep = 0

@@ -17,8 +17,9 @@ only rules that no earlier version of the item matched (raised or suppressed) ca
 the same deterministic id rule id + rule version + item id, so nothing is raised twice for a
 rule and an item, by any evaluator or replay. An alert whose rule a revision no longer matches
 gets one `AlertSuperseded` (never a deletion); a later revision that matches again raises
-nothing new. Which rules each item has matched is remembered per item with an alert (memory
-grows with alerts, not items) and rebuilt from the log like the throttle. A revision's event
+nothing new. Which rules each item has matched is remembered per item with an alert, on a
+temporary database (`SpillMatches`: it grows with the history, memory does not), and rebuilt
+from the log like the throttle. A revision's event
 time is its item's (published, else when the revision was seen); it extracts no entities and
 takes no story (so ``throttle: {window: ..., by: story}`` groups its alerts by item).
 
@@ -59,6 +60,7 @@ from ..rules import StoryIndex, StoryUpdate
 from ._aggregate import Aggregator, aggregate_event, split_rules
 from ._correlate import Contribution, CorrelationHit, Correlator, Throttle, window_alert
 from ._scratch import ScratchOutput
+from ._spill import SpillMatches
 
 __all__ = [
     "AlertEvaluator",
@@ -75,6 +77,9 @@ _ALERTS = ("AlertRaised", "AlertSuppressed", "AlertSuperseded", "RepeatsFolded")
 #: How many throttled repeats of an alert are kept as their own `AlertSuppressed` (the sample,
 #: with entities and facets) before the rest are counted in `RepeatsFolded` records.
 FOLD_AFTER = 3
+#: How many more repeat counts than open throttle groups the evaluator holds before it drops
+#: those of closed alerts (a pass over the counts; not worth making at every page).
+_SAMPLE_COUNTS_SLACK = 1024
 
 
 @attrs.define
@@ -219,6 +224,7 @@ class AlertEvaluator:
         self.lateness = lateness
         self.where = where
         self._lock = threading.Lock()
+        self._matched = SpillMatches()
         self._install(ruleset, source)
 
     # --- rule sets ---------------------------------------------------------------------------
@@ -279,8 +285,10 @@ class AlertEvaluator:
         self._correlator = Correlator(plain, lateness=self.lateness)
         self._aggregator = Aggregator(aggregations)
         self._throttle = Throttle()
-        #: item id -> rule id -> alert id: the rules some version of the item matched.
-        self._matched: dict[str, dict[str, str]] = {}
+        #: item id -> rule id -> alert id: the rules some version of the item matched. On a
+        #: temporary database, not in memory: it grows with every matched item of the history.
+        self._matched.close()
+        self._matched = SpillMatches()
         self._superseded: set[str] = set()
         #: raised alert id -> how many of its repeats are stored as `AlertSuppressed`.
         self._sampled: dict[str, int] = {}
@@ -338,6 +346,7 @@ class AlertEvaluator:
             elif evt.rule_id in self._aggregator.inputs:
                 self._aggregator.feed(_contribution(evt), restore=True)
         self._late_base = self._correlator.late
+        self._forget_closed_samples()
 
     def _start(self) -> None:
         if not self._started:
@@ -413,6 +422,13 @@ class AlertEvaluator:
             report.late = self._correlator.late - self._late_base
             self._late_base = self._correlator.late
             return report
+
+    def close(self) -> None:
+        """Drop the temporary database of which rules matched which item (rebuilt from the
+        log if this evaluator runs again)."""
+        with self._lock:
+            self._matched.close()
+            self._started = False
 
     def run_forever(self, stop: threading.Event, *, poll_interval: float = 0.5) -> None:
         """Keep evaluating new items until `stop` is set (for a watcher thread). A failure
@@ -504,6 +520,15 @@ class AlertEvaluator:
                 if p is not None and isinstance(e, AlertRaised)
             )
             after = report.position = page[-1].position
+            self._forget_closed_samples()
+
+    def _forget_closed_samples(self) -> None:
+        """Drop the repeat counts of alerts nothing can fold into any more: the throttle
+        folds repeats only into each group's last alert, and forgets groups whose last alert
+        is too old, so the counts stay as few as the open groups, not all alerts ever."""
+        if len(self._sampled) > 2 * len(self._throttle) + _SAMPLE_COUNTS_SLACK:
+            open_alerts = self._throttle.alert_ids()
+            self._sampled = {a: n for a, n in self._sampled.items() if a in open_alerts}
 
     def _keeps_each_repeat(self, rule_id: str, folded_into: str) -> bool:
         """Whether a throttled repeat is stored as its own `AlertSuppressed`: the first
@@ -518,14 +543,14 @@ class AlertEvaluator:
 
     def _remember(self, rule_id: str, item_ids: Sequence[str], alert_id: str) -> None:
         if len(item_ids) == 1:  # a detection alert (correlations name several items)
-            self._matched.setdefault(item_ids[0], {}).setdefault(rule_id, alert_id)
+            self._matched.remember(item_ids[0], rule_id, alert_id)
 
     def _revision_matches(
         self, revision: ItemRevised, matches: Sequence[Any], out: list[Event]
     ) -> list[Any]:
         """Keep the matches of rules no earlier version matched; mark the alerts whose rules
         this version no longer matches."""
-        before = self._matched.get(revision.item_id, {})
+        before = self._matched.rules_of(revision.item_id)
         now = {m.rule_id for m in matches}
         for rule_id, aid in before.items():
             if rule_id not in now and aid not in self._superseded:

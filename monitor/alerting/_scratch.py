@@ -8,10 +8,10 @@ and all of it in the one process that folds the workers' matches. This keeps the
 they are, with the only two guarantees the evaluator relies on: appends are idempotent by the
 events' dedupe keys, and the checkpoint moves with the batch.
 
-With `tally`, nothing is kept: each new event goes to `tally` as it is appended, so a
-backtest's memory follows what it counts (its dedupe keys), not every alert and repeat of the
-history (a MemoryLog held each as JSON bytes; at one repeat per four items, a million items
-meant hundreds of megabytes).
+With `tally`, nothing is kept: each new event goes to `tally` as it is appended, and the
+dedupe keys are kept on a temporary database (`SpillKeys`), so a backtest's memory does not
+grow with the history (a MemoryLog held each alert and repeat as JSON bytes, hundreds of
+megabytes over a million items; a set of their keys, tens).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import attrs
 
 from ..events import Event
 from ..log import AppendResult
+from ._spill import SpillKeys
 
 __all__ = ["ScratchOutput"]
 
@@ -45,7 +46,7 @@ class ScratchOutput:
 
     def __init__(self, *, tally: Callable[[Event], None] | None = None) -> None:
         self._kept: list[_Kept] = []
-        self._keys: set[str] = set()
+        self._keys = SpillKeys()
         self._checkpoints: dict[str, int] = {}
         self._tally = tally
         self._appended = 0
@@ -55,13 +56,12 @@ class ScratchOutput:
     ) -> AppendResult:
         """Keep `events` (a dedupe key seen before is a duplicate: None in the result)."""
         positions: list[int | None] = []
-        for evt in events:
-            key = evt.dedupe_key()
-            if key is not None:
-                if key in self._keys:
-                    positions.append(None)
-                    continue
-                self._keys.add(key)
+        keys = [evt.dedupe_key() for evt in events]
+        fresh = iter(self._keys.add_new([k for k in keys if k is not None]))
+        for evt, key in zip(events, keys, strict=True):
+            if key is not None and not next(fresh):
+                positions.append(None)
+                continue
             self._appended += 1
             positions.append(self._appended)
             if self._tally is not None:
@@ -84,6 +84,10 @@ class ScratchOutput:
 
     def get_checkpoint(self, name: str) -> int:
         return self._checkpoints.get(name, 0)
+
+    def close(self) -> None:
+        """Drop the dedupe keys' temporary database."""
+        self._keys.close()
 
     def __len__(self) -> int:
         """How many events were appended (kept or tallied)."""

@@ -231,3 +231,30 @@ def test_replay_gives_the_same_alerts_and_repeats(tmp_path) -> None:
     assert [e for _, e in first.iter_events(types=kinds)] == [
         e for _, e in again.iter_events(types=kinds)
     ]
+
+
+def test_repeat_counts_of_closed_alerts_are_dropped_and_sampling_stays_exact(
+    tmp_path, monkeypatch
+) -> None:
+    """The evaluator counts each alert's stored repeats (the sample) only while repeats can
+    still fold into it: after 20 bursts, 13 hours apart, it holds the counts of the open
+    group, not of 20 alerts, and stores exactly what it stores when it keeps every count."""
+    bursts = [
+        news(10 * b + n, "Shelling near al-Tanf reported", source=f"o{n}", hours=13 * b + n / 12)
+        for b in range(20)
+        for n in range(5)
+    ]
+    monkeypatch.setattr("monitor.alerting._evaluator._SAMPLE_COUNTS_SLACK", 10**9)
+    kept = evaluate(tmp_path, "place", bursts, page_size=7)  # bursts straddle pages
+    monkeypatch.setattr("monitor.alerting._evaluator._SAMPLE_COUNTS_SLACK", 0)
+    (tmp_path / "rule.yaml").write_text(rule("place"))
+    log = MemoryLog()
+    log.append_events(bursts)
+    evaluator = AlertEvaluator(log, load_rules(tmp_path), clock=clock, page_size=7)
+    evaluator.run()
+    assert len(evaluator._sampled) <= 2  # the open group's alert (20 without dropping)
+    assert len(raised(log)) == 20
+    sampled = [e for _, e in log.iter_events(types=("AlertSuppressed",))]
+    assert len(sampled) == 20 * 3  # three of each alert's four repeats, the fourth folded
+    stored = [(r.type, r.data) for r in log.read(0) if r.type != "RulesetLoaded"]
+    assert stored == [(r.type, r.data) for r in kept.read(0) if r.type != "RulesetLoaded"]
