@@ -411,7 +411,7 @@ def _ordered_chain(spec: _Spec, entries: list[_Entry], new: _Entry) -> list[_Ent
     is optimal on its side, so if any chain through `new` fits in T, this one does.
     """
     rules = spec.rule.rules
-    at = entries.index(new)
+    at = bisect_left(entries, (new[0], new[1]))  # (time, sequence) is unique: new's place
     for p, rule_id in enumerate(rules):
         if rule_id != new[2]:
             continue
