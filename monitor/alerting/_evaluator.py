@@ -666,9 +666,7 @@ class AlertEvaluator:
                     )
                 )
                 report.raised += 1
-            pending.append(
-                Contribution(m.rule_id, when, aid, (item.item_id,), tuple(m.entities), facets)
-            )
+            pending.append(contribution)
         # Correlation hits may feed other correlations (chains): a queue, not recursion.
         while pending:
             contribution = pending.pop(0)
