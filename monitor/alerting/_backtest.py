@@ -184,6 +184,7 @@ def backtest(
         fold_after=None,  # every repeat as its own AlertSuppressed: counted and compared
         skip=plan.skip if (plan.candidates is not None or plan.skip_unmatched) else None,
         matcher=plan.matches if jobs > 1 else None,
+        keep_alerts=False,  # counted by the tally as they are appended
     )
     items = 0
     if jumping:

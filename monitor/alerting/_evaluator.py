@@ -183,6 +183,9 @@ class AlertEvaluator:
     `matcher(position, item)` gives the matches of an item computed elsewhere (by worker
     processes) instead of ``ruleset.match``, and `pages(after, limit)` reads the next item
     records instead of ``log.read_page`` (only those the index lists).
+    `keep_alerts=False` leaves `EvaluationReport.alerts` empty (the counts stay): a backtest
+    counts its alerts as they are appended, and a list of every alert of a long run would
+    grow with the history.
     """
 
     def __init__(
@@ -203,8 +206,10 @@ class AlertEvaluator:
         skip: Callable[[Record], bool] | None = None,
         matcher: Callable[[int, ItemReceived], Sequence[Any]] | None = None,
         pages: Callable[[int, int], Sequence[Record]] | None = None,
+        keep_alerts: bool = True,
     ) -> None:
         self.log = log
+        self.keep_alerts = keep_alerts
         self.skip = skip
         self.matcher = matcher
         self.pages = pages
@@ -514,11 +519,12 @@ class AlertEvaluator:
             result = self.output.append_events(events, checkpoint=(self.name, page[-1].position))
             self._stories_at = page[-1].position
             report.duplicates += result.duplicates
-            report.alerts.extend(
-                e
-                for e, p in zip(events, result.positions, strict=True)
-                if p is not None and isinstance(e, AlertRaised)
-            )
+            if self.keep_alerts:
+                report.alerts.extend(
+                    e
+                    for e, p in zip(events, result.positions, strict=True)
+                    if p is not None and isinstance(e, AlertRaised)
+                )
             after = report.position = page[-1].position
             self._forget_closed_samples()
 

@@ -281,3 +281,39 @@ def test_a_backtest_s_memory_does_not_grow_with_the_history(tmp_path) -> None:
                 tracemalloc.stop()
             assert sum(r.would_raise + r.would_suppress for r in report.rules) > 1000
     assert peaks[1] < 1.25 * peaks[0], peaks
+
+
+def test_a_backtest_that_jumps_to_the_indexed_items_keeps_no_alert_either(tmp_path) -> None:
+    """Read through the search index (one evaluator run over every listed item), a backtest
+    whose rule matches every item peaks at about the same memory over 16,000 items as over
+    4,000: the alerts are counted, not listed (the evaluator's report listed each one)."""
+    (tmp_path / "r.yaml").write_text(
+        "id: r\ntitle: r\nlevel: low\ndetection:\n  s: {text: [convoy]}\n  condition: s\n"
+    )
+    ruleset = load_rules(tmp_path)
+    items = [
+        ItemReceived(
+            item_id=item_id("f", guid=str(n)),
+            feed_id="f",
+            guid=str(n),
+            title=f"Convoy number {n} seen on the road",
+            received=T0 + timedelta(minutes=n),
+        )
+        for n in range(16_000)
+    ]
+    peaks = []
+    with open_log(tmp_path / "log.db") as log:
+        log.append_events(items)
+        search.catch_up(log)
+        for until in (T0 + timedelta(minutes=3_999), None):
+            candidates, visit, _ = search.backtest_candidates(log, ruleset, mode="on")
+            tracemalloc.start()
+            try:
+                report = backtest(
+                    log, ruleset, clock=clock, candidates=candidates, visit=visit, until=until
+                )
+                peaks.append(tracemalloc.get_traced_memory()[1])
+            finally:
+                tracemalloc.stop()
+            assert report.rules[0].would_raise == (4_000 if until else 16_000)
+    assert peaks[1] < 1.25 * peaks[0], peaks
