@@ -19,9 +19,9 @@ rule and an item, by any evaluator or replay. An alert whose rule a revision no 
 gets one `AlertSuperseded` (never a deletion); a later revision that matches again raises
 nothing new. Which rules each item has matched is remembered per item with an alert, on a
 temporary database (`SpillMatches`: it grows with the history, memory does not), and rebuilt
-from the log like the throttle. A revision's event
-time is its item's (published, else when the revision was seen); it extracts no entities and
-takes no story (so ``throttle: {window: ..., by: story}`` groups its alerts by item).
+from the log like the throttle. A revision's event time is its item's (published, else when
+the revision was seen); it extracts no entities and takes no story (so
+``throttle: {window: ..., by: story}`` groups its alerts by item).
 
 Correlation and throttle state is not kept only in memory: on start (and after any failed
 append) it is rebuilt by folding the `AlertRaised`/`AlertSuppressed` records already in the
