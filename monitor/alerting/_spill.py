@@ -44,7 +44,7 @@ class _Spilled:
         self._db = _temporary_database()
         self._db.execute(schema)
         self._pending: list[tuple[str, ...]] = []
-        self._lock = threading.Lock()  # an evaluator may be read by another thread (explain)
+        self._lock = threading.Lock()  # one connection: its statements must not interleave
 
     def _flush(self) -> None:
         if self._pending:
@@ -54,9 +54,9 @@ class _Spilled:
             self._pending.clear()
 
     def _buffer(self, row: tuple[str, ...]) -> None:
-        self._pending.append(row)
-        if len(self._pending) >= _FLUSH_AT:
-            with self._lock:
+        with self._lock:  # the buffer and the flush that empties it change together
+            self._pending.append(row)
+            if len(self._pending) >= _FLUSH_AT:
                 self._flush()
 
     def close(self) -> None:
