@@ -14,7 +14,9 @@ from monitor import events
 from monitor.errors import EventError, UnknownEventTypeError
 from monitor.events import (
     AlertRaised,
+    EntitiesExtracted,
     Evidence,
+    ItemEntities,
     ItemReceived,
     RulesetLoaded,
     _codec,
@@ -144,6 +146,39 @@ class TestRegistry:
         assert (item.media, item.text_lang, item.updated) == ((), None, None)
         assert (item.original_url, item.comments_url) == (None, None)
         assert ItemReceived.schema_version == 2
+
+    def test_entities_extracted_v1_is_upcast_to_a_list_of_one(self):
+        """A version-1 EntitiesExtracted record (one item per record) decodes as version 2
+        listing that one item, so logs written before the per-page records read as before."""
+        old = {
+            "item_id": "0f" * 16,
+            "feed_id": "wire",
+            "entities": ["place:al_tanf", "actor:un"],
+            "event_time": "2026-03-01T12:00:00Z",
+            "ruleset_hash": "h1",
+        }
+        found = decode("EntitiesExtracted", 1, json.dumps(old))
+        assert found == EntitiesExtracted.for_item(**old)
+        assert [(e.item_id, e.entities) for e in found.items] == [
+            ("0f" * 16, ("place:al_tanf", "actor:un"))
+        ]
+        assert found.items[0].event_time == datetime(2026, 3, 1, 12, tzinfo=UTC)
+        assert EntitiesExtracted.schema_version == 2
+
+    def test_entities_extracted_round_trips_and_keys_its_span(self):
+        """A page's record survives encode/decode; its dedupe key names the rule set, the
+        first and last item and how many it lists, so the same page is stored once."""
+        t = datetime(2026, 3, 1, tzinfo=UTC)
+        page = EntitiesExtracted(
+            items=[
+                ItemEntities(item_id="a", feed_id="f", entities=["place:x"], event_time=t),
+                {"item_id": "b", "feed_id": "f", "entities": ["actor:y"], "event_time": t},
+            ],
+            ruleset_hash="h",
+        )
+        assert all(isinstance(e, ItemEntities) for e in page.items)
+        assert decode("EntitiesExtracted", 2, encode(page)) == page
+        assert page.dedupe_key() == "entities:h:a:b:2"
 
     def test_media_round_trip(self):
         """Media survive encode/decode as attrs objects."""

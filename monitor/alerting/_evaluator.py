@@ -1,10 +1,11 @@
 """`AlertEvaluator`: the log subscriber that turns `ItemReceived` into alerts.
 
 It reads items after its checkpoint in pages and, per page, appends in ONE call (with the
-checkpoint in the same transaction) everything it derives: `EntitiesExtracted` for items with
-places/actors, `AlertRaised` for each match (or `AlertSuppressed` when the rule's throttle folds
-it into an earlier alert of the same rule and group), and correlation alerts. So after any crash
-it resumes exactly where the last committed page ended: nothing is raised twice, nothing missed.
+checkpoint in the same transaction) everything it derives: one `EntitiesExtracted` listing the
+page's items that name places/actors, `AlertRaised` for each match (or `AlertSuppressed` when
+the rule's throttle folds it into an earlier alert of the same rule and group), and correlation
+alerts. So after any crash it resumes exactly where the last committed page ended: nothing is
+raised twice, nothing missed.
 
 Alert ids are deterministic (rule id + rule version + item id; for correlations rule + group +
 window), and each alert's dedupe key is ``alert:<id>``, so two evaluators over one log, or a
@@ -45,6 +46,7 @@ from ..events import (
     AlertSuppressed,
     EntitiesExtracted,
     Event,
+    ItemEntities,
     ItemReceived,
     ItemRevised,
     RepeatsFolded,
@@ -215,6 +217,7 @@ class AlertEvaluator:
         self.pages = pages
         self.fold_after = fold_after
         self._folds: dict[str, _Fold] = {}
+        self._page_entities: list[ItemEntities] = []
         self._position = 0
         self.extract_entities = entities
         self._stories_wanted = stories
@@ -502,6 +505,7 @@ class AlertEvaluator:
             self._page_stories = self._assign_stories(page)
             events: list[Event] = []
             self._folds = {}
+            self._page_entities = []
             for record in page:
                 self._position = record.position
                 if self.skip is not None and self.skip(record):
@@ -516,6 +520,10 @@ class AlertEvaluator:
                 report.items += 1
                 self._evaluate(item, events, report, revision)
             events.extend(fold.event(aid) for aid, fold in self._folds.items())
+            if self._page_entities:
+                events.append(
+                    EntitiesExtracted(items=self._page_entities, ruleset_hash=self.ruleset.hash)
+                )
             result = self.output.append_events(events, checkpoint=(self.name, page[-1].position))
             self._stories_at = page[-1].position
             report.duplicates += result.duplicates
@@ -598,14 +606,10 @@ class AlertEvaluator:
             entities = found
         else:
             entities = _item_entities(self.ruleset, item, matches)
-        if entities:
-            out.append(
-                EntitiesExtracted(
-                    item_id=item.item_id,
-                    feed_id=item.feed_id,
-                    entities=entities,
-                    event_time=when,
-                    ruleset_hash=self.ruleset.hash,
+        if entities:  # the page's `EntitiesExtracted` lists them (see `_run`)
+            self._page_entities.append(
+                ItemEntities(
+                    item_id=item.item_id, feed_id=item.feed_id, entities=entities, event_time=when
                 )
             )
             report.entities += 1

@@ -34,6 +34,7 @@ __all__ = [
     "FeedFailed",
     "FeedMoved",
     "FeedPolled",
+    "ItemEntities",
     "ItemReceived",
     "ItemRevised",
     "ItemSighted",
@@ -319,19 +320,65 @@ class RepeatsFolded(Event):
         return new
 
 
-@event("EntitiesExtracted", 1)
 @attrs.frozen(kw_only=True)
-class EntitiesExtracted(Event):
-    """The places and actors (lexicon canonical ids) a rule set found in an item."""
+class ItemEntities:
+    """The places and actors (lexicon canonical ids) found in one item."""
 
     item_id: str
     feed_id: str
     entities: tuple[str, ...] = attrs.field(converter=_str_tuple)
     event_time: datetime = attrs.field(converter=_required_time)
+
+
+def _item_entities(
+    values: Iterable[ItemEntities | Mapping[str, Any]],
+) -> tuple[ItemEntities, ...]:
+    return tuple(v if isinstance(v, ItemEntities) else ItemEntities(**v) for v in values)
+
+
+@event("EntitiesExtracted", 2)
+@attrs.frozen(kw_only=True)
+class EntitiesExtracted(Event):
+    """The places and actors (lexicon canonical ids) a rule set found in items, one entry per
+    item that names any, in log order.
+
+    The evaluator writes one of these per page of items it evaluates, not one per item: the
+    entities of 500 items are one record, so a log of news items is not half entity records,
+    and appending them costs one row, one hash and one dedupe-index entry instead of 500.
+    Readers treat an item's entities as a set (the projections fold them per item), so an
+    item listed again (a second evaluator, another page split) changes nothing. Version 1
+    records (one item each) are read as a version 2 record of one entry.
+    """
+
+    items: tuple[ItemEntities, ...] = attrs.field(converter=_item_entities)
     ruleset_hash: str | None = None
 
+    @classmethod
+    def for_item(
+        cls,
+        *,
+        item_id: str,
+        feed_id: str,
+        entities: Iterable[str],
+        event_time: datetime | str,
+        ruleset_hash: str | None = None,
+    ) -> EntitiesExtracted:
+        """The entities of a single item (what version 1 held)."""
+        entry = ItemEntities(
+            item_id=item_id, feed_id=feed_id, entities=entities, event_time=event_time
+        )
+        return cls(items=(entry,), ruleset_hash=ruleset_hash)
+
     def dedupe_key(self) -> str:
-        return f"entities:{self.item_id}:{self.ruleset_hash or ''}"
+        first, last = (self.items[0].item_id, self.items[-1].item_id) if self.items else ("", "")
+        return f"entities:{self.ruleset_hash or ''}:{first}:{last}:{len(self.items)}"
+
+
+@upcaster("EntitiesExtracted", 1)
+def _entities_extracted_v1(body: dict[str, Any]) -> dict[str, Any]:
+    """Version 1 held one item's entities."""
+    entry = {k: body[k] for k in ("item_id", "feed_id", "entities", "event_time")}
+    return {"items": [entry], "ruleset_hash": body.get("ruleset_hash")}
 
 
 @event("CheckpointSigned", 1)

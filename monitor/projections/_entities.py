@@ -33,13 +33,13 @@ class EntityMentions(Projection):
     def apply(self, event: Event, record: Record, state: StateView) -> None:
         """Count the entities of one extraction (new ones per item only) or one alert."""
         if isinstance(event, EntitiesExtracted):
-            item_key = key("item", event.item_id)
-            counted = state.get(item_key, [])
-            new = sorted(set(event.entities) - set(counted))
-            if not new:
-                return
-            state.put(item_key, sorted([*counted, *new]))
-            self._count(state, new, sortable_time(event.event_time), "mentions")
+            for found in event.items:
+                item_key = key("item", found.item_id)
+                counted = state.get(item_key, [])
+                new = sorted(set(found.entities) - set(counted))
+                if new:
+                    state.put(item_key, sorted([*counted, *new]))
+                    self._count(state, new, sortable_time(found.event_time), "mentions")
         elif isinstance(event, AlertRaised):
             entities = sorted(set(event.entities))
             if entities:

@@ -78,8 +78,9 @@ class SearchIndex(Projection):
                 },
             )
         elif isinstance(event, EntitiesExtracted):
-            for entity in event.entities:
-                state.put(key("e", event.item_id, entity), {"i": event.item_id, "e": entity})
+            for found in event.items:
+                for entity in found.entities:
+                    state.put(key("e", found.item_id, entity), {"i": found.item_id, "e": entity})
         elif isinstance(event, AlertRaised):
             for item_id in event.item_ids:
                 state.put(

@@ -23,7 +23,9 @@ def _repeat(n: int) -> AlertSuppressed:
 
 
 def _entities(n: int) -> EntitiesExtracted:
-    return EntitiesExtracted(item_id=f"i{n}", feed_id="f", entities=("place:x",), event_time=T)
+    return EntitiesExtracted.for_item(
+        item_id=f"i{n}", feed_id="f", entities=("place:x",), event_time=T
+    )
 
 
 def test_appends_are_idempotent_by_dedupe_key_and_move_the_checkpoint():

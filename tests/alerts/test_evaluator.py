@@ -14,6 +14,7 @@ from monitor.events import (
     encode,
 )
 from monitor.log import MemoryLog, open_log
+from monitor.projections import EntityMentions, ProjectionRunner
 from monitor.rules import RuleSet
 from tests.alerts.conftest import T0, timed
 
@@ -70,12 +71,37 @@ def test_alert_raised_carries_match_provenance_and_event_time(ruleset, clock, lo
 
 
 def test_entities_extracted_for_items_with_places(ruleset, clock, log_with_story):
-    """Every item naming a place gets one EntitiesExtracted, matched by a rule or not."""
+    """Every item naming a place is listed once in the page's EntitiesExtracted, matched by a
+    rule or not; an item naming none is not listed."""
     AlertEvaluator(log_with_story, ruleset, clock=clock).run()
     extracted = events(log_with_story, ("EntitiesExtracted",))
-    assert all(isinstance(e, EntitiesExtracted) for e in extracted)
-    assert {e.item_id for e in extracted} == {
-        i.item_id for i in STORY if i.item_id != STORY[7].item_id
+    assert len(extracted) == 1 and isinstance(extracted[0], EntitiesExtracted)
+    listed = [found.item_id for found in extracted[0].items]
+    assert listed == [i.item_id for i in STORY if i.item_id != STORY[7].item_id]
+
+
+def test_entities_are_one_record_per_page_and_a_second_split_changes_no_count(ruleset, clock):
+    """Pages of three items give one EntitiesExtracted each (not one per item). A second
+    evaluator that pages the log differently lists the items again in records of its own;
+    the entity projection still counts each item once per entity."""
+    log = MemoryLog()
+    log.append_events(STORY)
+    AlertEvaluator(log, ruleset, clock=clock, page_size=3).run()
+    pages = events(log, ("EntitiesExtracted",))
+    assert [len(p.items) for p in pages] == [3, 3, 2, 1]  # STORY[7] names no place
+    listed = [found.item_id for p in pages for found in p.items]
+    assert listed == [i.item_id for i in STORY if i.item_id != STORY[7].item_id]
+    ProjectionRunner(log, [EntityMentions()]).run()
+    counted = {t["entity"]: t["mentions"] for t in EntityMentions.top(log, limit=50)}
+    AlertEvaluator(log, ruleset, clock=clock, page_size=4, name="twin").run()
+    assert len(events(log, ("EntitiesExtracted",))) > len(pages)
+    ProjectionRunner(log, [EntityMentions()]).run()
+    assert {t["entity"]: t["mentions"] for t in EntityMentions.top(log, limit=50)} == counted
+    assert counted == {
+        "place:deir-ez-zor": 4,
+        "place:al-qaim": 3,
+        "place:abu-kamal": 2,
+        "actor:coalition": 1,
     }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import attrs
@@ -16,9 +17,11 @@ from monitor.events import (
     FeedFailed,
     FeedMoved,
     FeedPolled,
+    ItemEntities,
     RepeatsFolded,
 )
 from monitor.feeds import FeedState
+from monitor.log import NewRecord
 from monitor.projections import (
     FEED_STATUS_KEYS,
     AlertTimeline,
@@ -391,21 +394,21 @@ def test_entities_count_items_once_and_alerts_separately(log):
     fold(
         log,
         [
-            EntitiesExtracted(
+            EntitiesExtracted.for_item(
                 item_id="i1",
                 feed_id="wire",
                 entities=["place:al_tanf", "actor:un"],
                 event_time=T0,
                 ruleset_hash="h1",
             ),
-            EntitiesExtracted(
+            EntitiesExtracted.for_item(
                 item_id="i1",
                 feed_id="wire",
                 entities=["place:al_tanf", "place:homs"],
                 event_time=T0,
                 ruleset_hash="h2",
             ),
-            EntitiesExtracted(
+            EntitiesExtracted.for_item(
                 item_id="i2",
                 feed_id="wire",
                 entities=["place:al_tanf", "place:al_tanf"],
@@ -432,6 +435,28 @@ def test_entities_count_items_once_and_alerts_separately(log):
     ]
 
 
+def test_entities_of_version_1_records_and_page_records_count_alike(log):
+    """A log written before the per-page records (one version-1 record per item) and one
+    written after fold to the same counts: an item listed by both counts once."""
+    old = {
+        "item_id": "i1",
+        "feed_id": "wire",
+        "entities": ["place:al_tanf"],
+        "event_time": "2026-03-01T12:00:00Z",
+        "ruleset_hash": "h1",
+    }
+    log.append([NewRecord("EntitiesExtracted", 1, json.dumps(old).encode(), "entities:i1:h1")])
+    page = EntitiesExtracted(
+        items=[
+            ItemEntities(item_id="i1", feed_id="wire", entities=["place:al_tanf"], event_time=T0),
+            ItemEntities(item_id="i2", feed_id="wire", entities=["place:al_tanf"], event_time=T0),
+        ],
+        ruleset_hash="h2",
+    )
+    fold(log, [page])
+    assert EntityMentions.get(log, "place:al_tanf")["mentions"] == 2
+
+
 def test_entities_top_by_kind_across_pages(log, monkeypatch):
     """`top` lists one kind only (ids with ':' inside included), by mentions or alerts."""
     monkeypatch.setattr("monitor.projections._base.SCAN_PAGE", 2)
@@ -440,7 +465,9 @@ def test_entities_top_by_kind_across_pages(log, monkeypatch):
         [("place:a", 3), ("place:b", 5), ("place:c:x", 4), ("actor:z", 9), ("placement:q", 7)]
     ):
         events += [
-            EntitiesExtracted(item_id=f"{n}-{i}", feed_id="wire", entities=[entity], event_time=T0)
+            EntitiesExtracted.for_item(
+                item_id=f"{n}-{i}", feed_id="wire", entities=[entity], event_time=T0
+            )
             for i in range(count)
         ]
     events.append(alert(1, entities=["place:a"]))

@@ -124,7 +124,7 @@ EVENTS = st.one_of(
         event_time=TIMES,
     ),
     st.builds(
-        EntitiesExtracted,
+        EntitiesExtracted.for_item,
         item_id=ITEM_IDS,
         feed_id=FEEDS,
         entities=ENTITIES,
@@ -230,8 +230,9 @@ def check_against_stored_events(log) -> None:
     items_with: dict[str, set[str]] = defaultdict(set)
     for e in stored:
         if isinstance(e, EntitiesExtracted):
-            for entity in e.entities:
-                items_with[entity].add(e.item_id)
+            for found in e.items:
+                for entity in found.entities:
+                    items_with[entity].add(found.item_id)
     alerts_with = Counter(x for e in raised for x in set(e.entities))
     for entity in set(items_with) | set(alerts_with):
         total = EntityMentions.get(log, entity)

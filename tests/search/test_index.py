@@ -108,7 +108,7 @@ def test_filters(log):
         evidence=(Evidence(field="title", start=0, end=6, text="troops"),),
         event_time=T0,
     )
-    entities = EntitiesExtracted(
+    entities = EntitiesExtracted.for_item(
         item_id=CORPUS[4].item_id,
         feed_id="wire",
         entities=("place:al-tanf", "actor:us-forces"),
