@@ -72,8 +72,9 @@ def format_time(value: datetime) -> str:
 def _format_time(value: datetime) -> str:
     if value.tzinfo is not UTC:
         value = value.astimezone(UTC)
-    spec = "microseconds" if value.microsecond else "seconds"
-    return value.replace(tzinfo=None).isoformat(timespec=spec) + "Z"
+    # A UTC time's isoformat() ends in "+00:00" and shows microseconds only when set: swap
+    # the offset for "Z" (no naive copy of the datetime, as replace(tzinfo=None) makes).
+    return value.isoformat()[:-6] + "Z"
 
 
 def _str_tuple(values: Iterable[str] | str | None) -> tuple[str, ...]:
