@@ -44,6 +44,7 @@ times move the watermark, so a replay and a restart decide every window alike.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterable, Mapping, Sequence
@@ -92,26 +93,44 @@ class Contribution:
         return self.window_start or self.event_time
 
 
-@attrs.frozen
+@attrs.frozen(slots=False)  # not slotted: the listings below are computed on first read
 class CorrelationHit:
     """A correlation rule fired for `group` over the window [window_start, window_end].
 
     `contributions` are the matches counted, in event-time order; `facets` are the group's
     values of the rule's facet group-by keys (``source``, ``feed`` ...); `closed` says the
     window was decided when it closed (a rule with an upper bound), not at a match.
+    `trigger` is the match whose arrival completed the window (None for a closed window).
+
+    `item_ids`, `alert_ids` and `entities` list the whole window, so they cost as much as the
+    window is long; they are computed when first read, and a throttled repeat that stores
+    only its trigger (see `AlertEvaluator`) never reads them.
     """
 
     rule: Any  # a monitor.rules CorrelationRule
     group: str | None
     window_start: datetime
     window_end: datetime
-    item_ids: tuple[str, ...]
-    alert_ids: tuple[str, ...]
-    entities: tuple[str, ...]
     alert_id: str
     contributions: tuple[Contribution, ...] = ()
     facets: dict[str, str] = attrs.field(factory=dict, hash=False)
     closed: bool = False
+    trigger: Contribution | None = None
+
+    @functools.cached_property
+    def item_ids(self) -> tuple[str, ...]:
+        """Every item of the window, each once, in event-time order."""
+        return tuple(dict.fromkeys(i for c in self.contributions for i in c.item_ids))
+
+    @functools.cached_property
+    def alert_ids(self) -> tuple[str, ...]:
+        """The alerts (raised or suppressed) counted, each once, in event-time order."""
+        return tuple(dict.fromkeys(c.alert_id for c in self.contributions))
+
+    @functools.cached_property
+    def entities(self) -> tuple[str, ...]:
+        """Every entity of the window's matches, sorted."""
+        return tuple(sorted({e for c in self.contributions for e in c.entities}))
 
 
 def correlation_alert_id(
@@ -283,7 +302,7 @@ class Correlator:
                     continue
                 chosen = _evaluate(spec, entries, entry)
                 if chosen:
-                    hits.append(_hit(spec, group, chosen))
+                    hits.append(_hit(spec, group, chosen, trigger=c))
             if spec.closing:
                 hits.extend(self._close(spec, restore))
         self._since_sweep += 1
@@ -444,8 +463,10 @@ def _hit(
     chosen: list[_Entry],
     start_ts: float | None = None,
     end_ts: float | None = None,
+    trigger: Contribution | None = None,
 ) -> CorrelationHit:
-    """The hit for `chosen` entries; a closed window passes its own bounds."""
+    """The hit for `chosen` entries; a closed window passes its own bounds, a window that a
+    match completed passes that match (`trigger`)."""
     closed = start_ts is not None
     if start_ts is None:
         # Entries are in end order; only spanned ones (chains) can start before the first.
@@ -453,9 +474,6 @@ def _hit(
     start = datetime.fromtimestamp(start_ts, tz=UTC)
     end = datetime.fromtimestamp(max(e[0] for e in chosen) if end_ts is None else end_ts, tz=UTC)
     contributions = tuple(e[4] for e in chosen)
-    item_ids = tuple(dict.fromkeys(i for c in contributions for i in c.item_ids))
-    alert_ids = tuple(dict.fromkeys(c.alert_id for c in contributions))
-    entities = tuple(sorted({e for c in contributions for e in c.entities}))
     rule = spec.rule
     facets = {
         k: contributions[0].facets[k]
@@ -467,13 +485,11 @@ def _hit(
         group=group,
         window_start=start,
         window_end=end,
-        item_ids=item_ids,
-        alert_ids=alert_ids,
-        entities=entities,
         alert_id=correlation_alert_id(rule.id, rule.version, group, start, end),
         contributions=contributions,
         facets=facets,
         closed=closed,
+        trigger=trigger,
     )
 
 

@@ -241,6 +241,7 @@ class AlertEvaluator:
         self.ruleset = ruleset
         self.source = source
         self._correlations = tuple(getattr(ruleset, "correlations", ()) or ())
+        self._correlation_ids = frozenset(c.id for c in self._correlations)
         self._throttles: dict[str, float | None] = {
             r.id: r.throttle for r in _rules_of(ruleset)
         } | {c.id: c.throttle for c in self._correlations}
@@ -292,6 +293,8 @@ class AlertEvaluator:
         plain, aggregations = split_rules(self._correlations)
         self._correlator = Correlator(plain, lateness=self.lateness)
         self._aggregator = Aggregator(aggregations)
+        #: The rules some correlation or aggregation counts the alerts of.
+        self._listened = self._correlator.inputs | self._aggregator.inputs
         self._throttle = Throttle()
         #: item id -> rule id -> alert id: the rules some version of the item matched. On a
         #: temporary database, not in memory: it grows with every matched item of the history.
@@ -549,14 +552,15 @@ class AlertEvaluator:
         `fold_after` repeats of an alert (the sample), every repeat of a rule a correlation
         listens to (its contributions must be restorable one by one), and every repeat when
         folding is off (``fold_after=None``, as backtests run)."""
-        if self.fold_after is None or rule_id in self._correlator.inputs:
-            return True
-        if rule_id in self._aggregator.inputs:
+        if self.fold_after is None or rule_id in self._listened:
             return True
         return self._sampled.get(folded_into, 0) < self.fold_after
 
     def _remember(self, rule_id: str, item_ids: Sequence[str], alert_id: str) -> None:
-        if len(item_ids) == 1:  # a detection alert (correlations name several items)
+        """Note that `rule_id` matched an item (detection rules only: a correlation alert or
+        repeat can name a single item too, and a revision of that item must not supersede
+        it)."""
+        if len(item_ids) == 1 and rule_id not in self._correlation_ids:
             self._matched.remember(item_ids[0], rule_id, alert_id)
 
     def _revision_matches(
@@ -701,14 +705,23 @@ class AlertEvaluator:
         )
         corr_facets = dict(hit.facets)
         if folded:
+            # A repeat lists its whole window only when another rule listens to this one (its
+            # contribution must be restorable whole); otherwise the match that completed the
+            # window again: the alert it folds into lists the window, and a busy group's
+            # repeats would otherwise store every item of the window once per repeat.
+            trigger = hit.trigger
+            if trigger is None or rule.id in self._listened:
+                item_ids, entities = hit.item_ids, hit.entities
+            else:
+                item_ids, entities = trigger.item_ids, trigger.entities
             return AlertSuppressed(
                 alert_id=hit.alert_id,
                 folded_into=folded,
                 rule_id=rule.id,
                 group_key=hit.group,
-                item_ids=hit.item_ids,
+                item_ids=item_ids,
                 event_time=hit.window_end,
-                entities=hit.entities,
+                entities=entities,
                 facets={**corr_facets, _WINDOW_START: format_time(hit.window_start)},
             )
         return window_alert(
