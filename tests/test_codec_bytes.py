@@ -6,7 +6,10 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta, timezone
 
+import attrs
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from monitor.errors import EventError
 from monitor.events import (
@@ -14,11 +17,14 @@ from monitor.events import (
     AlertSuppressed,
     Evidence,
     FeedPolled,
+    ItemEntities,
     ItemReceived,
+    Matcher,
     Media,
     RepeatsFolded,
     RuleRef,
     RulesetLoaded,
+    decode,
     encode,
     item_id,
     to_plain,
@@ -83,6 +89,84 @@ EVENTS = [
 @pytest.mark.parametrize("evt", EVENTS, ids=lambda e: type(e).__name__)
 def test_encode_gives_the_reference_bytes(evt) -> None:
     assert encode(evt) == reference(evt)
+
+
+_TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    title=_TEXT,
+    summary=_TEXT,
+    authors=st.lists(_TEXT, max_size=3),
+    labels=st.dictionaries(_TEXT, _TEXT, max_size=4),
+    facets=st.dictionaries(_TEXT, _TEXT, max_size=4),
+    micro=st.integers(0, 999_999),
+)
+def test_encode_gives_the_reference_bytes_on_any_text(
+    title, summary, authors, labels, facets, micro
+) -> None:
+    """Any text (every Unicode category but lone surrogates: controls, bidi marks, astral
+    characters, keys that sort differently by code point and by UTF-8 bytes) encodes to the
+    reference bytes, for an item and for an alert with mappings and nested values."""
+    when = T.replace(microsecond=micro)
+    item = ItemReceived(
+        item_id="0" * 32, feed_id="f", received=when, title=title, summary=summary,
+        authors=authors,
+    )  # fmt: skip
+    alert = AlertRaised(
+        alert_id="a", rule_id="r", level="low", title=title, item_ids=(title,),
+        evidence=(Evidence(field="title", start=0, end=len(title), text=title),),
+        event_time=when, labels=labels, annotations=facets, facets=facets,
+    )  # fmt: skip
+    assert encode(item) == reference(item)
+    assert encode(alert) == reference(alert)
+
+
+def test_float_fields_keep_the_standard_float_form() -> None:
+    """A float below 1e-4 is written as `json` writes it (``1e-05``), not as orjson would
+    (``1e-5``): event types with float fields keep the standard encoder."""
+    polled = FeedPolled(
+        feed_id="f", url="https://x.example/feed", polled_at=T, status=200, duration_ms=1e-05
+    )
+    assert b'"duration_ms":1e-05' in encode(polled)
+    assert encode(polled) == reference(polled)
+
+
+def test_values_orjson_refuses_encode_or_fail_as_before() -> None:
+    """An integer beyond 64 bits is written by the standard encoder; a lone surrogate fails
+    as it always did (it cannot be UTF-8)."""
+    big = AlertSuppressed(alert_id="s", folded_into="a", rule_id="r", event_time=T)
+    object.__setattr__(big, "facets", {"n": 2**70})
+    assert encode(big) == reference(big)
+    lone = ItemReceived(item_id="0" * 32, feed_id="f", received=T, title="a\ud800b")
+    with pytest.raises(UnicodeEncodeError):
+        encode(lone)
+
+
+def test_value_classes_declare_no_floats() -> None:
+    """What `encode` relies on to use orjson: no value class an event holds has a float
+    field (a new one would need the standard encoder for its events)."""
+    for cls in (Media, Evidence, ItemEntities, RuleRef, Matcher):
+        assert not any("float" in str(f.type) or "Any" in str(f.type) for f in attrs.fields(cls))
+
+
+def test_decode_reads_what_orjson_refuses() -> None:
+    """Records with NaN or a lone surrogate escape (valid for `json`) still decode."""
+    found = decode(
+        "EntitiesExtracted",
+        2,
+        b'{"items":[{"item_id":"\\ud800","feed_id":"f","entities":[],'
+        b'"event_time":"2026-03-01T00:00:00Z"}],"ruleset_hash":null}',
+    )
+    assert found.items[0].item_id == "\ud800"
+    polled = decode(
+        "FeedPolled",
+        2,
+        b'{"feed_id":"f","url":"u","polled_at":"2026-03-01T00:00:00Z","status":200,'
+        b'"duration_ms":NaN}',
+    )
+    assert polled.duration_ms != polled.duration_ms
 
 
 def test_an_unencodable_value_is_an_event_error() -> None:
