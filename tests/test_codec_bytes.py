@@ -24,9 +24,11 @@ from monitor.events import (
     RepeatsFolded,
     RuleRef,
     RulesetLoaded,
+    _codec,
     decode,
     encode,
     item_id,
+    registered_types,
     to_plain,
 )
 
@@ -149,6 +151,17 @@ def test_value_classes_declare_no_floats() -> None:
     field (a new one would need the standard encoder for its events)."""
     for cls in (Media, Evidence, ItemEntities, RuleRef, Matcher):
         assert not any("float" in str(f.type) or "Any" in str(f.type) for f in attrs.fields(cls))
+
+
+def test_every_time_an_event_holds_is_converted_to_utc() -> None:
+    """What lets orjson write times itself: every datetime field of every event and value
+    class converts what it is given to UTC (a time in another zone would otherwise be
+    written with its offset)."""
+    classes = [*registered_types().values(), Media, Evidence, ItemEntities, RuleRef, Matcher]
+    fields = [(c, f) for c in classes for f in attrs.fields(c) if "datetime" in str(f.type)]
+    assert len(fields) > 20
+    for cls, field in fields:
+        assert field.converter in (_codec.parse_time, _codec._required_time), (cls, field.name)
 
 
 def test_decode_reads_what_orjson_refuses() -> None:

@@ -413,6 +413,8 @@ class Aggregator:
     ) -> list[AggregateHit]:
         """Time has reached `when`: return the hits due at or before it (before it when
         `strict`: an item at `when` is fed next and may change them). `restore` fires none."""
+        if not self._specs:  # no aggregation rule: nothing is ever due (called once per item)
+            return []
         ts = when.timestamp() if isinstance(when, datetime) else float(when)
         self.clock = max(self.clock, ts)
         if restore:
