@@ -4,6 +4,7 @@ every stored record depend on them), for every event type and the awkward values
 from __future__ import annotations
 
 import json
+import tracemalloc
 from datetime import UTC, datetime, timedelta, timezone
 
 import attrs
@@ -162,6 +163,22 @@ def test_every_time_an_event_holds_is_converted_to_utc() -> None:
     assert len(fields) > 20
     for cls, field in fields:
         assert field.converter in (_codec.parse_time, _codec._required_time), (cls, field.name)
+
+
+def test_encoded_bytes_hold_no_more_memory_than_their_length() -> None:
+    """orjson's own output keeps its buffer's capacity (about 4 KB per small event); what
+    `encode` returns is an exact-size copy, so a page of records in memory costs its bytes."""
+    items = [
+        ItemReceived(item_id=f"{n:032d}", feed_id="f", received=T, title="Convoy " * 20)
+        for n in range(500)
+    ]
+    tracemalloc.start()
+    try:
+        encoded = [encode(i) for i in items]
+        held = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert held < 1.5 * sum(len(e) for e in encoded) + 500 * 100
 
 
 def test_decode_reads_what_orjson_refuses() -> None:

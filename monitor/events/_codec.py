@@ -260,9 +260,14 @@ def encode(evt: Event) -> bytes:
             body.pop(name, None)
     if not _declares_floats(cls):
         try:
-            return orjson.dumps(body, default=_json_default, option=_ORJSON_OPTIONS)
+            data = orjson.dumps(body, default=_json_default, option=_ORJSON_OPTIONS)
         except TypeError:  # orjson.JSONEncodeError included: let the standard encoder say
             pass
+        else:
+            # orjson's bytes keep the capacity of its write buffer (about 4 KB for a 500-byte
+            # item); a record is held for a while (the batch, the shared decode cache), so
+            # keep an exact-size copy.
+            return memoryview(data).tobytes()
     try:
         if _C_ENCODE is None:
             return _ENCODER.encode(body).encode("utf-8")
