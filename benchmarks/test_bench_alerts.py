@@ -238,13 +238,14 @@ def _pipeline(
     ingest` and the watcher's polls do. `batch=None` appends every item first and then
     evaluates and delivers the backlog: a catch-up, as after a restart behind a full log."""
     db = tmp / f"p{time.perf_counter_ns()}.db"
-    figures = {"append": 0.0, "evaluate": 0.0, "deliver": 0.0, "delivered": 0}
+    figures = dict.fromkeys(
+        ("append", "evaluate", "deliver", "delivered", "alerts", "suppressed"), 0.0
+    )
     size = batch or len(items)
     with open_log(str(db)) as log:
         evaluator = AlertEvaluator(log, ruleset, clock=lambda: T0, keep_alerts=False)
         sink = JsonlSink(JsonlSettings(name="file", path=str(tmp / f"{db.stem}.jsonl")))
         delivery = Delivery(log, [sink], clock=lambda: T0, page_size=500)
-        report = None
         for start in range(0, len(items), size):
             began = time.perf_counter()
             for i in range(start, min(start + size, len(items)), 500):
@@ -256,8 +257,8 @@ def _pipeline(
             figures["append"] += appended - began
             figures["evaluate"] += evaluated - appended
             figures["deliver"] += time.perf_counter() - evaluated
-            figures["alerts"] = figures.get("alerts", 0) + report.raised + report.correlations
-            figures["suppressed"] = figures.get("suppressed", 0) + report.suppressed
+            figures["alerts"] += report.raised + report.correlations
+            figures["suppressed"] += report.suppressed
         evaluator.close()
         sink.close()
     db.unlink()

@@ -186,8 +186,9 @@ def to_plain(evt: Event) -> dict[str, Any]:
 
 
 def _json_default(value: Any) -> Any:
-    """What the C JSON encoder cannot write itself: times, nested attrs values, other
-    mappings. Lists, tuples, dicts, strings and numbers it writes directly, which is what makes
+    """What the JSON encoders (orjson, or the standard C encoder) cannot write themselves:
+    nested attrs values, mappings that are not dicts, and times (for the standard encoder).
+    Lists, tuples, dicts, strings and numbers they write directly, which is what makes
     `encode` several times faster than converting the whole event to plain values first."""
     if isinstance(value, datetime):
         return format_time(value)
