@@ -39,10 +39,10 @@ def main(argv: list[str]) -> int:
     items = bench._items(n)
     tmp = Path(tempfile.mkdtemp())
     warm = bench._items(300)
-    [ruleset.match(i) for i in warm]
+    bench.match_all(ruleset, warm)
     bench._pipeline(warm, ruleset, tmp)
     if mode == "bare":
-        [ruleset.match(i) for i in items]
+        bench.match_all(ruleset, items)
     elif mode == "pipeline":
         bench._pipeline(items, ruleset, tmp)
     return 0

@@ -228,6 +228,16 @@ def _items(n: int) -> list[ItemReceived]:
     return out
 
 
+def match_all(ruleset: Any, items: list[ItemReceived]) -> int:
+    """The bare rule engine over `items`: every item matched, the matches counted and let go.
+
+    Not a list of every item's matches: holding 100,000 results alive costs the garbage
+    collector more than a third of the matching itself (seven full collections, 1.5 s of
+    5.1 s here), which is no part of the engine's cost and flattered the pipeline's ratio."""
+    match = ruleset.match
+    return sum(len(match(item)) for item in items)
+
+
 def _pipeline(
     items: list[ItemReceived], ruleset: Any, tmp: Path, *, batch: int | None = INGEST_BATCH
 ) -> dict[str, float]:
@@ -281,7 +291,7 @@ def test_pipeline_items_to_delivered_alerts(benchmark, bench_report, tmp_path):
     catch_up: list[float] = []
 
     def setup() -> None:
-        bare.append(_time(lambda: [ruleset.match(i) for i in items]))
+        bare.append(_time(lambda: match_all(ruleset, items)))
         catch_up.append(_time(lambda: _pipeline(items, ruleset, tmp_path, batch=None)))
 
     figures = benchmark.pedantic(
