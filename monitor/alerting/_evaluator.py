@@ -640,10 +640,7 @@ class AlertEvaluator:
                 continue
             folded = self._throttle.check(m.rule_id, key, when, m.throttle, aid)
             if folded and not self._keeps_each_repeat(m.rule_id, folded):
-                fold = self._folds.get(folded)
-                if fold is None:
-                    fold = self._folds[folded] = _Fold(m.rule_id, m.rule_version)
-                fold.add(item.item_id, self._position, when, facets.get("source"))
+                self._fold(folded, m.rule_id, m.rule_version, item.item_id, when, facets)
                 report.suppressed += 1
             elif folded:
                 self._sampled[folded] = self._sampled.get(folded, 0) + 1
@@ -687,6 +684,9 @@ class AlertEvaluator:
             self._aggregate(self._aggregator.feed(contribution), out, report)
             for hit in self._correlator.feed(contribution):
                 evt = self._correlation_event(hit, item, facets)
+                if evt is None:  # a repeat counted in the page's `RepeatsFolded`
+                    report.suppressed += 1
+                    continue
                 out.append(evt)
                 if isinstance(evt, AlertRaised):
                     report.correlations += 1
@@ -694,22 +694,52 @@ class AlertEvaluator:
                     report.suppressed += 1
                 pending.append(_contribution(evt))
 
+    def _fold(
+        self,
+        folded_into: str,
+        rule_id: str,
+        rule_version: int,
+        item_id: str,
+        when: datetime,
+        facets: Mapping[str, str],
+    ) -> None:
+        """Count a repeat in the page's `RepeatsFolded` for `folded_into` (see `_Fold`)."""
+        fold = self._folds.get(folded_into)
+        if fold is None:
+            fold = self._folds[folded_into] = _Fold(rule_id, rule_version)
+        fold.add(item_id, self._position, when, facets.get("source"))
+
     def _correlation_event(
         self, hit: CorrelationHit, item: ItemReceived, facets: Mapping[str, str]
-    ) -> AlertRaised | AlertSuppressed:
+    ) -> AlertRaised | AlertSuppressed | None:
+        """The record of a correlation hit: its alert, its repeat, or None for a repeat
+        counted in the page's `RepeatsFolded` (past the sample, like a detection rule's,
+        when no other rule counts this one's alerts and a single match completed the
+        window)."""
         rule = hit.rule
         if not rule.generate:
             return _not_generated(_hit_contribution(hit), hit.group)
         folded = self._throttle.check(
             rule.id, hit.group, hit.window_end, rule.throttle, hit.alert_id
         )
+        trigger = hit.trigger
+        if (
+            folded
+            and trigger is not None
+            and len(trigger.item_ids) == 1
+            and not self._keeps_each_repeat(rule.id, folded)
+        ):
+            self._fold(
+                folded, rule.id, rule.version, trigger.item_ids[0], hit.window_end, trigger.facets
+            )
+            return None
         corr_facets = dict(hit.facets)
         if folded:
+            self._sampled[folded] = self._sampled.get(folded, 0) + 1
             # A repeat lists its whole window only when another rule listens to this one (its
             # contribution must be restorable whole); otherwise the match that completed the
             # window again: the alert it folds into lists the window, and a busy group's
             # repeats would otherwise store every item of the window once per repeat.
-            trigger = hit.trigger
             if trigger is None or rule.id in self._listened:
                 item_ids, entities = hit.item_ids, hit.entities
             else:

@@ -4,14 +4,17 @@ A busy group (a place in the news all day) completes a window at every new match
 throttle, each of those is an `AlertSuppressed`. Listing the whole window in each one made a
 day's repeats grow with the square of the matches. A repeat now lists the match that completed
 the window again, unless another rule counts this correlation's alerts (then the whole window,
-which a restart feeds back to that rule).
+which a restart feeds back to that rule). Past the first few (the sample), repeats are counted
+in the page's `RepeatsFolded`, as a detection rule's are.
 """
 
 from __future__ import annotations
 
 from monitor.alerting import AlertEvaluator
-from monitor.events import AlertRaised, AlertSuppressed, encode, revision_of
+from monitor.alerting._evaluator import FOLD_AFTER
+from monitor.events import AlertRaised, AlertSuppressed, RepeatsFolded, encode, revision_of
 from monitor.log import MemoryLog
+from monitor.projections import AlertTimeline, ProjectionRunner
 from tests.alerting.helpers import STRIKE, T0, item
 from tests.rules.builders import rules as load
 
@@ -63,7 +66,7 @@ def _evaluate(rs, items, **kw):
 def test_a_repeat_lists_the_match_that_completed_the_window(tmp_path):
     """Eight strikes an hour apart: the alert lists the first window (strikes 1-2); each of
     the six repeats lists only the strike that completed its window, and its entities."""
-    log = _evaluate(load(tmp_path, STRIKE + BURST), STRIKES)
+    log = _evaluate(load(tmp_path, STRIKE + BURST), STRIKES, fold_after=None)
     raised, *repeats = _records(log, "burst")
     assert isinstance(raised, AlertRaised)
     assert raised.item_ids == (STRIKES[0].item_id, STRIKES[1].item_id)
@@ -78,9 +81,26 @@ def test_repeats_grow_linearly_with_the_matches(tmp_path):
     n-th strike listed n item ids)."""
     rs = load(tmp_path, STRIKE + BURST)
     many = [item(n, n / 4, f"Strike {n} near Abu Kamal") for n in range(1, 81)]
-    sizes = [len(encode(r)) for r in _records(_evaluate(rs, many), "burst")[1:]]
+    sizes = [len(encode(r)) for r in _records(_evaluate(rs, many, fold_after=None), "burst")[1:]]
     assert len(sizes) == 78
     assert max(sizes) - min(sizes) <= 4  # only the ids' and times' own lengths vary
+
+
+def test_repeats_past_the_sample_are_counted_in_one_record_per_page(tmp_path):
+    """The first FOLD_AFTER repeats are stored one by one; the rest of the page's are one
+    `RepeatsFolded` listing each completing strike and its position, and the alert's listing
+    counts all six repeats."""
+    log = _evaluate(load(tmp_path, STRIKE + BURST), STRIKES)
+    raised, *sample = _records(log, "burst")
+    assert [r.item_ids for r in sample] == [(s.item_id,) for s in STRIKES[2 : 2 + FOLD_AFTER]]
+    (folded,) = [e for _r, e in log.iter_events(types=("RepeatsFolded",)) if e.rule_id == "burst"]
+    assert isinstance(folded, RepeatsFolded) and folded.folded_into == raised.alert_id
+    assert folded.item_ids == tuple(s.item_id for s in STRIKES[2 + FOLD_AFTER :])
+    positions = {e.item_id: r.position for r, e in log.iter_events(types=("ItemReceived",))}
+    assert folded.item_positions == tuple(positions[i] for i in folded.item_ids)
+    ProjectionRunner(log, [AlertTimeline()]).run()
+    listing = AlertTimeline.get(log, raised.alert_id)
+    assert listing is not None and listing["suppressed"] == len(STRIKES) - 2
 
 
 def test_a_correlation_another_rule_counts_keeps_whole_windows(tmp_path):
