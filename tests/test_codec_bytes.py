@@ -18,6 +18,7 @@ from monitor.events import (
     AlertSuppressed,
     Evidence,
     FeedPolled,
+    FoldedMatch,
     ItemEntities,
     ItemReceived,
     Matcher,
@@ -150,7 +151,7 @@ def test_values_orjson_refuses_encode_or_fail_as_before() -> None:
 def test_value_classes_declare_no_floats() -> None:
     """What `encode` relies on to use orjson: no value class an event holds has a float
     field (a new one would need the standard encoder for its events)."""
-    for cls in (Media, Evidence, ItemEntities, RuleRef, Matcher):
+    for cls in (Media, Evidence, ItemEntities, FoldedMatch, RuleRef, Matcher):
         assert not any("float" in str(f.type) or "Any" in str(f.type) for f in attrs.fields(cls))
 
 
@@ -158,7 +159,15 @@ def test_every_time_an_event_holds_is_converted_to_utc() -> None:
     """What lets orjson write times itself: every datetime field of every event and value
     class converts what it is given to UTC (a time in another zone would otherwise be
     written with its offset)."""
-    classes = [*registered_types().values(), Media, Evidence, ItemEntities, RuleRef, Matcher]
+    classes = [
+        *registered_types().values(),
+        Media,
+        Evidence,
+        ItemEntities,
+        FoldedMatch,
+        RuleRef,
+        Matcher,
+    ]
     fields = [(c, f) for c in classes for f in attrs.fields(c) if "datetime" in str(f.type)]
     assert len(fields) > 20
     for cls, field in fields:

@@ -16,8 +16,10 @@ from monitor.events import (
     AlertRaised,
     EntitiesExtracted,
     Evidence,
+    FoldedMatch,
     ItemEntities,
     ItemReceived,
+    RepeatsFolded,
     RulesetLoaded,
     _codec,
     decode,
@@ -164,6 +166,38 @@ class TestRegistry:
         ]
         assert found.items[0].event_time == datetime(2026, 3, 1, 12, tzinfo=UTC)
         assert EntitiesExtracted.schema_version == 2
+
+    def test_repeats_folded_v1_reads_without_matches_and_v2_round_trips_them(self):
+        """A version-1 fold (no listed matches) decodes as before; a version-2 fold lists its
+        matches and writes nothing for them when there are none (same bytes as version 1)."""
+        old = {
+            "folded_into": "a1",
+            "rule_id": "shelling",
+            "rule_version": 1,
+            "item_ids": ["i4", "i5"],
+            "item_positions": [4, 5],
+            "first_time": "2026-03-01T12:00:00Z",
+            "last_time": "2026-03-01T12:05:00Z",
+            "outlets": ["wire"],
+        }
+        found = decode("RepeatsFolded", 1, json.dumps(old))
+        assert isinstance(found, RepeatsFolded) and found.matches == ()
+        assert json.loads(encode(found)) == old
+        listed = attrs.evolve(
+            found,
+            matches=[
+                {"item_id": "i4", "event_time": "2026-03-01T12:00:00Z", "facets": {"source": "w"}}
+            ],
+        )
+        assert listed.matches == (
+            FoldedMatch(
+                item_id="i4",
+                event_time=datetime(2026, 3, 1, 12, tzinfo=UTC),
+                facets={"source": "w"},
+            ),
+        )
+        assert decode("RepeatsFolded", 2, encode(listed)) == listed
+        assert RepeatsFolded.schema_version == 2
 
     def test_entities_extracted_round_trips_and_keys_its_span(self):
         """A page's record survives encode/decode; its dedupe key names the rule set, the

@@ -415,11 +415,27 @@ def _holds(spec: _Spec, window: list[_Entry]) -> bool:
     if spec.type == "event_count":
         if len(window) < spec.needed:
             return False
-        return spec.distinct is None or len({e[3] for e in window if e[3]}) >= spec.distinct_needed
+        return spec.distinct is None or _has_distinct(window, spec.distinct_needed)
     if spec.type == "value_count":
-        return len({e[3] for e in window if e[3]}) >= spec.needed
+        return _has_distinct(window, spec.needed)
     # temporal: every listed rule present
     return set(spec.rule.rules) <= {e[2] for e in window}
+
+
+def _has_distinct(window: list[_Entry], needed: int) -> bool:
+    """Whether the window holds at least `needed` distinct counted values. Stops at the
+    `needed`-th: a busy group's window holds hundreds of matches from a handful of sources,
+    and every match that completes it asks again."""
+    if needed <= 0:
+        return True
+    seen: set[str] = set()
+    for entry in window:
+        value = entry[3]
+        if value and value not in seen:
+            seen.add(value)
+            if len(seen) >= needed:
+                return True
+    return False
 
 
 def _ordered_chain(spec: _Spec, entries: list[_Entry], new: _Entry) -> list[_Entry] | None:

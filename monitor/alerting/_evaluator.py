@@ -46,6 +46,7 @@ from ..events import (
     AlertSuppressed,
     EntitiesExtracted,
     Event,
+    FoldedMatch,
     ItemEntities,
     ItemReceived,
     ItemRevised,
@@ -95,14 +96,24 @@ class _Fold:
     first: datetime | None = None
     last: datetime | None = None
     outlets: set[str] = attrs.field(factory=set)
+    matches: list[FoldedMatch] = attrs.field(factory=list)
 
-    def add(self, item_id: str, position: int, when: datetime, outlet: str | None) -> None:
+    def add(
+        self,
+        item_id: str,
+        position: int,
+        when: datetime,
+        outlet: str | None,
+        match: FoldedMatch | None = None,
+    ) -> None:
         self.item_ids.append(item_id)
         self.positions.append(position)
         self.first = when if self.first is None else min(self.first, when)
         self.last = when if self.last is None else max(self.last, when)
         if outlet:
             self.outlets.add(outlet)
+        if match is not None:
+            self.matches.append(match)
 
     def event(self, folded_into: str) -> RepeatsFolded:
         return RepeatsFolded(
@@ -114,7 +125,27 @@ class _Fold:
             first_time=self.first,
             last_time=self.last,
             outlets=tuple(sorted(self.outlets)),
+            matches=tuple(self.matches),
         )
+
+
+def unfolded_repeats(evt: RepeatsFolded) -> list[AlertSuppressed]:
+    """The `AlertSuppressed` records a fold's listed matches stand for (what the evaluator
+    stored one by one before version 2 of `RepeatsFolded`): the same ids, items, entities and
+    facets, so a restart and ``monitor alerts explain`` read them as they read stored ones."""
+    return [
+        AlertSuppressed(
+            alert_id=detection_alert_id(evt.rule_id, evt.rule_version, m.item_id),
+            folded_into=evt.folded_into,
+            rule_id=evt.rule_id,
+            group_key=_first_place(m.entities),
+            item_ids=(m.item_id,),
+            event_time=m.event_time,
+            entities=m.entities,
+            facets=m.facets,
+        )
+        for m in evt.matches
+    ]
 
 
 def detection_alert_id(rule_id: str, rule_version: int, item_id: str) -> str:
@@ -312,7 +343,7 @@ class AlertEvaluator:
         first = self.log.read_page(checkpoint, 1, _ITEM)
         boundary = None if not first else first[0].position if self.output is self.log else 0
         backlog: set[str] | None = None
-        inputs = self._correlator.inputs
+        self._correlation_inputs = self._correlator.inputs
         for record, evt in self.output.iter_events(types=_ALERTS):
             if isinstance(evt, AlertSuperseded):
                 self._superseded.add(evt.alert_id)
@@ -328,6 +359,7 @@ class AlertEvaluator:
                         evt,
                         item_ids=[i for i in evt.item_ids if i not in backlog],
                         item_positions=(),
+                        matches=[m for m in evt.matches if m.item_id not in backlog],
                     )
                 elif any(i in backlog for i in evt.item_ids):
                     continue
@@ -335,6 +367,8 @@ class AlertEvaluator:
                 for item_id in evt.item_ids:
                     aid = detection_alert_id(evt.rule_id, evt.rule_version, item_id)
                     self._remember(evt.rule_id, (item_id,), aid)
+                for repeat in unfolded_repeats(evt):
+                    self._restore_contribution(repeat)
                 continue
             if isinstance(evt, AlertSuppressed):
                 self._sampled[evt.folded_into] = self._sampled.get(evt.folded_into, 0) + 1
@@ -350,14 +384,19 @@ class AlertEvaluator:
                     seconds,
                     evt.alert_id,
                 )
-            if evt.rule_id in inputs:
-                self._correlator.feed(_contribution(evt), restore=True)
-            if self._aggregator.owns(evt.rule_id):  # windows restart where they did live
-                self._aggregator.fired(evt.rule_id, evt.group_key, evt.event_time)
-            elif evt.rule_id in self._aggregator.inputs:
-                self._aggregator.feed(_contribution(evt), restore=True)
+            self._restore_contribution(evt)
         self._late_base = self._correlator.late
         self._forget_closed_samples()
+
+    def _restore_contribution(self, evt: AlertRaised | AlertSuppressed) -> None:
+        """Feed a stored alert or repeat back to the correlations and aggregations that count
+        its rule (nothing fires: its consequences are in the log already)."""
+        if evt.rule_id in self._correlation_inputs:
+            self._correlator.feed(_contribution(evt), restore=True)
+        if self._aggregator.owns(evt.rule_id):  # windows restart where they did live
+            self._aggregator.fired(evt.rule_id, evt.group_key, evt.event_time)
+        elif evt.rule_id in self._aggregator.inputs:
+            self._aggregator.feed(_contribution(evt), restore=True)
 
     def _start(self) -> None:
         if not self._started:
@@ -549,10 +588,10 @@ class AlertEvaluator:
 
     def _keeps_each_repeat(self, rule_id: str, folded_into: str) -> bool:
         """Whether a throttled repeat is stored as its own `AlertSuppressed`: the first
-        `fold_after` repeats of an alert (the sample), every repeat of a rule a correlation
-        listens to (its contributions must be restorable one by one), and every repeat when
-        folding is off (``fold_after=None``, as backtests run)."""
-        if self.fold_after is None or rule_id in self._listened:
+        `fold_after` repeats of an alert (the sample), and every repeat when folding is off
+        (``fold_after=None``, as backtests run). The repeats of a rule a correlation or
+        aggregation counts are folded too, each listed with what a restart feeds back."""
+        if self.fold_after is None:
             return True
         return self._sampled.get(folded_into, 0) < self.fold_after
 
@@ -640,7 +679,14 @@ class AlertEvaluator:
                 continue
             folded = self._throttle.check(m.rule_id, key, when, m.throttle, aid)
             if folded and not self._keeps_each_repeat(m.rule_id, folded):
-                self._fold(folded, m.rule_id, m.rule_version, item.item_id, when, facets)
+                listed = (
+                    FoldedMatch(
+                        item_id=item.item_id, event_time=when, entities=m.entities, facets=facets
+                    )
+                    if m.rule_id in self._listened
+                    else None
+                )
+                self._fold(folded, m.rule_id, m.rule_version, item.item_id, when, facets, listed)
                 report.suppressed += 1
             elif folded:
                 self._sampled[folded] = self._sampled.get(folded, 0) + 1
@@ -702,12 +748,14 @@ class AlertEvaluator:
         item_id: str,
         when: datetime,
         facets: Mapping[str, str],
+        match: FoldedMatch | None = None,
     ) -> None:
-        """Count a repeat in the page's `RepeatsFolded` for `folded_into` (see `_Fold`)."""
+        """Count a repeat in the page's `RepeatsFolded` for `folded_into` (see `_Fold`), with
+        its `match` listed when a correlation or aggregation counts the rule."""
         fold = self._folds.get(folded_into)
         if fold is None:
             fold = self._folds[folded_into] = _Fold(rule_id, rule_version)
-        fold.add(item_id, self._position, when, facets.get("source"))
+        fold.add(item_id, self._position, when, facets.get("source"), match)
 
     def _correlation_event(
         self, hit: CorrelationHit, item: ItemReceived, facets: Mapping[str, str]
@@ -727,6 +775,7 @@ class AlertEvaluator:
             folded
             and trigger is not None
             and len(trigger.item_ids) == 1
+            and rule.id not in self._listened  # a listener restores whole windows
             and not self._keeps_each_repeat(rule.id, folded)
         ):
             self._fold(

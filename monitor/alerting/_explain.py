@@ -15,9 +15,10 @@ from typing import Any
 
 import attrs
 
-from ..events import AlertRaised, AlertSuppressed, ItemReceived, format_time
+from ..events import AlertRaised, AlertSuppressed, ItemReceived, RepeatsFolded, format_time
 from ..log import EventLog
 from ..rules import Bounds
+from ._evaluator import unfolded_repeats
 
 __all__ = ["Contributor", "CorrelationExplanation", "explain_correlation"]
 
@@ -177,13 +178,17 @@ def explain_correlation(
     records: dict[str, AlertRaised | AlertSuppressed] = {}
     pending = set(ids)
     if pending:
-        for _r, evt in log.iter_events(types=("AlertRaised", "AlertSuppressed")):
-            aid = getattr(evt, "alert_id", None)
-            if aid in pending and isinstance(evt, AlertRaised | AlertSuppressed):
-                records[aid] = evt
-                pending.discard(aid)
-                if not pending:
-                    break
+        types = ("AlertRaised", "AlertSuppressed", "RepeatsFolded")
+        for _r, evt in log.iter_events(types=types):
+            # A repeat past the sample is listed in its page's fold (`unfolded_repeats`).
+            found = unfolded_repeats(evt) if isinstance(evt, RepeatsFolded) else [evt]
+            for one in found:
+                aid = getattr(one, "alert_id", None)
+                if aid in pending and isinstance(one, AlertRaised | AlertSuppressed):
+                    records[aid] = one
+                    pending.discard(aid)
+            if not pending:
+                break
     items = _items(log, [i for r in records.values() for i in r.item_ids] or alert.item_ids)
     rule = None
     if ruleset is not None:

@@ -281,7 +281,24 @@ class AlertSuppressed(Event):
         return f"suppressed:{self.alert_id}"
 
 
-@event("RepeatsFolded", 1)
+@attrs.frozen(kw_only=True)
+class FoldedMatch:
+    """One folded repeat of a rule that a correlation or aggregation counts: what its own
+    `AlertSuppressed` would have held for that rule to count it again after a restart."""
+
+    item_id: str
+    event_time: datetime = attrs.field(converter=_required_time)
+    entities: tuple[str, ...] = attrs.field(default=(), converter=_str_tuple)
+    facets: dict[str, str] = attrs.field(factory=dict, converter=_mapping, hash=False)
+
+
+def _folded_matches(
+    values: Iterable[FoldedMatch | Mapping[str, Any]],
+) -> tuple[FoldedMatch, ...]:
+    return tuple(v if isinstance(v, FoldedMatch) else FoldedMatch(**v) for v in values)
+
+
+@event("RepeatsFolded", 2)
 @attrs.frozen(kw_only=True)
 class RepeatsFolded(Event):
     """Throttled repeats of one alert, counted in one record instead of one `AlertSuppressed`
@@ -293,7 +310,14 @@ class RepeatsFolded(Event):
     log, in log order: a reader that counts only positions above the highest it has counted for
     `folded_into` counts every repeat once, even when two evaluators fold overlapping pages.
     `outlets` are the distinct sources (publisher, else feed) among these repeats.
+
+    `matches` (version 2) lists each repeat's event time, entities and facets when a
+    correlation or aggregation counts this rule's alerts: a restart feeds them back to it, as
+    it feeds back stored `AlertSuppressed` records. It is empty otherwise, and in version 1
+    records, which are read as version 2 records without it.
     """
+
+    omit_when_empty: ClassVar[frozenset[str]] = frozenset({"matches"})
 
     folded_into: str
     rule_id: str
@@ -303,6 +327,7 @@ class RepeatsFolded(Event):
     first_time: datetime = attrs.field(converter=_required_time)
     last_time: datetime = attrs.field(converter=_required_time)
     outlets: tuple[str, ...] = attrs.field(default=(), converter=_str_tuple)
+    matches: tuple[FoldedMatch, ...] = attrs.field(default=(), converter=_folded_matches)
 
     def dedupe_key(self) -> str:
         span = f"{self.item_positions[0]}-{self.item_positions[-1]}" if self.item_positions else ""
@@ -379,6 +404,12 @@ def _entities_extracted_v1(body: dict[str, Any]) -> dict[str, Any]:
     """Version 1 held one item's entities."""
     entry = {k: body[k] for k in ("item_id", "feed_id", "entities", "event_time")}
     return {"items": [entry], "ruleset_hash": body.get("ruleset_hash")}
+
+
+@upcaster("RepeatsFolded", 1)
+def _repeats_folded_v1(body: dict[str, Any]) -> dict[str, Any]:
+    """Version 1 had no `matches` (its rules' repeats were stored one by one)."""
+    return body
 
 
 @event("CheckpointSigned", 1)

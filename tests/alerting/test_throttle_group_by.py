@@ -11,7 +11,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from monitor.alerting import AlertEvaluator, backtest
+from monitor.alerting import AlertEvaluator, backtest, explain_correlation
+from monitor.alerting._evaluator import FOLD_AFTER, unfolded_repeats
 from monitor.events import AlertRaised, ItemReceived, item_id
 from monitor.log import MemoryLog
 from monitor.projections import AlertTimeline, ProjectionRunner, RuleHits
@@ -191,10 +192,7 @@ def test_two_evaluators_folding_overlapping_pages_count_each_repeat_once(tmp_pat
     assert AlertTimeline.get(log, alert.alert_id)["suppressed"] == 24
 
 
-def test_a_rule_a_correlation_listens_to_keeps_every_repeat(tmp_path) -> None:
-    """A correlation counts each repeat, so a restart must find each one in the log."""
-    (tmp_path / "corr.yaml").write_text(
-        """\
+CORROBORATED = """\
 id: shelling-corroborated
 title: Shelling corroborated
 level: critical
@@ -203,12 +201,57 @@ correlation:
   rules: [shelling]
   group-by: [place]
   timespan: 12h
-  condition: {gte: 3, field: source}
+  condition: {gte: %d, field: source}
 """
-    )
+
+
+def test_a_rule_a_correlation_listens_to_lists_each_folded_repeat(tmp_path) -> None:
+    """A correlation counts each repeat, so a restart must find each one in the log: past
+    the sample, the page's fold lists every repeat's time, entities and facets, read back as
+    the `AlertSuppressed` it stands for."""
+    (tmp_path / "corr.yaml").write_text(CORROBORATED % 3)
     log = evaluate(tmp_path, "place", wire_copies(12))
-    assert not list(log.iter_events(types=("RepeatsFolded",)))
-    assert len(list(log.iter_events(types=("AlertSuppressed",)))) == 11
+    sample = [e for _, e in log.iter_events(types=("AlertSuppressed",))]
+    folds = [e for _, e in log.iter_events(types=("RepeatsFolded",))]
+    assert len(sample) == FOLD_AFTER
+    listed = [r for f in folds for r in unfolded_repeats(f)]
+    assert [r.item_ids for r in sample + listed] == [(i.item_id,) for i in wire_copies(12)[1:]]
+    assert [r.facets["source"] for r in listed] == [f"outlet-{n}" for n in range(4, 12)]
+    assert all(r.entities == ("place:al-tanf",) for r in listed)
+    (alert,) = [e for e in raised(log) if e.rule_id == "shelling"]
+    assert all(r.folded_into == alert.alert_id for r in listed)
+
+
+def test_a_restart_counts_the_folded_repeats_again(tmp_path) -> None:
+    """Eight outlets corroborate: the correlation fires at the eighth copy whether or not
+    the evaluator restarted after the sixth, when two copies were only in a fold."""
+    (tmp_path / "corr.yaml").write_text(CORROBORATED % 8)
+    items = wire_copies(10)
+    one = evaluate(tmp_path, "place", items)
+    two = MemoryLog()
+    rules = load_rules(tmp_path)
+    two.append_events(items[:6])
+    AlertEvaluator(two, rules, clock=clock).run()
+    assert [e.rule_id for e in raised(two)] == ["shelling"]
+    assert [r for _, e in two.iter_events(types=("RepeatsFolded",)) for r in e.matches]
+    two.append_events(items[6:])
+    AlertEvaluator(two, rules, clock=clock).run()
+    corroborated = [e for e in raised(one) if e.rule_id == "shelling-corroborated"]
+    assert [e.event_time for e in corroborated] == [i.published for i in items[7:]]
+    assert [e for e in raised(two) if e.rule_id == "shelling-corroborated"] == corroborated
+
+
+def test_explain_finds_the_repeats_in_a_fold(tmp_path) -> None:
+    """`alerts explain` on the correlation lists each of the eight copies it counted, with its
+    item, the five folded ones too."""
+    (tmp_path / "corr.yaml").write_text(CORROBORATED % 8)
+    items = wire_copies(8)
+    log = evaluate(tmp_path, "place", items)
+    (alert,) = [e for e in raised(log) if e.rule_id == "shelling-corroborated"]
+    explained = explain_correlation(log, alert)
+    assert [c.rule_id for c in explained.contributors] == ["shelling"] * 8
+    assert [c.items for c in explained.contributors] == [(i,) for i in items]
+    assert [c.raised for c in explained.contributors] == [True] + [False] * 7
 
 
 def test_backtests_count_every_repeat(tmp_path) -> None:
