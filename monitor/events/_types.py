@@ -6,9 +6,9 @@ an event from its stored body.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import attrs
 
@@ -292,10 +292,16 @@ class FoldedMatch:
     facets: dict[str, str] = attrs.field(factory=dict, converter=_mapping, hash=False)
 
 
-def _folded_matches(
-    values: Iterable[FoldedMatch | Mapping[str, Any]],
-) -> tuple[FoldedMatch, ...]:
-    return tuple(v if isinstance(v, FoldedMatch) else FoldedMatch(**v) for v in values)
+_V = TypeVar("_V")
+
+
+def _tuple_of(cls: type[_V]) -> Callable[[Iterable[_V | Mapping[str, Any]]], tuple[_V, ...]]:
+    """A converter to a tuple of `cls` values from values or their decoded mappings."""
+
+    def convert(values: Iterable[_V | Mapping[str, Any]]) -> tuple[_V, ...]:
+        return tuple(v if isinstance(v, cls) else cls(**v) for v in values)
+
+    return convert
 
 
 @event("RepeatsFolded", 2)
@@ -327,7 +333,7 @@ class RepeatsFolded(Event):
     first_time: datetime = attrs.field(converter=_required_time)
     last_time: datetime = attrs.field(converter=_required_time)
     outlets: tuple[str, ...] = attrs.field(default=(), converter=_str_tuple)
-    matches: tuple[FoldedMatch, ...] = attrs.field(default=(), converter=_folded_matches)
+    matches: tuple[FoldedMatch, ...] = attrs.field(default=(), converter=_tuple_of(FoldedMatch))
 
     def dedupe_key(self) -> str:
         span = f"{self.item_positions[0]}-{self.item_positions[-1]}" if self.item_positions else ""
@@ -355,12 +361,6 @@ class ItemEntities:
     event_time: datetime = attrs.field(converter=_required_time)
 
 
-def _item_entities(
-    values: Iterable[ItemEntities | Mapping[str, Any]],
-) -> tuple[ItemEntities, ...]:
-    return tuple(v if isinstance(v, ItemEntities) else ItemEntities(**v) for v in values)
-
-
 @event("EntitiesExtracted", 2)
 @attrs.frozen(kw_only=True)
 class EntitiesExtracted(Event):
@@ -375,7 +375,7 @@ class EntitiesExtracted(Event):
     records (one item each) are read as a version 2 record of one entry.
     """
 
-    items: tuple[ItemEntities, ...] = attrs.field(converter=_item_entities)
+    items: tuple[ItemEntities, ...] = attrs.field(converter=_tuple_of(ItemEntities))
     ruleset_hash: str | None = None
 
     @classmethod
