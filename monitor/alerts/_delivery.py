@@ -154,6 +154,11 @@ class Delivery:
             return 0
         grouper = self._groupers.get(sink.name)
         delivered = 0
+        # Every record up to `head` is stored already, so a page shorter than asked for has
+        # seen all of them: the cursor then moves over the records after the last alert too.
+        # Otherwise each run would scan again every item since the last alert (a quiet rule
+        # pack's whole day, at every poll), as projections already avoid (`_catch_up`).
+        head = self.log.head()
         while True:
             if grouper is not None:
                 sent, ok = self._flush(sink, state, grouper, halt)
@@ -162,6 +167,7 @@ class Delivery:
                     return delivered
             page = self.log.read_page(self._cursor[sink.name], self.page_size, _READ)
             if not page:
+                self._cursor[sink.name] = max(self._cursor[sink.name], head)
                 self._commit(sink, state)
                 return delivered
             for record in page:
@@ -176,6 +182,8 @@ class Delivery:
                     if not ok:
                         return delivered
                 self._cursor[sink.name] = record.position
+            if len(page) < self.page_size:
+                self._cursor[sink.name] = max(self._cursor[sink.name], head)
             self._commit(sink, state)
 
     def _one(

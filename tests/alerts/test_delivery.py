@@ -65,7 +65,8 @@ def test_webhook_down_then_up_loses_nothing_and_does_not_block_others(httpserver
     assert delivery.run().delivered == 5  # all to the file, none to the hook
     hook_state, file_state = delivery.status()
     assert hook_state.failures == 1 and "HTTP 503" in hook_state.last_error
-    assert file_state.delivered == 5 and file_state.position == log.head() - 1
+    # The checkpoint moves over the last record too, though it is not an alert: all was read.
+    assert file_state.delivered == 5 and file_state.position == log.head()
 
     delivery.run()  # before the backoff has passed: the hook is not even tried
     assert len(httpserver.log) == 1
@@ -125,7 +126,43 @@ def test_sink_filters_skip_but_advance(clock, tmp_path):
     delivery.run()
     assert got == ["alert0001", "alert0003"]
     assert delivery.status()[0].skipped == 2
-    assert log.get_checkpoint("deliver:callback") == log.head() - 1
+    assert log.get_checkpoint("deliver:callback") == log.head()  # over the last record too
+
+
+def test_records_after_the_last_alert_are_read_once(clock):
+    """Delivery reads only alerts, but it moves over everything it has read: a quiet rule
+    pack's items since the last alert are not scanned again at every run (that made each
+    poll cost as much as the whole day's items), and an alert that comes later is delivered."""
+    log = alerts_log(1)
+    got: list[str] = []
+    delivery = Delivery(log, [CallbackSink(lambda a: got.append(a.alert_id))], clock=clock)
+    starts: list[int] = []
+    read_page = log.read_page
+
+    def counting_read_page(after, limit, types=None):
+        starts.append(after)
+        return read_page(after, limit, types)
+
+    log.read_page = counting_read_page  # type: ignore[method-assign]
+    quiet = [
+        AlertSuppressed(alert_id=f"quiet{i}", folded_into="alert0001", rule_id="movement",
+                        event_time=make_alert(1).event_time)
+        for i in range(50)
+    ]  # fmt: skip
+    log.append_events(quiet[:25])
+    delivery.run()
+    assert log.get_checkpoint("deliver:callback") == log.head() == 27
+    log.append_events(quiet[25:])
+    before = len(starts)
+    delivery.run()
+    assert log.get_checkpoint("deliver:callback") == log.head() == 52
+    # One read, from where the last run stopped (27, the head then), not from the alert at
+    # position 1 with every record since to pass over again.
+    assert starts[before:] == [27] and got == ["alert0001"]
+
+    log.append_events([make_alert(2)])
+    delivery.run()
+    assert got == ["alert0001", "alert0002"]
 
 
 def test_run_forever_delivers_new_alerts_until_stopped(clock):
