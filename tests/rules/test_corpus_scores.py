@@ -24,7 +24,7 @@ from monitor.rules import ALL_LANGS, EvalReport, evaluate_corpus, load_rules, re
 from monitor.rules._scoring import corpus_item
 
 from .corpus.realfeeds import REALFEEDS, labels, realfeed_items
-from .corpus.split import NEWS_DEV, OWN
+from .corpus.split import BLIND, NEWS_DEV, OWN
 
 PACK = Path(__file__).resolve().parents[2] / "rules"
 CORE = ("troop_movement", "official_denial", "al_tanf_attack")
@@ -76,10 +76,23 @@ def test_own_items_meet_the_targets(pack, path):
     _check(report, {lang: 0.90}, min_precision=0.85)
 
 
+@pytest.mark.parametrize("path", BLIND, ids=[p.name for p in BLIND])
+def test_blind_round_meets_its_bounds(pack, path):
+    """The third held-out round (tests/rules/corpus/README.md): items written from real
+    reports by someone who had not seen the rules, scored once before any change. Its
+    misses left after the general fixes (a withdrawal reported beside talk of the next
+    one, a denial sharing the movement's sentence, an al-Tanf claim beside attacks
+    elsewhere) bound it lower than the sets the pack was tuned on."""
+    report = evaluate_corpus(pack, read_corpus(path))
+    lang = path.stem.split("-")[-1]
+    assert report.items[lang] >= 35
+    _check(report, {lang: 0.80}, min_precision=0.95)
+
+
 def test_own_items_are_apart_from_news_dev():
     """Our items are other reports: no URL of news-dev, and every line has an event key."""
     own_urls = set()
-    for path in OWN:
+    for path in (*OWN, *BLIND):
         for item in read_corpus(path):
             assert item.fields.get("url") and item.fields.get("event"), item.id
             own_urls.add(item.fields["url"])
