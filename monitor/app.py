@@ -21,6 +21,7 @@ import socket
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,7 +30,7 @@ from typing import Any
 import attrs
 
 from ._durations import parse_duration
-from .alerting import AlertEvaluator, EvaluationReport
+from .alerting import MAX_REPORTED_ALERTS, AlertEvaluator, EvaluationReport
 from .alerts import CallbackSink, Delivery, Sink, load_sinks
 from .errors import ConfigError
 from .events import (
@@ -89,23 +90,29 @@ def _utcnow() -> datetime:
 
 @attrs.frozen
 class ProcessReport:
-    """What one `process` pass did: alerts raised (new), projections advanced, deliveries."""
+    """What one `process` pass did: alerts raised (new), projections advanced, deliveries.
+    `raised` counts the new alerts; `alerts` lists the latest `MAX_REPORTED_ALERTS` of them
+    (a pass that catches up with a long backlog must not hold every alert in memory)."""
 
     alerts: tuple[AlertRaised, ...] = ()
     delivered: int = 0
     failing: tuple[str, ...] = ()
+    raised: int = 0
 
 
 @attrs.frozen
 class IngestReport:
     """What an ingest did: items stored, items that were already there, the alerts, the
-    deliveries made, and the sinks left waiting to retry (their alerts wait in the log)."""
+    deliveries made, and the sinks left waiting to retry (their alerts wait in the log).
+    `raised` counts the new alerts; `alerts` lists the latest `MAX_REPORTED_ALERTS` of them
+    (`Monitor.alerts` reads them all from the log)."""
 
     stored: int
     duplicates: int
     alerts: tuple[AlertRaised, ...] = ()
     delivered: int = 0
     failing: tuple[str, ...] = ()
+    raised: int = 0
 
 
 #: How many items `Monitor.ingest` appends before it processes them.
@@ -122,8 +129,8 @@ class _Ingest:
 
     def __init__(self, monitor: Monitor) -> None:
         self.monitor = monitor
-        self.stored = self.duplicates = self.delivered = 0
-        self.alerts: list[AlertRaised] = []
+        self.stored = self.duplicates = self.delivered = self.raised = 0
+        self.alerts: deque[AlertRaised] = deque(maxlen=MAX_REPORTED_ALERTS)
         self.failing: tuple[str, ...] = ()
         self.processed = False
 
@@ -139,12 +146,18 @@ class _Ingest:
         report = self.monitor.process()
         self.processed = True
         self.alerts.extend(report.alerts)
+        self.raised += report.raised
         self.delivered += report.delivered
         self.failing = report.failing  # the sinks still failing after the last batch
 
     def report(self) -> IngestReport:
         return IngestReport(
-            self.stored, self.duplicates, tuple(self.alerts), self.delivered, self.failing
+            self.stored,
+            self.duplicates,
+            tuple(self.alerts),
+            self.delivered,
+            self.failing,
+            self.raised,
         )
 
 
@@ -526,17 +539,18 @@ class Monitor:
 
     def _process(self, progress: Callable[[int, int], None] | None) -> ProcessReport:
         alerts: tuple[AlertRaised, ...] = ()
+        raised = 0
         if self._evaluator is not None:
             started = time.perf_counter()
             evaluation = self._evaluator.run()
-            alerts = tuple(evaluation.alerts)
+            alerts, raised = tuple(evaluation.alerts), evaluation.stored_alerts
             if self.on_evaluated is not None:
                 self.on_evaluated(time.perf_counter() - started, evaluation)
         self.projections.run(progress=progress)
         if self._delivery is None:
-            return ProcessReport(alerts)
+            return ProcessReport(alerts, raised=raised)
         delivery = self._delivery.run()
-        return ProcessReport(alerts, delivery.delivered, delivery.failing)
+        return ProcessReport(alerts, delivery.delivered, delivery.failing, raised)
 
     def replay(self, *, progress: Callable[[int, int], None] | None = None, jobs: int = 1) -> None:
         """Drop every projection and rebuild it from position 0; with `jobs` > 1, in that

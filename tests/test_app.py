@@ -51,6 +51,28 @@ def test_ingest_raises_alerts_and_correlations(app):
     assert (again.stored, again.duplicates, again.alerts) == (0, 1, ())
 
 
+def test_reports_list_the_latest_alerts_and_count_all(app, monkeypatch):
+    """A catch-up over a long history must not hold every alert it raised: a run's, a pass's
+    and an ingest's report list the latest `MAX_REPORTED_ALERTS` and count all of them."""
+    monkeypatch.setattr("monitor.alerting._evaluator.MAX_REPORTED_ALERTS", 2)
+    monkeypatch.setattr("monitor.app.MAX_REPORTED_ALERTS", 2)
+    monkeypatch.setattr("monitor.app.INGEST_BATCH", 2)
+    places = ["Abu Kamal", "Mayadin", "Raqqa", "Hasakah", "Palmyra"]
+    items = [
+        {**MOVEMENT, "id": f"m{i}", "title": f"US convoy moves toward {place}",
+         "summary": f"A column of armoured vehicles was seen heading to {place}."}
+        for i, place in enumerate(places)
+    ]  # fmt: skip
+    report = app.ingest(items)
+    stored = [evt for _, evt in app.log.iter_events(types=["AlertRaised"])]
+    assert sum(a.rule_id == "troop-movement" for a in stored) == 5  # one per place
+    assert report.raised == len(stored)
+    assert [a.alert_id for a in report.alerts] == [a.alert_id for a in stored[-2:]]
+
+    evaluation = app._evaluator.run()  # nothing new: counts start at zero every run
+    assert (evaluation.stored_alerts, evaluation.alerts) == (0, [])
+
+
 def test_a_large_ingest_is_processed_batch_by_batch(app, monkeypatch):
     """`ingest` processes each batch before appending the next (so readers find its records
     still decoded); the report sums every batch and equals one ingest per item."""

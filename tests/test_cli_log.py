@@ -140,7 +140,42 @@ class TestIngestAndEvents:
         first = monitor("ingest", "--no-rules", "--json", str(items), db=db)
         second = monitor("ingest", "--no-rules", "--json", str(items), db=db)
         assert json.loads(first.stdout)["stored"] == 5, first.stderr
-        assert json.loads(second.stdout) == {"stored": 0, "duplicates": 5, "alerts": []}
+        assert json.loads(second.stdout) == {
+            "stored": 0,
+            "duplicates": 5,
+            "raised": 0,
+            "alerts": [],
+        }
+
+    def test_ingest_counts_every_alert_and_shows_the_latest(self, tmp_path, monkeypatch):
+        """A large ingest prints how many alerts it raised and a table of the latest only
+        (`monitor alerts` lists them all); --json counts them all too."""
+        from monitor.cli import cli
+
+        monkeypatch.setattr("monitor.cli._log_cmds.SHOWN_ALERTS", 2)
+        places = ["Abu Kamal", "Mayadin", "Raqqa", "Hasakah"]
+        items = tmp_path / "moves.jsonl"
+        items.write_text(
+            "".join(
+                json.dumps({"id": f"m{i}", "title": f"US convoy moves toward {place}",
+                            "summary": f"Armoured vehicles were seen heading to {place}.",
+                            "feed": "wire", "published": f"2026-03-0{i + 1}T08:00:00Z"}) + "\n"
+                for i, place in enumerate(places)
+            )
+        )  # fmt: skip
+        db = tmp_path / "m.db"
+        result = CliRunner().invoke(
+            cli, ["--db", str(db), "ingest", "--rules", "default", str(items)]
+        )
+        assert result.exit_code == 0, result.output
+        raised = int(result.output.split("raised ")[1].split(" alert")[0])
+        assert raised >= 4  # a movement per place, at least
+        assert f"The latest 2 of {raised} alerts" in result.output
+        again = CliRunner().invoke(
+            cli, ["--db", str(tmp_path / "n.db"), "ingest", "--json", str(items)]
+        )
+        summary = json.loads(again.output)
+        assert summary["raised"] == raised == len(summary["alerts"])
 
     def test_events_dumps_json_lines_with_filters(self, tmp_path):
         """events prints one JSON object per record, honouring --from, --type and --limit."""

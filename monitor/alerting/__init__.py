@@ -14,12 +14,18 @@ from ._aggregate import AggregateHit, Aggregator, aggregate_alert_id
 from ._backtest import BacktestReport, RuleBacktest, backtest, backtest_rules
 from ._correlate import Contribution, CorrelationHit, Correlator, Throttle, group_values
 from ._corrtests import TEST_EPOCH, explain_correlation_tests, run_correlation_tests
-from ._evaluator import AlertEvaluator, EvaluationReport, detection_alert_id
+from ._evaluator import (
+    MAX_REPORTED_ALERTS,
+    AlertEvaluator,
+    EvaluationReport,
+    detection_alert_id,
+)
 from ._explain import Contributor, CorrelationExplanation, explain_correlation
 from ._scan_plan import Visit, match_ranges
 from ._scratch import ScratchOutput
 
 __all__ = [
+    "MAX_REPORTED_ALERTS",
     "TEST_EPOCH",
     "AggregateHit",
     "Aggregator",

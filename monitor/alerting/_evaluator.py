@@ -34,6 +34,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -66,6 +67,7 @@ from ._scratch import ScratchOutput
 from ._spill import SpillMatches
 
 __all__ = [
+    "MAX_REPORTED_ALERTS",
     "AlertEvaluator",
     "EvaluationReport",
     "detection_alert_id",
@@ -75,6 +77,9 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 _ITEM = ("ItemReceived", "ItemRevised")
+#: The most alerts a run's, a pass's or an ingest's report lists (the latest ones); the
+#: counts cover all of them.
+MAX_REPORTED_ALERTS = 1000
 _ALERTS = ("AlertRaised", "AlertSuppressed", "AlertSuperseded", "RepeatsFolded")
 
 #: How many throttled repeats of an alert are kept as their own `AlertSuppressed` (the sample,
@@ -169,12 +174,15 @@ def item_facets(item: ItemReceived) -> dict[str, str]:
 @attrs.define
 class EvaluationReport:
     """What one `run` did. `alerts` are the alerts newly stored (detection and correlation,
-    not those another evaluator had stored already); `raised` counts detection alerts and
-    `correlations` correlation alerts computed, `suppressed` the throttled repeats; `late`
-    counts matches too late for a correlation's allowed lateness."""
+    not those another evaluator had stored already), the latest `MAX_REPORTED_ALERTS` of
+    them: a catch-up over a long history must not hold every alert it raised in memory.
+    `stored` counts all of them by (rule id, level), `stored_alerts` in total. `raised`
+    counts detection alerts and `correlations` correlation alerts computed, `suppressed` the
+    throttled repeats; `late` counts matches too late for a correlation's allowed lateness."""
 
     items: int = 0
     alerts: list[AlertRaised] = attrs.field(factory=list)
+    stored: Counter[tuple[str, str]] = attrs.field(factory=Counter)
     raised: int = 0
     suppressed: int = 0
     correlations: int = 0
@@ -182,6 +190,21 @@ class EvaluationReport:
     duplicates: int = 0
     late: int = 0
     position: int = 0
+
+    @property
+    def stored_alerts(self) -> int:
+        """How many alerts this run stored (`alerts` lists the latest of them)."""
+        return sum(self.stored.values())
+
+    def add_stored(self, alerts: Iterable[AlertRaised], *, keep: bool = True) -> None:
+        """Count newly stored `alerts`; with `keep`, list them too, the latest
+        `MAX_REPORTED_ALERTS` only."""
+        for alert in alerts:
+            self.stored[(alert.rule_id, alert.level)] += 1
+            if keep:
+                self.alerts.append(alert)
+        if len(self.alerts) > MAX_REPORTED_ALERTS:
+            del self.alerts[:-MAX_REPORTED_ALERTS]
 
 
 def _uses_stories(ruleset: Any) -> bool:
@@ -217,8 +240,8 @@ class AlertEvaluator:
     processes) instead of ``ruleset.match``, and `pages(after, limit)` reads the next item
     records instead of ``log.read_page`` (only those the index lists).
     `keep_alerts=False` leaves `EvaluationReport.alerts` empty (the counts stay): a backtest
-    counts its alerts as they are appended, and a list of every alert of a long run would
-    grow with the history.
+    counts its alerts as they are appended. Even kept, it lists only the latest
+    `MAX_REPORTED_ALERTS`: a list of every alert of a long run would grow with the history.
     """
 
     def __init__(
@@ -569,12 +592,14 @@ class AlertEvaluator:
             result = self.output.append_events(events, checkpoint=(self.name, page[-1].position))
             self._stories_at = page[-1].position
             report.duplicates += result.duplicates
-            if self.keep_alerts:
-                report.alerts.extend(
+            report.add_stored(
+                (
                     e
                     for e, p in zip(events, result.positions, strict=True)
                     if p is not None and isinstance(e, AlertRaised)
-                )
+                ),
+                keep=self.keep_alerts,
+            )
             after = report.position = page[-1].position
             self._forget_closed_samples()
 

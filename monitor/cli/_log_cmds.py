@@ -23,6 +23,9 @@ from ._render import console as make_console
 
 __all__ = ["register"]
 
+#: The most alerts `monitor ingest` prints in its table (the latest); `monitor alerts` lists all.
+SHOWN_ALERTS = 50
+
 
 @click.command()
 @click.argument("files", nargs=-1, required=True, type=InputFile("items file"))
@@ -63,6 +66,9 @@ def ingest(
         summary: dict[str, Any] = {
             "stored": report.stored,
             "duplicates": report.duplicates,
+            "raised": report.raised,
+            # The latest alerts (all of them unless the ingest raised more than the report
+            # keeps); `monitor alerts --json` lists every one from the log.
             "alerts": [a.alert_id for a in report.alerts],
         }
         if sinks is not None:
@@ -72,14 +78,18 @@ def ingest(
     if not is_quiet():
         console.print(
             f"stored [bold]{report.stored}[/] new item(s), skipped {report.duplicates} already "
-            f"in the log, raised [bold]{len(report.alerts)}[/] alert(s)"
+            f"in the log, raised [bold]{report.raised}[/] alert(s)"
         )
         if sinks is not None:
             failing = ", ".join(report.failing)
             failing = f"; failing, to retry later: {failing}" if failing else ""
             console.print(f"delivered {report.delivered} alert(s){failing}", markup=False)
     if report.alerts:
-        console.print(alerts_table(list(report.alerts)))
+        shown = list(report.alerts)[-SHOWN_ALERTS:]
+        title = None
+        if len(shown) < report.raised:
+            title = f"The latest {len(shown)} of {report.raised} alerts (all: monitor alerts)"
+        console.print(alerts_table(shown, title=title))
 
 
 @click.command()

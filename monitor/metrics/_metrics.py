@@ -149,8 +149,8 @@ class WatchMetrics:
         """Time one evaluation pass that saw items, and count the alerts it stored."""
         if report.items:
             self.evaluation.observe(seconds)
-        for alert in report.alerts:
-            self.alerts.labels(alert.rule_id, alert.level).inc()
+        for (rule_id, level), count in report.stored.items():
+            self.alerts.labels(rule_id, level).inc(count)
 
     def observe_delivery(self, sink: str, ok: bool) -> None:
         """Count one delivery attempt to `sink`."""
