@@ -23,8 +23,8 @@ ROOT = HERE.parents[2]
 NEWS_DEV = ROOT.parent / "shared" / "corpus" / "news-dev.jsonl"
 SPLIT = HERE / "news-dev-split.yaml"
 OWN = sorted(HERE.glob("own-*.jsonl"))
-#: The third held-out round, written blind (see README.md).
-BLIND = sorted(HERE.glob("blind-*.jsonl"))
+#: The blind held-out rounds (see README.md).
+BLIND = sorted(HERE.glob("blind*.jsonl"))
 
 
 def holdout_ids() -> frozenset[str]:
