@@ -318,6 +318,56 @@ def test_pipeline_items_to_delivered_alerts(benchmark, bench_report, tmp_path):
     )
 
 
+_NEVER = """\
+id: never
+title: a rule no item of the benchmark matches
+level: low
+detection: {s: {text: [zzqxjv]}, condition: s}
+"""
+
+
+def _append_only(items: list[ItemReceived], tmp: Path) -> None:
+    """The raw floor: the items appended in batches of `INGEST_BATCH` to a fresh SQLite log,
+    nothing evaluated, projected or delivered."""
+    db = tmp / f"a{time.perf_counter_ns()}.db"
+    with open_log(str(db)) as log:
+        for start in range(0, len(items), INGEST_BATCH):
+            log.append_events(items[start : start + INGEST_BATCH])
+    db.unlink()
+
+
+@pytest.mark.timeout(3600)
+def test_pipeline_floor(benchmark, bench_report, tmp_path):
+    """What the pipeline costs before any rule fires, against the default pack's bare
+    matching in the same rounds: appending the items alone (the raw floor), and the whole
+    product path with a rule set that never fires (reading back, entities, delivery's reads).
+    Timed: the product path with that rule set."""
+    pack = load_rules(REPO / "rules")
+    (tmp_path / "never").mkdir()
+    (tmp_path / "never" / "never.yaml").write_text(_NEVER)
+    never = load_rules(tmp_path / "never")
+    items = _items(N_ITEMS)
+    bare: list[float] = []
+    append: list[float] = []
+
+    def setup() -> None:
+        bare.append(_time(lambda: match_all(pack, items)))
+        append.append(_time(lambda: _append_only(items, tmp_path)))
+
+    figures = benchmark.pedantic(
+        lambda: _pipeline(items, never, tmp_path), setup=setup, rounds=3, iterations=1
+    )
+    assert figures["alerts"] == 0
+    total, engine, floor = benchmark.stats.stats.min, min(bare), min(append)
+    benchmark.extra_info.update({"bare_engine_s": engine, "append_only_s": floor})
+    bench_report.append(
+        f"pipeline floor: {N_ITEMS:,} items through the product path with a rule set that "
+        f"never fires in {total:.1f}s = {total / engine:.2f}x the default pack's bare matching "
+        f"({N_ITEMS / engine:,.0f} items/s); appending them alone {floor:.1f}s = "
+        f"{floor / engine:.2f}x"
+    )
+
+
 if __name__ == "__main__":  # pragma: no cover
     pytest.main([__file__, "--benchmark-only"])
 
