@@ -98,7 +98,7 @@ def test_the_installed_monitor_runs_on_its_own_pack(venv, tmp_path):
     assert not Path(where.stdout.strip()).is_relative_to(REPO)
 
     check = _run(bin_ / "monitor", "rules", "check", cwd=tmp_path)
-    assert "OK: 17 file(s), 9 rule(s), 2 correlation rule(s), 150 lexicon(s)" in check.stdout
+    assert "OK: 17 file(s), 9 rule(s), 2 correlation rule(s), 151 lexicon(s)" in check.stdout
 
     item = {"title": "US convoy moves toward Abu Kamal crossing"}
     match = _run(bin_ / "monitor", "match", "-", cwd=tmp_path, stdin=json.dumps(item))
