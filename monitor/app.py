@@ -493,19 +493,33 @@ class Monitor:
         return ingest.report()
 
     def ingest_files(
-        self, paths: Iterable[str | Path], *, feed_id: str | None = None
+        self,
+        paths: Iterable[str | Path],
+        *,
+        feed_id: str | None = None,
+        progress: Callable[[int, int | None], None] | None = None,
     ) -> IngestReport:
-        """Ingest feed XML files and JSON-lines item files, then process them (as `ingest`)."""
+        """Ingest feed XML files and JSON-lines item files, then process them (as `ingest`).
+
+        `progress(items, None)` is called after each batch with the items read so far (the
+        total is not known before the files are read: they are streamed, never loaded whole).
+        """
         ingest = _Ingest(self)
         batch: list[ItemReceived] = []
+        read = 0
         for path in paths:
             for item in read_items_file(path, feed_id=feed_id, clock=self.clock):
                 batch.append(item)
                 if len(batch) >= INGEST_BATCH:
                     ingest.add(batch)
+                    read += len(batch)
                     batch = []
+                    if progress is not None:
+                        progress(read, None)
         ingest.add(batch)
         ingest.add(())
+        if progress is not None:
+            progress(read + len(batch), None)
         return ingest.report()
 
     def item(self, fields: Mapping[str, Any]) -> ItemReceived:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -71,6 +72,18 @@ def test_reports_list_the_latest_alerts_and_count_all(app, monkeypatch):
 
     evaluation = app._evaluator.run()  # nothing new: counts start at zero every run
     assert (evaluation.stored_alerts, evaluation.alerts) == (0, [])
+
+
+def test_ingest_files_reports_progress_per_batch(app, monkeypatch, tmp_path):
+    """`ingest_files` streams its files in batches and says after each how many items it
+    has read, so `monitor ingest` can show a progress bar over a large file."""
+    monkeypatch.setattr("monitor.app.INGEST_BATCH", 2)
+    path = tmp_path / "items.jsonl"
+    path.write_text("".join(json.dumps({**WEATHER, "id": f"w{i}"}) + "\n" for i in range(5)))
+    calls: list[tuple[int, int | None]] = []
+    report = app.ingest_files([path], progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(2, None), (4, None), (5, None)]
+    assert report.stored == 5
 
 
 def test_a_large_ingest_is_processed_batch_by_batch(app, monkeypatch):

@@ -61,7 +61,8 @@ def ingest(
     with Monitor.open(obj.db, rules=optional_rules(rules, no_rules)) as monitor:
         if sinks is not None:
             monitor.add_sinks(load_sinks(sinks, console_write=rich_console_write(console)))
-        report = monitor.ingest_files(files, feed_id=feed_id)
+        with progress_bar("ingesting items") as update:
+            report = monitor.ingest_files(files, feed_id=feed_id, progress=update)
     if as_json:
         summary: dict[str, Any] = {
             "stored": report.stored,
