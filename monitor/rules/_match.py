@@ -367,12 +367,19 @@ def _occurrences(view: ItemView, name: str, slot: CSlot) -> list[tuple[int, int]
 
 
 def _sentence_map(view: ItemView, name: str, slot: CSlot) -> dict[int, tuple[int, int]]:
-    """Sentence number -> the first span of `slot` in it, in field `name` (once per item)."""
+    """Sentence number -> the first span of `slot` in it, in field `name` (once per item).
+
+    A phrase that runs across a sentence's end ("al-Tanf" and, after a blank line,
+    "convoy") occurs in neither sentence, so it is left out."""
     key = (name, slot.key)
     found = view._by_sentence.get(key)
     if found is None:
         sentence_of = view.norm[name].sentence_of
-        found = {sentence_of(span[0]): span for span in reversed(_occurrences(view, name, slot))}
+        found = {}
+        for first, last in reversed(_occurrences(view, name, slot)):
+            sentence = sentence_of(first)
+            if first == last or sentence_of(last) == sentence:
+                found[sentence] = (first, last)
         view._by_sentence[key] = found
     return found
 

@@ -87,6 +87,14 @@ def test_sentence(movement):
     assert "sentence" in matched(movement, summary="Maj. Gen. Lee denied the U.S. convoy story.")
 
 
+def test_a_phrase_across_a_sentence_end_is_in_neither_sentence(tmp_path):
+    """A phrase whose words straddle a sentence's end ("al-Tanf", a blank line, "convoy")
+    occurs in no one sentence (found by the reference property test)."""
+    text = rule('sel: {title|sentence: ["al-Tanf convoy*", "al tanf"]}\ncondition: sel', "s")
+    assert "s" not in matched(rules(tmp_path, text), title="al-Tanf\n\nconvoy ")
+    assert "s" in matched(rules(tmp_path, text), title="al-Tanf convoy left al-Tanf")
+
+
 def test_min(movement):
     """`min=2` counts occurrences."""
     assert "min" in matched(movement, summary="One convoy, then another convoy.")
